@@ -1,0 +1,65 @@
+//! The one error type of the engine and the `Result` alias every fallible call returns.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Everything that can go wrong in mylsm.
+///
+/// The library never panics on bad bytes or bad arguments: a damaged file is a
+/// [`Error::Corruption`] naming the file and the byte offset, a bad argument is an
+/// [`Error::InvalidArgument`].
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The operating system (or the simulated file system) failed an I/O call.
+    #[error("I/O error: {0}")]
+    Io(Arc<std::io::Error>),
+    /// Bytes on disk do not decode or do not match their checksum.
+    #[error("corruption in {} at offset {offset}: {detail}", file.display())]
+    Corruption {
+        /// The damaged file.
+        file: PathBuf,
+        /// Byte offset in `file` where the damage was found.
+        offset: u64,
+        /// What was wrong there.
+        detail: String,
+    },
+    /// The caller passed something the engine cannot accept.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// Another `Db` (in this or another process) holds the directory's `LOCK`.
+    #[error("database directory {} is locked by another process or handle", .0.display())]
+    Locked(PathBuf),
+    /// The `Db` was closed.
+    #[error("database is closed")]
+    Closed,
+    /// An earlier background or WAL failure latched the database read-only; reopen to
+    /// recover. The inner error is the original failure.
+    #[error("database refuses writes after an earlier failure: {0}")]
+    Background(Box<Error>),
+}
+
+impl Error {
+    /// A corruption error for `file` at `offset`.
+    pub fn corruption(
+        file: impl Into<PathBuf>,
+        offset: u64,
+        detail: impl Into<String>,
+    ) -> Self {
+        Error::Corruption { file: file.into(), offset, detail: detail.into() }
+    }
+
+    /// True for [`Error::Corruption`].
+    pub fn is_corruption(&self) -> bool {
+        matches!(self, Error::Corruption { .. })
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        Error::Io(Arc::new(e))
+    }
+}
+
+/// The result type of every fallible mylsm call.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

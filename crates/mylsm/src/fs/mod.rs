@@ -1,0 +1,103 @@
+//! The `FileSystem` trait: the engine's only door to files, so tests can swap in
+//! [`MemFs`], which simulates crashes and injects faults.
+//!
+//! Invariant: nothing outside this module touches `std::fs`. The engine opens,
+//! appends, syncs, renames and deletes files only through these traits; that is what
+//! lets every crash and fault test run the real engine on the in-memory file system.
+//!
+//! The model follows POSIX as the engine must assume it (LevelDB's `Env`, Pebble's
+//! `vfs.FS`): appended bytes are durable only after [`WritableFile::sync`], and a
+//! created, renamed or removed directory entry is durable only after
+//! [`FileSystem::sync_dir`] on its parent directory.
+
+mod mem;
+mod os;
+
+use std::fmt::Debug;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::Result;
+
+pub use mem::{CrashMode, MemFs};
+pub use os::OsFs;
+
+/// A file system: directories, whole-file operations and exclusive locks.
+pub trait FileSystem: Send + Sync + Debug + 'static {
+    /// Creates `path` and any missing parents. Succeeds if it already exists.
+    fn create_dir_all(&self, path: &Path) -> Result<()>;
+    /// Creates (or truncates) `path` for appending.
+    fn create(&self, path: &Path) -> Result<Box<dyn WritableFile>>;
+    /// Opens `path` for positional reads.
+    fn open(&self, path: &Path) -> Result<Arc<dyn RandomAccessFile>>;
+    /// Whether `path` names an existing file or directory.
+    fn exists(&self, path: &Path) -> bool;
+    /// The names (not paths) of the entries of directory `path`, in no particular order.
+    fn list_dir(&self, path: &Path) -> Result<Vec<String>>;
+    /// Removes file `path`.
+    fn remove_file(&self, path: &Path) -> Result<()>;
+    /// Atomically renames `from` to `to`, replacing `to` if it exists.
+    fn rename(&self, from: &Path, to: &Path) -> Result<()>;
+    /// Makes the directory entries of `dir` (creations, renames, removals) durable.
+    fn sync_dir(&self, dir: &Path) -> Result<()>;
+    /// Takes an exclusive lock on `path` (created if missing), held until the returned
+    /// guard drops. A lock already held, by this process or another, is
+    /// [`crate::Error::Locked`].
+    fn lock(&self, path: &Path) -> Result<Box<dyn FileLock>>;
+}
+
+/// A file open for appending.
+pub trait WritableFile: Send + Debug {
+    /// Appends `data` at the end of the file. After `append` returns, the bytes are in
+    /// the operating system (they survive a process crash, not a power loss).
+    fn append(&mut self, data: &[u8]) -> Result<()>;
+    /// Makes every appended byte durable (`fdatasync`).
+    fn sync(&mut self) -> Result<()>;
+    /// The file's length: every byte appended so far.
+    fn len(&self) -> u64;
+    /// True if nothing has been appended.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A file open for positional reads, shared between threads.
+pub trait RandomAccessFile: Send + Sync + Debug {
+    /// Reads up to `buf.len()` bytes at `offset`; returns how many were read (fewer only
+    /// at the end of the file).
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize>;
+    /// The file's length in bytes.
+    fn len(&self) -> Result<u64>;
+    /// True if the file has no bytes.
+    fn is_empty(&self) -> Result<bool> {
+        Ok(self.len()? == 0)
+    }
+    /// Reads the whole file.
+    fn read_all(&self) -> Result<Vec<u8>> {
+        let len = usize::try_from(self.len()?).map_err(|_| {
+            crate::Error::InvalidArgument("file too large to read into memory".into())
+        })?;
+        let mut buf = vec![0; len];
+        let mut done = 0;
+        while done < len {
+            let n = self.read_at(done as u64, &mut buf[done..])?;
+            if n == 0 {
+                break;
+            }
+            done += n;
+        }
+        buf.truncate(done);
+        Ok(buf)
+    }
+}
+
+/// An exclusive lock on a file, released on drop.
+pub trait FileLock: Send + Sync + Debug {}
+
+/// The parent directory of `path` (`.` for a bare file name).
+pub(crate) fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
