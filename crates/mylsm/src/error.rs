@@ -41,11 +41,7 @@ pub enum Error {
 
 impl Error {
     /// A corruption error for `file` at `offset`.
-    pub fn corruption(
-        file: impl Into<PathBuf>,
-        offset: u64,
-        detail: impl Into<String>,
-    ) -> Self {
+    pub fn corruption(file: impl Into<PathBuf>, offset: u64, detail: impl Into<String>) -> Self {
         Error::Corruption { file: file.into(), offset, detail: detail.into() }
     }
 

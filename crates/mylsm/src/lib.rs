@@ -1,7 +1,54 @@
 //! mylsm: an embeddable, crash-safe LSM-tree key-value storage engine.
+//!
+//! The principal types: [`Db`], an open database (cheap to clone, `Send + Sync`);
+//! [`WriteBatch`], an atomic set of puts and deletes; [`Snapshot`], a read-only view
+//! at one moment; [`Iter`], an ordered, double-ended iterator; [`Options`] and
+//! [`WriteOptions`]; [`Error`].
+//!
+//! ```
+//! # fn main() -> mylsm::Result<()> {
+//! # let dir = tempfile::tempdir().unwrap();
+//! let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+//! db.put(b"user:1", b"ada")?;
+//! let mut batch = mylsm::WriteBatch::new();
+//! batch.put(b"user:2", b"grace");
+//! batch.delete(b"user:1");
+//! db.write_opt(batch, &mylsm::WriteOptions { sync: true })?;
+//! assert_eq!(db.get(b"user:1")?, None);
+//! let users: Vec<_> = db.prefix(b"user:").collect::<mylsm::Result<_>>()?;
+//! assert_eq!(users.len(), 1);
+//! db.close()?;
+//! # Ok(()) }
+//! ```
+//!
+//! Durability: a write acknowledged with `sync: true` survives power loss; one
+//! acknowledged without it survives a crash of the process; after any crash the
+//! database holds a prefix of the acknowledged history (see `docs/durability.md`).
 #![forbid(unsafe_code)]
 
+mod batch;
+mod coding;
+mod db;
 mod error;
+mod filename;
 pub mod fs;
+mod iter;
+mod key;
+mod memtable;
+mod options;
+mod recovery;
+mod slice;
+mod snapshot;
+mod stats;
+mod view;
+mod wal;
+mod write;
 
+pub use batch::{WriteBatch, MAX_KEY_LEN, MAX_VALUE_LEN};
+pub use db::Db;
 pub use error::{Error, Result};
+pub use iter::db_iter::Iter;
+pub use options::{Options, RecoveryMode, WriteOptions};
+pub use slice::{Key, Slice, Value};
+pub use snapshot::Snapshot;
+pub use stats::Stats;

@@ -10,6 +10,8 @@
 //! created, renamed or removed directory entry is durable only after
 //! [`FileSystem::sync_dir`] on its parent directory.
 
+mod crash;
+mod fault;
 mod mem;
 mod os;
 
@@ -40,6 +42,9 @@ pub trait FileSystem: Send + Sync + Debug + 'static {
     fn rename(&self, from: &Path, to: &Path) -> Result<()>;
     /// Makes the directory entries of `dir` (creations, renames, removals) durable.
     fn sync_dir(&self, dir: &Path) -> Result<()>;
+    /// Makes every byte of existing file `path` durable, as [`WritableFile::sync`] would
+    /// through an open handle (recovery uses it on logs a crashed process left unsynced).
+    fn sync_file(&self, path: &Path) -> Result<()>;
     /// Takes an exclusive lock on `path` (created if missing), held until the returned
     /// guard drops. A lock already held, by this process or another, is
     /// [`crate::Error::Locked`].

@@ -1,0 +1,254 @@
+//! Fault injection and operation counters for [`MemFs`](super::MemFs).
+//!
+//! Faults are armed through `&self` at any time and from any thread (the errorfs of
+//! Pebble, the fault-injection `Env` of LevelDB): `fail_*_after(n)` lets `n` more calls
+//! of that kind succeed and then fails every later one until [`MemFs::clear_faults`]. A
+//! space limit makes appends fail with `ENOSPC`. An injected sync failure also drops the
+//! file's unsynced bytes, as Linux does (see [`MemFs::fail_sync_after`]).
+
+use std::io;
+use std::path::Path;
+
+use super::MemFs;
+
+/// `ENOSPC` on Linux.
+const ENOSPC: i32 = 28;
+
+/// Armed faults and counters of one [`MemFs`].
+#[derive(Debug, Default, Clone)]
+pub(super) struct Faults {
+    write_budget: Option<u64>,
+    sync_budget: Option<u64>,
+    read_budget: Option<u64>,
+    space_limit: Option<u64>,
+    pub(super) syncs: u64,
+    pub(super) dir_syncs: u64,
+    pub(super) appends: u64,
+    pub(super) bytes_appended: u64,
+}
+
+/// Spends one call from `budget`; true if this call must fail.
+fn spend(budget: &mut Option<u64>) -> bool {
+    match budget {
+        None => false,
+        Some(0) => true,
+        Some(n) => {
+            *n -= 1;
+            false
+        }
+    }
+}
+
+fn injected(what: &str, path: &Path) -> io::Error {
+    io::Error::other(format!("injected {what} failure on {}", path.display()))
+}
+
+impl Faults {
+    /// Fails if an armed write failure is due.
+    pub(super) fn check_write(&mut self, path: &Path) -> io::Result<()> {
+        if spend(&mut self.write_budget) {
+            return Err(injected("write", path));
+        }
+        Ok(())
+    }
+
+    /// Fails if an armed sync failure (file or directory) is due.
+    pub(super) fn check_sync(&mut self, path: &Path) -> io::Result<()> {
+        if spend(&mut self.sync_budget) {
+            return Err(injected("sync", path));
+        }
+        Ok(())
+    }
+
+    /// Fails if an armed read failure is due.
+    pub(super) fn check_read(&mut self, path: &Path) -> io::Result<()> {
+        if spend(&mut self.read_budget) {
+            return Err(injected("read", path));
+        }
+        Ok(())
+    }
+
+    /// Fails with `ENOSPC` if `extra` more bytes on top of `used` exceed the space limit.
+    pub(super) fn check_space(&self, used: u64, extra: u64) -> io::Result<()> {
+        match self.space_limit {
+            Some(limit) if used.saturating_add(extra) > limit => {
+                Err(io::Error::from_raw_os_error(ENOSPC))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+impl MemFs {
+    /// Lets `n` more appends succeed, then fails every later one (appending nothing)
+    /// until [`MemFs::clear_faults`].
+    pub fn fail_write_after(&self, n: u64) {
+        self.state().faults.write_budget = Some(n);
+    }
+
+    /// Lets `n` more syncs (of files and directories together) succeed, then fails every
+    /// later one until [`MemFs::clear_faults`]. Like Linux, whose failed `fsync` marks the
+    /// dirty pages clean and reports the error once, a failed file sync drops the file's
+    /// unsynced bytes: its data is cut back to what was synced before.
+    pub fn fail_sync_after(&self, n: u64) {
+        self.state().faults.sync_budget = Some(n);
+    }
+
+    /// Lets `n` more positional reads succeed, then fails every later one until
+    /// [`MemFs::clear_faults`].
+    pub fn fail_read_after(&self, n: u64) {
+        self.state().faults.read_budget = Some(n);
+    }
+
+    /// Caps the bytes held by all files together; an append that would exceed the cap
+    /// fails with `ENOSPC` ([`io::ErrorKind::StorageFull`]) and appends nothing. Files
+    /// that are removed but still open count, as on a real disk.
+    pub fn set_space_limit(&self, limit: Option<u64>) {
+        self.state().faults.space_limit = limit;
+    }
+
+    /// Disarms every injected failure and the space limit; counters are kept.
+    pub fn clear_faults(&self) {
+        let mut st = self.state();
+        let f = &mut st.faults;
+        f.write_budget = None;
+        f.sync_budget = None;
+        f.read_budget = None;
+        f.space_limit = None;
+    }
+
+    /// How many file syncs succeeded.
+    pub fn sync_count(&self) -> u64 {
+        self.state().faults.syncs
+    }
+
+    /// How many directory syncs succeeded.
+    pub fn dir_sync_count(&self) -> u64 {
+        self.state().faults.dir_syncs
+    }
+
+    /// How many appends succeeded.
+    pub fn append_count(&self) -> u64 {
+        self.state().faults.appends
+    }
+
+    /// How many bytes successful appends wrote.
+    pub fn bytes_appended(&self) -> u64 {
+        self.state().faults.bytes_appended
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::fs::FileSystem;
+    use crate::Error;
+
+    fn db() -> (MemFs, PathBuf) {
+        let fs = MemFs::new();
+        fs.create_dir_all(Path::new("/db")).unwrap();
+        (fs, PathBuf::from("/db"))
+    }
+
+    fn io_kind<T>(r: crate::Result<T>) -> Option<io::ErrorKind> {
+        match r {
+            Err(Error::Io(e)) => Some(e.kind()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn injected_write_failure_persists_until_cleared() {
+        let (fs, dir) = db();
+        let path = dir.join("f");
+        let mut w = fs.create(&path).unwrap();
+        fs.fail_write_after(2);
+        w.append(b"a").unwrap();
+        w.append(b"b").unwrap();
+        for _ in 0..3 {
+            let err = w.append(b"c").unwrap_err();
+            assert!(err.to_string().contains("injected write failure"), "{err}");
+        }
+        assert_eq!(fs.file_contents(&path).unwrap(), b"ab");
+        fs.clear_faults();
+        w.append(b"d").unwrap();
+        assert_eq!(fs.file_contents(&path).unwrap(), b"abd");
+    }
+
+    #[test]
+    fn injected_sync_failure_drops_unsynced_bytes() {
+        let (fs, dir) = db();
+        let path = dir.join("f");
+        let mut w = fs.create(&path).unwrap();
+        w.append(b"kept").unwrap();
+        fs.fail_sync_after(1);
+        w.sync().unwrap();
+        w.append(b"lost").unwrap();
+        let err = w.sync().unwrap_err();
+        assert!(err.to_string().contains("injected sync failure"), "{err}");
+        assert_eq!(fs.file_contents(&path).unwrap(), b"kept");
+        assert_eq!(w.len(), 4);
+        assert_eq!(fs.synced_len(&path), Some(4));
+
+        // Directory syncs share the budget and leave the durable namespace untouched.
+        assert!(fs.sync_dir(&dir).is_err());
+        assert!(fs.durable_paths().is_empty());
+        fs.clear_faults();
+        fs.sync_dir(&dir).unwrap();
+        assert_eq!(fs.durable_paths(), vec![path]);
+    }
+
+    #[test]
+    fn injected_read_failure() {
+        let (fs, dir) = db();
+        let path = dir.join("f");
+        fs.write_file(&path, b"abc");
+        let r = fs.open(&path).unwrap();
+        fs.fail_read_after(1);
+        assert_eq!(r.read_all().unwrap(), b"abc");
+        assert_eq!(io_kind(r.read_all()), Some(io::ErrorKind::Other));
+        fs.clear_faults();
+        assert_eq!(r.read_all().unwrap(), b"abc");
+    }
+
+    #[test]
+    fn space_limit_fails_with_enospc_and_appends_nothing() {
+        let (fs, dir) = db();
+        fs.set_space_limit(Some(10));
+        let mut a = fs.create(&dir.join("a")).unwrap();
+        let mut b = fs.create(&dir.join("b")).unwrap();
+        a.append(b"123456").unwrap();
+        b.append(b"1234").unwrap();
+        let r = a.append(b"x");
+        assert_eq!(io_kind(r.clone()), Some(io::ErrorKind::StorageFull));
+        assert!(matches!(r, Err(Error::Io(e)) if e.raw_os_error() == Some(ENOSPC)));
+        assert_eq!(a.len(), 6);
+        // Space is freed only once a removed file is also closed.
+        fs.remove_file(&dir.join("b")).unwrap();
+        assert!(a.append(b"x").is_err());
+        drop(b);
+        a.append(b"x").unwrap();
+        fs.clear_faults();
+        a.append(&[0; 100]).unwrap();
+    }
+
+    #[test]
+    fn counters_count_successful_calls() {
+        let (fs, dir) = db();
+        let mut w = fs.create(&dir.join("f")).unwrap();
+        w.append(b"abc").unwrap();
+        w.append(b"de").unwrap();
+        w.sync().unwrap();
+        fs.sync_dir(&dir).unwrap();
+        fs.fail_write_after(0);
+        assert!(w.append(b"zzz").is_err());
+        assert_eq!(
+            (fs.append_count(), fs.bytes_appended(), fs.sync_count(), fs.dir_sync_count()),
+            (2, 5, 1, 1)
+        );
+        let after = fs.crash_process();
+        assert_eq!((after.append_count(), after.sync_count()), (0, 0));
+    }
+}

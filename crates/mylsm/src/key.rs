@@ -1,0 +1,137 @@
+//! Internal keys (user key ‖ seqno ‖ kind) and the order the memtable and tables keep.
+//!
+//! ```text
+//! internal key := user_key  trailer
+//! trailer      := fixed64 little-endian (seqno << 8 | kind)
+//! ```
+//!
+//! Order: user key bytewise ascending, then trailer descending, so the newest version
+//! of a key comes first and a seek to `(key, snapshot_seqno)` lands on the newest
+//! version visible at that snapshot. This is LevelDB's `dbformat.h` with the same
+//! layout; kinds keep LevelDB's numbering.
+
+use std::cmp::Ordering;
+
+use mylsm_skiplist::Comparator;
+
+/// Length of the trailer appended to every user key.
+pub(crate) const TRAILER_LEN: usize = 8;
+
+/// The largest sequence number: seqnos share a u64 with the 8-bit kind.
+pub(crate) const MAX_SEQNO: u64 = (1 << 56) - 1;
+
+/// What an entry records about its user key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum Kind {
+    /// The key was deleted (a tombstone).
+    Delete = 0,
+    /// The key was set to the entry's value.
+    Put = 1,
+}
+
+/// The kind a seek target carries: the largest, so a seek at seqno `s` lands before
+/// every entry with that seqno.
+const KIND_FOR_SEEK: u8 = 0xff;
+
+impl Kind {
+    pub(crate) fn from_u8(b: u8) -> Option<Kind> {
+        match b {
+            0 => Some(Kind::Delete),
+            1 => Some(Kind::Put),
+            _ => None,
+        }
+    }
+}
+
+fn pack(seqno: u64, kind: u8) -> u64 {
+    debug_assert!(seqno <= MAX_SEQNO);
+    (seqno << 8) | u64::from(kind)
+}
+
+/// Appends the internal key for (`user_key`, `seqno`, `kind`) to `dst`.
+pub(crate) fn append_internal_key(dst: &mut Vec<u8>, user_key: &[u8], seqno: u64, kind: Kind) {
+    dst.extend_from_slice(user_key);
+    dst.extend_from_slice(&pack(seqno, kind as u8).to_le_bytes());
+}
+
+/// The internal key a lookup of `user_key` at `seqno` seeks to.
+pub(crate) fn lookup_key(user_key: &[u8], seqno: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(user_key.len() + TRAILER_LEN);
+    k.extend_from_slice(user_key);
+    k.extend_from_slice(&pack(seqno, KIND_FOR_SEEK).to_le_bytes());
+    k
+}
+
+/// An internal key split into its parts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ParsedKey<'a> {
+    pub user_key: &'a [u8],
+    pub seqno: u64,
+    pub kind: Kind,
+}
+
+/// Splits an internal key; `None` if it is too short or carries an unknown kind.
+pub(crate) fn parse_internal_key(ikey: &[u8]) -> Option<ParsedKey<'_>> {
+    let split = ikey.len().checked_sub(TRAILER_LEN)?;
+    let trailer = crate::coding::fixed64(&ikey[split..]);
+    Some(ParsedKey {
+        user_key: &ikey[..split],
+        seqno: trailer >> 8,
+        kind: Kind::from_u8(trailer as u8)?,
+    })
+}
+
+/// The user-key part of an internal key (the whole key if it is too short to have a
+/// trailer, which only damaged input can produce).
+pub(crate) fn user_key(ikey: &[u8]) -> &[u8] {
+    &ikey[..ikey.len().saturating_sub(TRAILER_LEN)]
+}
+
+fn trailer(ikey: &[u8]) -> u64 {
+    match ikey.len().checked_sub(TRAILER_LEN) {
+        Some(split) => crate::coding::fixed64(&ikey[split..]),
+        None => 0,
+    }
+}
+
+/// Orders internal keys: user key ascending, then seqno and kind descending.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct InternalKeyComparator;
+
+impl Comparator for InternalKeyComparator {
+    fn compare(&self, a: &[u8], b: &[u8]) -> Ordering {
+        user_key(a).cmp(user_key(b)).then_with(|| trailer(b).cmp(&trailer(a)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ik(k: &[u8], s: u64, kind: Kind) -> Vec<u8> {
+        let mut v = Vec::new();
+        append_internal_key(&mut v, k, s, kind);
+        v
+    }
+
+    #[test]
+    fn newer_versions_sort_first_and_user_keys_ascend() {
+        let c = InternalKeyComparator;
+        assert_eq!(c.compare(&ik(b"a", 5, Kind::Put), &ik(b"a", 4, Kind::Put)), Ordering::Less);
+        assert_eq!(c.compare(&ik(b"a", 1, Kind::Put), &ik(b"b", 9, Kind::Put)), Ordering::Less);
+        // A user key that is a prefix of another sorts first, whatever the trailers.
+        assert_eq!(c.compare(&ik(b"a", 1, Kind::Put), &ik(b"ab", 9, Kind::Put)), Ordering::Less);
+        assert_eq!(c.compare(&lookup_key(b"a", 5), &ik(b"a", 5, Kind::Put)), Ordering::Less);
+        assert_eq!(c.compare(&lookup_key(b"a", 4), &ik(b"a", 5, Kind::Put)), Ordering::Greater);
+    }
+
+    #[test]
+    fn parse_round_trips_and_rejects_damage() {
+        let k = ik(b"key", MAX_SEQNO, Kind::Delete);
+        let p = parse_internal_key(&k).unwrap();
+        assert_eq!((p.user_key, p.seqno, p.kind), (&b"key"[..], MAX_SEQNO, Kind::Delete));
+        assert!(parse_internal_key(b"short").is_none());
+        assert!(parse_internal_key(&lookup_key(b"k", 3)).is_none());
+    }
+}

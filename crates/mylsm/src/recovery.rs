@@ -1,0 +1,119 @@
+//! Opening a database directory: replay every write-ahead log into a fresh memtable,
+//! in log order, and continue the sequence numbers where they stopped.
+//!
+//! Each WAL record is a whole write group, so a batch is replayed all or nothing. A
+//! torn tail ends its log cleanly; other damage fails with `Corruption` unless
+//! [`RecoveryMode::PointInTime`] was asked for, in which case replay stops at the
+//! damage and the state recovered so far is rewritten into a fresh log (so the damaged
+//! logs, and anything after the damage, can be deleted without leaving a hole).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::batch::WriteBatch;
+use crate::filename::{self, FileKind};
+use crate::fs::FileSystem;
+use crate::key::{self, Kind};
+use crate::memtable::MemTable;
+use crate::wal::{LogReader, LogWriter, RecoveryMode};
+use crate::{Error, Result};
+
+/// The state rebuilt from the logs.
+#[derive(Debug)]
+pub(crate) struct Recovered {
+    pub mem: Arc<MemTable>,
+    /// The highest seqno replayed (0 for an empty database).
+    pub last_seqno: u64,
+    /// Numbers of the logs replayed, ascending; they stay live until flushed.
+    pub logs: Vec<u64>,
+    /// The number the next new file gets.
+    pub next_file_number: u64,
+    /// Where point-in-time recovery stopped early, and why.
+    pub dropped: Option<(PathBuf, u64, String)>,
+}
+
+/// Replays the logs of `dir` and makes what was replayed durable before any new write
+/// can build on it: otherwise a power loss after open could keep a later synced write
+/// and lose an earlier one that had only reached the page cache.
+pub(crate) fn recover(fs: &dyn FileSystem, dir: &Path, mode: RecoveryMode) -> Result<Recovered> {
+    let mut logs: Vec<u64> = fs
+        .list_dir(dir)?
+        .iter()
+        .filter_map(|name| match filename::parse(name) {
+            Some(FileKind::Log(n)) => Some(n),
+            _ => None,
+        })
+        .collect();
+    logs.sort_unstable();
+    let mem = Arc::new(MemTable::new());
+    let mut last_seqno = 0;
+    let mut dropped = None;
+    let mut scratch = Vec::new();
+    for &number in &logs {
+        let path = filename::log_file(dir, number);
+        let mut reader = LogReader::new(fs.open(&path)?, &path, mode)?;
+        while let Some((offset, record)) = reader.next_record()? {
+            let batch = WriteBatch::decode(&record, &path, offset)?;
+            if batch.seqno() <= last_seqno {
+                return Err(Error::corruption(
+                    &path,
+                    offset,
+                    format!("batch seqno {} does not follow {last_seqno}", batch.seqno()),
+                ));
+            }
+            for (i, rec) in batch.records().enumerate() {
+                mem.add(&mut scratch, batch.seqno() + i as u64, rec.kind, rec.key, rec.value);
+            }
+            last_seqno = batch.seqno() + batch.len() as u64 - 1;
+        }
+        if let Some((offset, detail)) = reader.dropped() {
+            dropped = Some((path, *offset, detail.clone()));
+            break;
+        }
+    }
+    let mut next_file_number = logs.last().map_or(1, |n| n + 1);
+    if dropped.is_some() {
+        // Persist the recovered prefix on its own, then forget the damaged logs.
+        let number = next_file_number;
+        next_file_number += 1;
+        rewrite(fs, dir, number, &mem)?;
+        for &old in &logs {
+            fs.remove_file(&filename::log_file(dir, old))?;
+        }
+        fs.sync_dir(dir)?;
+        logs = vec![number];
+    } else {
+        for &number in &logs {
+            fs.sync_file(&filename::log_file(dir, number))?;
+        }
+    }
+    Ok(Recovered { mem, last_seqno, logs, next_file_number, dropped })
+}
+
+/// Writes every entry of `mem` into a new, synced log `number`, in seqno order.
+fn rewrite(fs: &dyn FileSystem, dir: &Path, number: u64, mem: &MemTable) -> Result<()> {
+    let path = filename::log_file(dir, number);
+    let mut entries = Vec::with_capacity(mem.len());
+    let mut it = mem.iter();
+    use crate::iter::InternalIterator;
+    it.seek_to_first();
+    while it.valid() {
+        if let Some(p) = key::parse_internal_key(it.key()) {
+            entries.push((p.seqno, p.kind, p.user_key.to_vec(), it.value().to_vec()));
+        }
+        it.next();
+    }
+    entries.sort_unstable_by_key(|e| e.0);
+    let mut wal = LogWriter::new(fs.create(&path)?);
+    for (seqno, kind, k, v) in entries {
+        let mut b = WriteBatch::new();
+        match kind {
+            Kind::Put => b.put(&k, &v),
+            Kind::Delete => b.delete(&k),
+        }
+        b.set_seqno(seqno);
+        wal.add_record(b.encoded())?;
+    }
+    wal.sync()?;
+    fs.sync_dir(dir)
+}

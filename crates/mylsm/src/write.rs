@@ -1,0 +1,244 @@
+//! The write path: group commit of concurrent writers into one WAL append and at most
+//! one fsync, then memtable insertion and in-order publication of the new seqno.
+//!
+//! Protocol (LevelDB's `DBImpl::Write`, with tickets instead of writer nodes):
+//!
+//! 1. A writer takes a ticket and queues its batch under the queue lock.
+//! 2. If no leader is active, the writer becomes the leader: it takes a group from the
+//!    front of the queue (up to `max_write_group_bytes`), releases the queue lock and,
+//!    holding only the log lock, assigns the group consecutive seqnos, appends it to
+//!    the WAL as one record, fsyncs once if any member asked for `sync`, inserts it
+//!    into the memtable, and publishes the group's last seqno.
+//! 3. The leader marks every ticket of the group done and wakes the waiters; one of
+//!    those still queued becomes the next leader.
+//!
+//! Invariants: at most one leader at a time, so seqnos are assigned, logged, inserted
+//! and published in one order; a ticket is marked done only after its data is
+//! published, so a write returns only once every later read sees it; groups leave the
+//! queue from the front, so tickets complete in order (`done_below` suffices). A failed
+//! WAL append or fsync latches the error: every later write fails with
+//! `Error::Background` until the database is reopened.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+use crate::batch::WriteBatch;
+use crate::key::MAX_SEQNO;
+use crate::memtable::MemTable;
+use crate::wal::LogWriter;
+use crate::{Error, Result};
+
+/// Everything the leader touches while it does I/O; guarded by the log lock, the only
+/// lock held across I/O.
+#[derive(Debug)]
+pub(crate) struct LogState {
+    pub wal: LogWriter,
+    pub log_number: u64,
+    pub mem: Arc<MemTable>,
+    pub last_seqno: u64,
+    /// Set by `close`; a leader that finds it set writes nothing.
+    closed: bool,
+    scratch: Vec<u8>,
+}
+
+impl LogState {
+    pub fn new(wal: LogWriter, log_number: u64, mem: Arc<MemTable>, last_seqno: u64) -> Self {
+        LogState { wal, log_number, mem, last_seqno, closed: false, scratch: Vec::new() }
+    }
+}
+
+#[derive(Debug)]
+struct Pending {
+    ticket: u64,
+    batch: WriteBatch,
+    sync: bool,
+}
+
+#[derive(Debug, Default)]
+struct Queue {
+    pending: VecDeque<Pending>,
+    next_ticket: u64,
+    /// Every ticket below this has completed.
+    done_below: u64,
+    /// Completed tickets whose group failed, with the error each gets.
+    failed: HashMap<u64, Error>,
+    leader_active: bool,
+    /// The first failure of the WAL; once set, every write fails.
+    latched: Option<Error>,
+}
+
+/// Coalesces concurrent writes. Shared by every handle of one `Db`.
+#[derive(Debug)]
+pub(crate) struct WritePath {
+    queue: Mutex<Queue>,
+    wake: Condvar,
+    log: Mutex<LogState>,
+    /// The last seqno whose data every reader may see.
+    visible: AtomicU64,
+    max_group_bytes: usize,
+    /// Counters for `Stats`.
+    pub groups: AtomicU64,
+    pub batches: AtomicU64,
+    pub wal_syncs: AtomicU64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding one of these locks cannot leave the queue or the log state
+    // half-updated in a way later code relies on (the latched error covers I/O), so a
+    // poisoned lock is still usable.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl WritePath {
+    pub fn new(log: LogState, max_group_bytes: usize) -> Self {
+        let visible = AtomicU64::new(log.last_seqno);
+        WritePath {
+            queue: Mutex::new(Queue::default()),
+            wake: Condvar::new(),
+            log: Mutex::new(log),
+            visible,
+            max_group_bytes: max_group_bytes.max(1),
+            groups: AtomicU64::new(0),
+            batches: AtomicU64::new(0),
+            wal_syncs: AtomicU64::new(0),
+        }
+    }
+
+    /// The seqno a new read should use: everything at or below it is in the memtable.
+    pub fn visible_seqno(&self) -> u64 {
+        self.visible.load(Ordering::Acquire)
+    }
+
+    /// The memtable writes currently go to.
+    pub fn memtable(&self) -> Arc<MemTable> {
+        Arc::clone(&lock(&self.log).mem)
+    }
+
+    /// Applies `batch` atomically; returns once it is logged (and fsynced if `sync`)
+    /// and visible to every later read.
+    pub fn write(&self, batch: WriteBatch, sync: bool) -> Result<()> {
+        batch.validate()?;
+        let mut q = lock(&self.queue);
+        if let Some(e) = &q.latched {
+            return Err(Error::Background(Box::new(e.clone())));
+        }
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let ticket = q.next_ticket;
+        q.next_ticket += 1;
+        q.pending.push_back(Pending { ticket, batch, sync });
+        loop {
+            if ticket < q.done_below {
+                return q.failed.remove(&ticket).map_or(Ok(()), Err);
+            }
+            if q.leader_active {
+                q = self.wake.wait(q).unwrap_or_else(|p| p.into_inner());
+                continue;
+            }
+            q.leader_active = true;
+            let mut group = self.take_group(&mut q);
+            let latched = q.latched.clone();
+            drop(q);
+            let result = match latched {
+                Some(e) => Err(Error::Background(Box::new(e))),
+                None => self.commit(&mut group),
+            };
+            q = lock(&self.queue);
+            q.leader_active = false;
+            if let Err(e) = result {
+                if q.latched.is_none() && !matches!(e, Error::Closed) {
+                    q.latched = Some(e.clone());
+                }
+                for p in &group {
+                    q.failed.insert(p.ticket, e.clone());
+                }
+            }
+            q.done_below = group.last().map_or(q.done_below, |p| p.ticket + 1);
+            self.wake.notify_all();
+        }
+    }
+
+    fn take_group(&self, q: &mut Queue) -> Vec<Pending> {
+        let mut group = Vec::new();
+        let mut bytes = 0;
+        while let Some(p) = q.pending.front() {
+            let size = p.batch.encoded_len();
+            if !group.is_empty() && bytes + size > self.max_group_bytes {
+                break;
+            }
+            bytes += size;
+            group.extend(q.pending.pop_front());
+        }
+        group
+    }
+
+    /// The leader's I/O: one WAL record for the whole group, one fsync if asked for.
+    fn commit(&self, group: &mut [Pending]) -> Result<()> {
+        let mut log = lock(&self.log);
+        if log.closed {
+            return Err(Error::Closed);
+        }
+        let sync = group.iter().any(|p| p.sync);
+        // The group is ours: merge the later batches into the first, copying only them.
+        let Some((head, rest)) = group.split_first_mut() else { return Ok(()) };
+        for p in rest.iter() {
+            head.batch.append(&p.batch);
+        }
+        let batch = &mut head.batch;
+        let first = log.last_seqno + 1;
+        let last = log.last_seqno + batch.len() as u64;
+        if last > MAX_SEQNO {
+            return Err(Error::InvalidArgument("sequence numbers exhausted".into()));
+        }
+        batch.set_seqno(first);
+        log.wal.add_record(batch.encoded())?;
+        if sync {
+            log.wal.sync()?;
+            self.wal_syncs.fetch_add(1, Ordering::Relaxed);
+        }
+        let LogState { mem, scratch, .. } = &mut *log;
+        for (i, rec) in batch.records().enumerate() {
+            mem.add(scratch, first + i as u64, rec.kind, rec.key, rec.value);
+        }
+        log.last_seqno = last;
+        self.visible.store(last, Ordering::Release);
+        self.groups.fetch_add(1, Ordering::Relaxed);
+        self.batches.fetch_add(group.len() as u64, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Makes every acknowledged write durable by fsyncing the live WAL. Older logs
+    /// were fsynced when they were replayed at open.
+    pub fn sync(&self) -> Result<()> {
+        let result = {
+            let mut log = lock(&self.log);
+            let r = log.wal.sync();
+            self.wal_syncs.fetch_add(1, Ordering::Relaxed);
+            r
+        };
+        if let Err(e) = &result {
+            let mut q = lock(&self.queue);
+            if q.latched.is_none() {
+                q.latched = Some(e.clone());
+            }
+        }
+        result
+    }
+
+    /// Stops all further WAL writes and makes what was written durable.
+    pub fn close(&self) -> Result<()> {
+        let mut log = lock(&self.log);
+        log.closed = true;
+        if lock(&self.queue).latched.is_some() {
+            return Ok(());
+        }
+        log.wal.sync()
+    }
+
+    /// The latched failure, if any.
+    pub fn latched_error(&self) -> Option<Error> {
+        lock(&self.queue).latched.clone()
+    }
+}
