@@ -49,7 +49,10 @@ impl Default for WriteBatch {
 
 impl std::fmt::Debug for WriteBatch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WriteBatch").field("count", &self.count).field("bytes", &self.rep.len()).finish()
+        f.debug_struct("WriteBatch")
+            .field("count", &self.count)
+            .field("bytes", &self.rep.len())
+            .finish()
     }
 }
 
@@ -172,7 +175,10 @@ impl WriteBatch {
             }
         }
         if batch.count != declared {
-            return Err(corrupt(8, &format!("header says {declared} records, found {}", batch.count)));
+            return Err(corrupt(
+                8,
+                &format!("header says {declared} records, found {}", batch.count),
+            ));
         }
         Ok(batch)
     }

@@ -13,24 +13,12 @@ pub(crate) struct Malformed {
     pub what: &'static str,
 }
 
-pub(crate) fn put_fixed32(dst: &mut Vec<u8>, v: u32) {
-    dst.extend_from_slice(&v.to_le_bytes());
-}
-
-pub(crate) fn put_fixed64(dst: &mut Vec<u8>, v: u64) {
-    dst.extend_from_slice(&v.to_le_bytes());
-}
-
 pub(crate) fn put_varint64(dst: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         dst.push((v as u8) | 0x80);
         v >>= 7;
     }
     dst.push(v as u8);
-}
-
-pub(crate) fn put_varint32(dst: &mut Vec<u8>, v: u32) {
-    put_varint64(dst, u64::from(v));
 }
 
 /// Appends `data` preceded by its length as a varint.
@@ -95,14 +83,6 @@ impl<'a> Reader<'a> {
         Ok(s)
     }
 
-    pub fn fixed32(&mut self, what: &'static str) -> Result<u32, Malformed> {
-        self.bytes(4, what).map(fixed32)
-    }
-
-    pub fn fixed64(&mut self, what: &'static str) -> Result<u64, Malformed> {
-        self.bytes(8, what).map(fixed64)
-    }
-
     pub fn varint64(&mut self, what: &'static str) -> Result<u64, Malformed> {
         let start = self.pos;
         let mut result: u64 = 0;
@@ -118,12 +98,6 @@ impl<'a> Reader<'a> {
             }
         }
         Err(Malformed { offset: start, what })
-    }
-
-    pub fn varint32(&mut self, what: &'static str) -> Result<u32, Malformed> {
-        let start = self.pos;
-        let v = self.varint64(what)?;
-        u32::try_from(v).map_err(|_| Malformed { offset: start, what })
     }
 
     /// Reads a varint length and then that many bytes, checking the length against
@@ -167,7 +141,9 @@ mod tests {
             assert!(Reader::new(&buf[..cut]).varint64("v").is_err());
         }
         assert!(Reader::new(&[0xff; 11]).varint64("v").is_err());
-        assert!(Reader::new(&[0xff, 0xff, 0xff, 0xff, 0xff, 0x01]).varint32("v").is_err());
+        assert!(Reader::new(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02])
+            .varint64("v")
+            .is_err());
     }
 
     #[test]
@@ -180,16 +156,5 @@ mod tests {
         let mut ok = Vec::new();
         put_length_prefixed(&mut ok, b"hello");
         assert_eq!(Reader::new(&ok).length_prefixed("val").unwrap(), b"hello");
-    }
-
-    #[test]
-    fn fixed_width_round_trip() {
-        let mut buf = Vec::new();
-        put_fixed32(&mut buf, 0xdead_beef);
-        put_fixed64(&mut buf, 0x0123_4567_89ab_cdef);
-        let mut r = Reader::new(&buf);
-        assert_eq!(r.fixed32("a").unwrap(), 0xdead_beef);
-        assert_eq!(r.fixed64("b").unwrap(), 0x0123_4567_89ab_cdef);
-        assert!(r.fixed32("c").is_err());
     }
 }

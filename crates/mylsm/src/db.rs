@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use crate::batch::WriteBatch;
 use crate::filename;
-use crate::fs::{FileLock, FileSystem};
+use crate::fs::FileLock;
 use crate::iter::db_iter::{prefix_successor, Iter};
 use crate::options::{Options, WriteOptions};
 use crate::recovery;
@@ -28,12 +28,13 @@ pub struct Db {
 
 struct Inner {
     dir: PathBuf,
-    fs: Arc<dyn FileSystem>,
     write: WritePath,
     view: RwLock<Arc<ReadView>>,
     /// The directory lock; taken away (released) by `close`.
     lock: Mutex<Option<Box<dyn FileLock>>>,
     closed: AtomicBool,
+    /// Where point-in-time recovery cut the history at open, if it did.
+    recovery_truncated: Option<String>,
 }
 
 impl std::fmt::Debug for Db {
@@ -75,14 +76,16 @@ impl Db {
         // acknowledged.
         fs.sync_dir(&dir)?;
         let mem = recovered.mem;
-        let log = LogState::new(wal, log_number, Arc::clone(&mem), recovered.last_seqno);
+        let log = LogState::new(wal, Arc::clone(&mem), recovered.last_seqno);
         let inner = Inner {
             dir,
-            fs,
             write: WritePath::new(log, options.max_write_group_bytes),
             view: RwLock::new(Arc::new(ReadView { mem })),
             lock: Mutex::new(Some(lock)),
             closed: AtomicBool::new(false),
+            recovery_truncated: recovered.dropped.map(|(file, offset, detail)| {
+                format!("{} at offset {offset}: {detail}", file.display())
+            }),
         };
         Ok(Db { inner: Arc::new(inner) })
     }
@@ -187,6 +190,7 @@ impl Db {
             write_groups: w.groups.load(Ordering::Relaxed),
             write_batches: w.batches.load(Ordering::Relaxed),
             wal_syncs: w.wal_syncs.load(Ordering::Relaxed),
+            recovery_truncated: self.inner.recovery_truncated.clone(),
         }
     }
 
@@ -212,7 +216,9 @@ impl Drop for Inner {
     }
 }
 
-pub(crate) fn owned_bounds<K: AsRef<[u8]>, R: RangeBounds<K>>(r: &R) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
+pub(crate) fn owned_bounds<K: AsRef<[u8]>, R: RangeBounds<K>>(
+    r: &R,
+) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
     let own = |b: Bound<&K>| match b {
         Bound::Included(k) => Bound::Included(k.as_ref().to_vec()),
         Bound::Excluded(k) => Bound::Excluded(k.as_ref().to_vec()),

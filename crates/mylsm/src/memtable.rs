@@ -45,7 +45,14 @@ impl MemTable {
 
     /// Adds one version. `scratch` is a buffer the caller reuses to build the internal
     /// key, so inserting does not allocate beyond the arena.
-    pub fn add(&self, scratch: &mut Vec<u8>, seqno: u64, kind: Kind, user_key: &[u8], value: &[u8]) {
+    pub fn add(
+        &self,
+        scratch: &mut Vec<u8>,
+        seqno: u64,
+        kind: Kind,
+        user_key: &[u8],
+        value: &[u8],
+    ) {
         scratch.clear();
         key::append_internal_key(scratch, user_key, seqno, kind);
         let inserted = self.list.insert(scratch, value);
@@ -77,11 +84,6 @@ impl MemTable {
     /// Number of versions (puts and deletes) held.
     pub fn len(&self) -> usize {
         self.list.len()
-    }
-
-    /// True if nothing was written to the memtable.
-    pub fn is_empty(&self) -> bool {
-        self.list.is_empty()
     }
 
     /// An iterator over the internal entries, which keeps the memtable alive.

@@ -17,4 +17,7 @@ pub struct Stats {
     pub write_batches: u64,
     /// WAL fsyncs since open.
     pub wal_syncs: u64,
+    /// Set when this open used `RecoveryMode::PointInTime` and discarded a damaged log
+    /// tail: which file, at which offset, and why.
+    pub recovery_truncated: Option<String>,
 }

@@ -34,7 +34,6 @@ use crate::{Error, Result};
 #[derive(Debug)]
 pub(crate) struct LogState {
     pub wal: LogWriter,
-    pub log_number: u64,
     pub mem: Arc<MemTable>,
     pub last_seqno: u64,
     /// Set by `close`; a leader that finds it set writes nothing.
@@ -43,8 +42,8 @@ pub(crate) struct LogState {
 }
 
 impl LogState {
-    pub fn new(wal: LogWriter, log_number: u64, mem: Arc<MemTable>, last_seqno: u64) -> Self {
-        LogState { wal, log_number, mem, last_seqno, closed: false, scratch: Vec::new() }
+    pub fn new(wal: LogWriter, mem: Arc<MemTable>, last_seqno: u64) -> Self {
+        LogState { wal, mem, last_seqno, closed: false, scratch: Vec::new() }
     }
 }
 
@@ -235,10 +234,5 @@ impl WritePath {
             return Ok(());
         }
         log.wal.sync()
-    }
-
-    /// The latched failure, if any.
-    pub fn latched_error(&self) -> Option<Error> {
-        lock(&self.queue).latched.clone()
     }
 }

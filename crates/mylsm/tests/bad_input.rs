@@ -14,7 +14,10 @@ fn the_log(fs: &MemFs) -> PathBuf {
     let logs: Vec<_> = fs
         .paths()
         .into_iter()
-        .filter(|p| p.extension().is_some_and(|e| e == "log") && fs.file_contents(p).is_some_and(|c| !c.is_empty()))
+        .filter(|p| {
+            p.extension().is_some_and(|e| e == "log")
+                && fs.file_contents(p).is_some_and(|c| !c.is_empty())
+        })
         .collect();
     assert_eq!(logs.len(), 1, "{logs:?}");
     logs.into_iter().next().unwrap()
@@ -45,7 +48,10 @@ fn a_flipped_byte_in_the_middle_of_the_wal_is_corruption_naming_file_and_offset(
         match Db::open(DIR, options(&fs2)) {
             Err(Error::Corruption { file, offset, .. }) => {
                 assert_eq!(file, log);
-                assert!(offset <= at as u64 && at as u64 - offset < 32 * 1024, "offset {offset}, flip at {at}");
+                assert!(
+                    offset <= at as u64 && at as u64 - offset < 32 * 1024,
+                    "offset {offset}, flip at {at}"
+                );
                 corrupt += 1;
             }
             other => panic!("flip at {at}: expected corruption, got {other:?}"),
@@ -67,6 +73,7 @@ fn point_in_time_recovery_opens_at_the_last_intact_write_and_stays_consistent() 
     let got = contents(&db);
     let n = got.len();
     assert!(n > 0 && n < 2000, "{n}");
+    assert!(db.stats().recovery_truncated.is_some_and(|s| s.contains("checksum")));
     // A prefix: exactly keys 0..n survive.
     for (i, (k, _)) in got.iter().enumerate() {
         assert_eq!(k, format!("key{i:05}").as_bytes());
@@ -100,7 +107,8 @@ fn random_garbage_as_a_wal_never_panics() {
     for round in 0..300 {
         use rand::Rng;
         let len = rng.random_range(0..70_000);
-        let junk: Vec<u8> = (0..len).map(|_| if rng.random_bool(0.5) { 0 } else { rng.random() }).collect();
+        let junk: Vec<u8> =
+            (0..len).map(|_| if rng.random_bool(0.5) { 0 } else { rng.random() }).collect();
         let fs = MemFs::new();
         mylsm::fs::FileSystem::create_dir_all(&fs, Path::new(DIR)).unwrap();
         fs.write_file(Path::new("/db/000001.log"), &junk);
@@ -156,7 +164,8 @@ fn a_closed_handle_refuses_everything() {
 fn a_failed_wal_write_latches_and_loses_nothing_acknowledged() {
     let fs = MemFs::new();
     let db = open(&fs);
-    db.write_opt(to_batch(&[Op::Put(b"a".to_vec(), b"1".to_vec())]), &WriteOptions { sync: true }).unwrap();
+    db.write_opt(to_batch(&[Op::Put(b"a".to_vec(), b"1".to_vec())]), &WriteOptions { sync: true })
+        .unwrap();
     fs.fail_write_after(0);
     assert!(db.put(b"b", b"2").is_err());
     fs.clear_faults();
@@ -174,9 +183,13 @@ fn a_failed_wal_write_latches_and_loses_nothing_acknowledged() {
 fn a_failed_fsync_latches_and_synced_writes_before_it_survive_power_loss() {
     let fs = MemFs::new();
     let db = open(&fs);
-    db.write_opt(to_batch(&[Op::Put(b"a".to_vec(), b"1".to_vec())]), &WriteOptions { sync: true }).unwrap();
+    db.write_opt(to_batch(&[Op::Put(b"a".to_vec(), b"1".to_vec())]), &WriteOptions { sync: true })
+        .unwrap();
     fs.fail_sync_after(0);
-    let r = db.write_opt(to_batch(&[Op::Put(b"b".to_vec(), b"2".to_vec())]), &WriteOptions { sync: true });
+    let r = db.write_opt(
+        to_batch(&[Op::Put(b"b".to_vec(), b"2".to_vec())]),
+        &WriteOptions { sync: true },
+    );
     assert!(r.is_err());
     assert!(matches!(db.put(b"c", b"3"), Err(Error::Background(_))));
     fs.clear_faults();

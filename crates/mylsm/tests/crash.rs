@@ -82,7 +82,11 @@ fn crash_loop(mode: CrashMode, seeds: std::ops::Range<u64>) {
             let got = contents(&db);
             life.check(&got, &ctx);
             for (k, v) in &got {
-                assert_eq!(db.get(k).unwrap().as_deref(), Some(v.as_slice()), "{ctx}: get disagrees with scan");
+                assert_eq!(
+                    db.get(k).unwrap().as_deref(),
+                    Some(v.as_slice()),
+                    "{ctx}: get disagrees with scan"
+                );
             }
             base = got;
             db.close().unwrap();
@@ -122,7 +126,11 @@ fn synced_writes_survive_power_loss_even_when_nothing_else_was_synced_after() {
     let fs = MemFs::new();
     let db = open(&fs);
     db.put(b"a", b"unsynced-before").unwrap();
-    db.write_opt(to_batch(&[Op::Put(b"b".to_vec(), b"synced".to_vec())]), &WriteOptions { sync: true }).unwrap();
+    db.write_opt(
+        to_batch(&[Op::Put(b"b".to_vec(), b"synced".to_vec())]),
+        &WriteOptions { sync: true },
+    )
+    .unwrap();
     db.put(b"c", b"unsynced-after").unwrap();
     let crashed = fs.crash(CrashMode::DropUnsynced, 7);
     drop(db);
@@ -145,7 +153,11 @@ fn writes_replayed_at_open_are_durable_before_new_synced_writes() {
     let after_process_crash = fs.crash_process();
     drop(db);
     let db = open(&after_process_crash);
-    db.write_opt(to_batch(&[Op::Put(b"second".to_vec(), b"2".to_vec())]), &WriteOptions { sync: true }).unwrap();
+    db.write_opt(
+        to_batch(&[Op::Put(b"second".to_vec(), b"2".to_vec())]),
+        &WriteOptions { sync: true },
+    )
+    .unwrap();
     let after_power_loss = after_process_crash.crash(CrashMode::DropUnsynced, 1);
     drop(db);
     let db = open(&after_power_loss);

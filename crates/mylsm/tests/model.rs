@@ -11,7 +11,12 @@ use mylsm::{Db, Options};
 use rand::Rng;
 
 /// Runs one seeded sequence; `reopen` closes and reopens the database its own way.
-fn run(seed: u64, steps: usize, mut db: Db, mut reopen: impl FnMut(Db, &mut rand::rngs::SmallRng) -> Db) {
+fn run(
+    seed: u64,
+    steps: usize,
+    mut db: Db,
+    mut reopen: impl FnMut(Db, &mut rand::rngs::SmallRng) -> Db,
+) {
     let mut rng = rng(seed);
     let mut model = Model::new();
     for step in 0..steps {
@@ -34,7 +39,10 @@ fn run(seed: u64, steps: usize, mut db: Db, mut reopen: impl FnMut(Db, &mut rand
                 let ops = random_batch(&mut rng, 48);
                 db.write(to_batch(&ops)).unwrap();
                 apply(&mut model, &ops);
-                let seen: Model = snap.iter().map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap()).collect();
+                let seen: Model = snap
+                    .iter()
+                    .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap())
+                    .collect();
                 assert_eq!(seen, before, "{ctx}: snapshot moved");
             }
             _ => {
@@ -58,7 +66,11 @@ fn random_bound(rng: &mut rand::rngs::SmallRng) -> Bound<Vec<u8>> {
 fn check_range(db: &Db, model: &Model, rng: &mut rand::rngs::SmallRng, ctx: &str) {
     let (lo, hi) = (random_bound(rng), random_bound(rng));
     let want: Vec<(Vec<u8>, Vec<u8>)> = match (&lo, &hi) {
-        (Bound::Included(a) | Bound::Excluded(a), Bound::Included(b) | Bound::Excluded(b)) if a > b => Vec::new(),
+        (Bound::Included(a) | Bound::Excluded(a), Bound::Included(b) | Bound::Excluded(b))
+            if a > b =>
+        {
+            Vec::new()
+        }
         (Bound::Excluded(a), Bound::Excluded(b)) if a == b => Vec::new(),
         _ => model.range((lo.clone(), hi.clone())).map(|(k, v)| (k.clone(), v.clone())).collect(),
     };
@@ -75,7 +87,11 @@ fn check_range(db: &Db, model: &Model, rng: &mut rand::rngs::SmallRng, ctx: &str
     let mut it = db.range((lo.clone(), hi.clone()));
     let (mut front, mut back) = (Vec::new(), Vec::new());
     loop {
-        let next = if rng.random_bool(0.5) { it.next().map(|r| (true, r)) } else { it.next_back().map(|r| (false, r)) };
+        let next = if rng.random_bool(0.5) {
+            it.next().map(|r| (true, r))
+        } else {
+            it.next_back().map(|r| (false, r))
+        };
         match next {
             Some((true, r)) => front.push(pair(r)),
             Some((false, r)) => back.push(pair(r)),
@@ -86,7 +102,11 @@ fn check_range(db: &Db, model: &Model, rng: &mut rand::rngs::SmallRng, ctx: &str
     front.extend(back);
     assert_eq!(front, want, "{ctx}: mixed ends {lo:?}..{hi:?}");
     let p = random_key(rng, 52)[..6].to_vec();
-    let want_p: Vec<_> = model.iter().filter(|(k, _)| k.starts_with(&p)).map(|(k, v)| (k.clone(), v.clone())).collect();
+    let want_p: Vec<_> = model
+        .iter()
+        .filter(|(k, _)| k.starts_with(&p))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     assert_eq!(db.prefix(&p).map(pair).collect::<Vec<_>>(), want_p, "{ctx}: prefix {p:?}");
 }
 

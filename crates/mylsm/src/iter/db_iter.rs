@@ -45,7 +45,18 @@ impl Iter {
         lower: Bound<Vec<u8>>,
         upper: Bound<Vec<u8>>,
     ) -> Self {
-        Iter { view, seqno, lower, upper, front: None, back: None, front_last: None, back_last: None, done: false, error: None }
+        Iter {
+            view,
+            seqno,
+            lower,
+            upper,
+            front: None,
+            back: None,
+            front_last: None,
+            back_last: None,
+            done: false,
+            error: None,
+        }
     }
 
     /// An iterator that yields `e` and ends.
@@ -76,7 +87,11 @@ impl Iter {
     }
 
     fn corrupt_key(it: &dyn InternalIterator) -> Error {
-        Error::corruption("<memtable>", 0, format!("malformed internal key {:?}", it.key().escape_ascii().to_string()))
+        Error::corruption(
+            "<memtable>",
+            0,
+            format!("malformed internal key {:?}", it.key().escape_ascii().to_string()),
+        )
     }
 
     fn step_front(&mut self) -> Option<Result<(Key, Value)>> {
@@ -86,7 +101,9 @@ impl Iter {
             None => {
                 let mut it = self.view.internal_iter();
                 match &self.lower {
-                    Bound::Included(k) | Bound::Excluded(k) => it.seek(&key::lookup_key(k, MAX_SEQNO)),
+                    Bound::Included(k) | Bound::Excluded(k) => {
+                        it.seek(&key::lookup_key(k, MAX_SEQNO))
+                    }
                     Bound::Unbounded => it.seek_to_first(),
                 }
                 if let Bound::Excluded(k) = &self.lower {

@@ -174,7 +174,10 @@ impl LogReader {
                 if self.block.len() < BLOCK_SIZE && ends_in_file > self.file_len {
                     return Ok(Some(Err(Bad::Torn)));
                 }
-                return Ok(Some(Err(Bad::Corrupt(offset, format!("fragment length {len} crosses the block end")))));
+                return Ok(Some(Err(Bad::Corrupt(
+                    offset,
+                    format!("fragment length {len} crosses the block end"),
+                ))));
             }
             let start = self.pos + HEADER_SIZE;
             let payload = &self.block[start..start + len];
@@ -182,7 +185,10 @@ impl LogReader {
                 return Ok(Some(Err(Bad::Corrupt(offset, "fragment checksum mismatch".into()))));
             }
             let Some(kind) = FragmentType::from_u8(kind) else {
-                return Ok(Some(Err(Bad::Corrupt(offset, format!("unknown fragment type {kind}")))));
+                return Ok(Some(Err(Bad::Corrupt(
+                    offset,
+                    format!("unknown fragment type {kind}"),
+                ))));
             };
             self.pos = start + len;
             return Ok(Some(Ok(Fragment { kind, offset, range: start..start + len })));
@@ -199,7 +205,8 @@ impl LogReader {
                 break;
             }
             if let Some(i) = buf[..n].iter().position(|&b| b != 0) {
-                let detail = format!("zero-filled region followed by data at offset {}", at + i as u64);
+                let detail =
+                    format!("zero-filled region followed by data at offset {}", at + i as u64);
                 return Ok(Bad::Corrupt(offset, detail));
             }
             at += n as u64;

@@ -66,9 +66,4 @@ impl LogWriter {
     pub fn sync(&mut self) -> Result<()> {
         self.file.sync()
     }
-
-    /// Bytes written to the file so far.
-    pub fn len(&self) -> u64 {
-        self.file.len()
-    }
 }

@@ -62,7 +62,11 @@ pub fn random_key(rng: &mut SmallRng, space: u32) -> Vec<u8> {
 
 /// A random value; some are long enough to span WAL blocks.
 pub fn random_value(rng: &mut SmallRng) -> Vec<u8> {
-    let len = if rng.random_bool(0.02) { rng.random_range(20_000..70_000) } else { rng.random_range(0..40) };
+    let len = if rng.random_bool(0.02) {
+        rng.random_range(20_000..70_000)
+    } else {
+        rng.random_range(0..40)
+    };
     (0..len).map(|_| rng.random()).collect()
 }
 
