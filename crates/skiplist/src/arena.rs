@@ -167,7 +167,8 @@ mod tests {
         let chunk = arena.allocate(16);
         // SAFETY: The chunk is 16 writable bytes that nothing else uses.
         unsafe { chunk.as_ptr().write_bytes(0xAB, 16) };
-        // SAFETY: The bytes were just initialized above.
-        assert_eq!(unsafe { *chunk.as_ptr().add(15) }, 0xAB);
+        // SAFETY: The 16 bytes were just initialized above.
+        let bytes = unsafe { std::slice::from_raw_parts(chunk.as_ptr(), 16) };
+        assert_eq!(bytes, [0xAB; 16]);
     }
 }

@@ -83,6 +83,8 @@
 //! Under `--cfg loom` the atomics and the writer mutex come from `loom` (see `sync.rs`), so the
 //! publication protocol can be model-checked with `tests/loom.rs`.
 
+#![warn(missing_docs, clippy::undocumented_unsafe_blocks)]
+
 mod arena;
 mod comparator;
 mod iter;

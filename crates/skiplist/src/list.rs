@@ -108,13 +108,12 @@ impl<C: Comparator> SkipList<C> {
         // SAFETY: The node was just created by this thread in our own arena.
         let node = unsafe { NodeRef::from_raw(created) };
         for (level, pred) in prev.iter().enumerate().take(height) {
-            // SAFETY: We hold the writer lock. The new node is unreachable until the
-            // `set_next` at level 0, and each level's own link is set before the node is
-            // published at that level, bottom-up (crate invariant 3).
-            unsafe {
-                node.set_next_unpublished(level, pred.next(level));
-                pred.set_next(level, node);
-            }
+            // SAFETY: We hold the writer lock, and the node is not reachable at `level` yet:
+            // it becomes reachable there only through the `set_next` just below.
+            unsafe { node.set_next_unpublished(level, pred.next(level)) };
+            // SAFETY: We hold the writer lock and the node's own link at `level` and below are
+            // set, so linking bottom-up with a `Release` store upholds crate invariant 3.
+            unsafe { pred.set_next(level, node) };
         }
         self.len.fetch_add(1, Ordering::Relaxed);
         self.memory_usage.store(writer.arena.memory_usage(), Ordering::Relaxed);

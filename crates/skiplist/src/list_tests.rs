@@ -124,7 +124,8 @@ fn poisoned_writer_lock_is_recovered() {
     }
     let list = SkipList::new(Picky);
     list.insert(b"a", b"1");
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| list.insert(b"boom", b"")));
+    let result =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| list.insert(b"boom", b"")));
     assert!(result.is_err());
     assert!(list.insert(b"b", b"2"));
     assert_eq!(list.len(), 2);

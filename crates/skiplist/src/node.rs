@@ -38,18 +38,16 @@ type Link = AtomicPtr<Node>;
 const LINKS_OFFSET: usize = size_of::<Node>().next_multiple_of(align_of::<Link>());
 
 /// Alignment the arena must provide for node chunks.
-pub(crate) const NODE_ALIGN: usize = if align_of::<Node>() > align_of::<Link>() {
-    align_of::<Node>()
-} else {
-    align_of::<Link>()
-};
+pub(crate) const NODE_ALIGN: usize =
+    if align_of::<Node>() > align_of::<Link>() { align_of::<Node>() } else { align_of::<Link>() };
 
 /// A shared handle to a fully initialized node that stays alive for `'a`.
 ///
 /// Invariant: `ptr` points to a node written completely by [`Node::create`], the creation
 /// happens-before every use of the handle (the node was created by this thread, reached by an
 /// `Acquire` load of a link, or handed over by a synchronizing operation), and the arena that
-/// holds it outlives `'a`. Given that invariant every method below is safe.
+/// holds it outlives `'a`. Given that invariant the read accessors below are safe; only the
+/// link stores, which also depend on the writer's protocol, are `unsafe fn`s.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) struct NodeRef<'a> {
     ptr: NonNull<Node>,
@@ -64,7 +62,12 @@ impl Node {
     ///
     /// Panics if `height` is not in `1..=MAX_HEIGHT` or if `key` or `value` is longer than
     /// `u32::MAX` bytes.
-    pub(crate) fn create(arena: &mut Arena, height: usize, key: &[u8], value: &[u8]) -> NonNull<Node> {
+    pub(crate) fn create(
+        arena: &mut Arena,
+        height: usize,
+        key: &[u8],
+        value: &[u8],
+    ) -> NonNull<Node> {
         assert!((1..=MAX_HEIGHT).contains(&height), "invalid node height {height}");
         let key_len = u32::try_from(key.len()).expect("skip list key longer than u32::MAX");
         let value_len = u32::try_from(value.len()).expect("skip list value longer than u32::MAX");
@@ -73,24 +76,27 @@ impl Node {
             .checked_add(key.len())
             .and_then(|s| s.checked_add(value.len()))
             .expect("skip list entry size overflows usize");
-        let base = arena.allocate(size);
-        debug_assert_eq!(base.as_ptr().align_offset(NODE_ALIGN), 0);
-        let node = base.cast::<Node>();
-        // SAFETY: `base` is a fresh, exclusively owned chunk of `size` bytes aligned to
-        // `NODE_ALIGN`, which covers the header, `height` links at `LINKS_OFFSET` (a multiple of
-        // the link alignment), and the key and value bytes. Every write below stays inside it
-        // and the source slices cannot overlap fresh arena memory.
-        unsafe {
-            node.write(Node { key_len, value_len, height: height as u32, init: InitMarker::new() });
-            let links = base.add(LINKS_OFFSET).cast::<Link>();
-            for level in 0..height {
-                links.add(level).write(Link::new(ptr::null_mut()));
-            }
-            let key_dst = base.add(key_offset);
-            ptr::copy_nonoverlapping(key.as_ptr(), key_dst.as_ptr(), key.len());
-            ptr::copy_nonoverlapping(value.as_ptr(), key_dst.add(key.len()).as_ptr(), value.len());
-            (*node.as_ptr()).init.mark_written();
+        let node = arena.allocate(size).cast::<Node>();
+        debug_assert_eq!(node.as_ptr().align_offset(NODE_ALIGN), 0);
+        // The chunk is fresh, exclusively ours, `size` bytes long and aligned to `NODE_ALIGN`;
+        // each write below lands inside it at an offset aligned for the written type.
+        let header = Node { key_len, value_len, height: height as u32, init: InitMarker::new() };
+        // SAFETY: The header occupies the start of the chunk, which is aligned for `Node`.
+        unsafe { node.write(header) };
+        for level in 0..height {
+            // SAFETY: Link `level < height` lies inside the chunk, and `LINKS_OFFSET` and
+            // `size_of::<Link>()` are multiples of the link alignment.
+            unsafe { link_ptr(node, level).write(Link::new(ptr::null_mut())) };
         }
+        let key_dst = byte_ptr(node, key_offset);
+        // SAFETY: The key bytes occupy `key_offset..key_offset + key.len()` of the chunk, and a
+        // caller's slice cannot overlap arena memory that nobody else has seen yet.
+        unsafe { ptr::copy_nonoverlapping(key.as_ptr(), key_dst, key.len()) };
+        let value_dst = byte_ptr(node, key_offset + key.len());
+        // SAFETY: As for the key; the value bytes occupy the rest of the chunk, up to `size`.
+        unsafe { ptr::copy_nonoverlapping(value.as_ptr(), value_dst, value.len()) };
+        // SAFETY: The header was initialized above and is never written again.
+        unsafe { node.as_ref() }.init.mark_written();
         node
     }
 }
@@ -132,9 +138,8 @@ impl<'a> NodeRef<'a> {
     fn link(self, level: usize) -> &'a Link {
         assert!(level < self.height(), "level {level} out of range for node");
         // SAFETY: `level < height`, so the link lies inside the node chunk, and it was
-        // initialized by `Node::create`. The pointer is derived from `self.ptr` with `byte_add`
-        // and `add`, keeping the provenance of the whole chunk.
-        unsafe { &*self.ptr.as_ptr().byte_add(LINKS_OFFSET).cast::<Link>().add(level) }
+        // initialized by `Node::create`; links are only ever accessed atomically.
+        unsafe { &*link_ptr(self.ptr, level) }
     }
 
     /// Loads the successor at `level` with `Acquire`, so that a returned node is fully
@@ -157,12 +162,13 @@ impl<'a> NodeRef<'a> {
         self.link(level).store(next.ptr.as_ptr(), Ordering::Release);
     }
 
-    /// Sets a link of a node that is not yet reachable by any reader.
+    /// Sets a link of a node that is not yet reachable at `level` by any reader.
     ///
     /// # Safety
     ///
-    /// The caller must hold the writer lock and `self` must not have been linked into the list
-    /// yet; later publication with a `Release` store then makes this store visible too.
+    /// The caller must hold the writer lock, and `self` must not yet be linked at `level`
+    /// (readers only follow a node's link at `level` after reaching the node at `level` or
+    /// above); the later `Release` store that links it there makes this store visible too.
     pub(crate) unsafe fn set_next_unpublished(self, level: usize, next: Option<NodeRef<'a>>) {
         let raw = next.map_or(ptr::null_mut(), |n| n.ptr.as_ptr());
         self.link(level).store(raw, Ordering::Relaxed);
@@ -175,23 +181,29 @@ impl<'a> NodeRef<'a> {
         let offset = LINKS_OFFSET + self.height() * size_of::<Link>();
         // SAFETY: The key occupies `key_len` initialized bytes at `offset` inside the chunk,
         // written before publication and never written again.
-        unsafe {
-            let start = self.ptr.as_ptr().cast::<u8>().add(offset);
-            std::slice::from_raw_parts(start, header.key_len as usize)
-        }
+        unsafe { std::slice::from_raw_parts(byte_ptr(self.ptr, offset), header.key_len as usize) }
     }
 
     /// The node's value bytes, immutable for the node's lifetime.
     pub(crate) fn value(self) -> &'a [u8] {
         let header = self.header();
         header.init.mark_read();
-        let offset =
-            LINKS_OFFSET + self.height() * size_of::<Link>() + header.key_len as usize;
+        let offset = LINKS_OFFSET + self.height() * size_of::<Link>() + header.key_len as usize;
         // SAFETY: The value occupies `value_len` initialized bytes right after the key inside
         // the chunk, written before publication and never written again.
-        unsafe {
-            let start = self.ptr.as_ptr().cast::<u8>().add(offset);
-            std::slice::from_raw_parts(start, header.value_len as usize)
-        }
+        unsafe { std::slice::from_raw_parts(byte_ptr(self.ptr, offset), header.value_len as usize) }
     }
+}
+
+/// Address of the byte at `offset` from the start of `node`.
+///
+/// Wrapping arithmetic on the raw pointer is safe and keeps the provenance of the whole
+/// arena chunk; callers only dereference results that lie inside the node.
+fn byte_ptr(node: NonNull<Node>, offset: usize) -> *mut u8 {
+    node.as_ptr().cast::<u8>().wrapping_add(offset)
+}
+
+/// Address of the link at `level` of `node` (computed, not checked against the height).
+fn link_ptr(node: NonNull<Node>, level: usize) -> *mut Link {
+    byte_ptr(node, LINKS_OFFSET + level * size_of::<Link>()).cast::<Link>()
 }
