@@ -21,6 +21,19 @@ pub(crate) fn put_varint64(dst: &mut Vec<u8>, mut v: u64) {
     dst.push(v as u8);
 }
 
+/// Appends `v` as a LEB128 varint; a u32 encodes exactly as the same u64 would.
+pub(crate) fn put_varint32(dst: &mut Vec<u8>, v: u32) {
+    put_varint64(dst, u64::from(v));
+}
+
+pub(crate) fn put_fixed32(dst: &mut Vec<u8>, v: u32) {
+    dst.extend_from_slice(&v.to_le_bytes());
+}
+
+pub(crate) fn put_fixed64(dst: &mut Vec<u8>, v: u64) {
+    dst.extend_from_slice(&v.to_le_bytes());
+}
+
 /// Appends `data` preceded by its length as a varint.
 pub(crate) fn put_length_prefixed(dst: &mut Vec<u8>, data: &[u8]) {
     put_varint64(dst, data.len() as u64);
@@ -100,6 +113,13 @@ impl<'a> Reader<'a> {
         Err(Malformed { offset: start, what })
     }
 
+    /// Reads a varint that must fit in a u32 (a longer or larger one is malformed).
+    pub fn varint32(&mut self, what: &'static str) -> Result<u32, Malformed> {
+        let start = self.pos;
+        let v = self.varint64(what)?;
+        u32::try_from(v).map_err(|_| Malformed { offset: start, what })
+    }
+
     /// Reads a varint length and then that many bytes, checking the length against
     /// what remains before touching anything.
     pub fn length_prefixed(&mut self, what: &'static str) -> Result<&'a [u8], Malformed> {
@@ -144,6 +164,20 @@ mod tests {
         assert!(Reader::new(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02])
             .varint64("v")
             .is_err());
+    }
+
+    #[test]
+    fn fixed_and_varint32_round_trip_and_reject_overflow() {
+        let mut buf = Vec::new();
+        put_fixed32(&mut buf, 0xdead_beef);
+        put_fixed64(&mut buf, u64::MAX - 1);
+        put_varint32(&mut buf, u32::MAX);
+        put_varint64(&mut buf, u64::from(u32::MAX) + 1);
+        assert_eq!(fixed32(&buf), 0xdead_beef);
+        assert_eq!(fixed64(&buf[4..]), u64::MAX - 1);
+        let mut r = Reader::new(&buf[12..]);
+        assert_eq!(r.varint32("c").unwrap(), u32::MAX);
+        assert!(r.varint32("d").is_err());
     }
 
     #[test]

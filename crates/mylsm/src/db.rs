@@ -1,105 +1,67 @@
-//! `Db`, the public handle: opening, the read and write calls, and closing. It only
-//! orchestrates; the work lives in `write.rs`, `recovery.rs`, `view.rs` and `iter/`.
+//! `Db`, the public handle: opening, the read and write calls, flushing and closing.
+//! It only orchestrates; the work lives in `core.rs`, `write.rs`, `flush.rs`,
+//! `recovery.rs`, `view.rs` and `iter/`.
 
 use std::ops::{Bound, RangeBounds};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 
+use crate::background::Background;
 use crate::batch::WriteBatch;
-use crate::filename;
-use crate::fs::FileLock;
+use crate::core::{lock, DbCore};
 use crate::iter::db_iter::{prefix_successor, Iter};
 use crate::options::{Options, WriteOptions};
-use crate::recovery;
 use crate::snapshot::Snapshot;
-use crate::stats::Stats;
-use crate::view::ReadView;
-use crate::wal::LogWriter;
-use crate::write::{LogState, WritePath};
+use crate::stats::{LevelStats, Stats};
+use crate::version::NUM_LEVELS;
 use crate::{Error, Result, Value};
 
 /// An open database. Cheap to clone (an `Arc` inside); every clone is the same
 /// database, usable from any thread.
 #[derive(Clone)]
 pub struct Db {
-    inner: Arc<Inner>,
+    inner: Arc<Handle>,
 }
 
-struct Inner {
-    dir: PathBuf,
-    write: WritePath,
-    view: RwLock<Arc<ReadView>>,
-    /// The directory lock; taken away (released) by `close`.
-    lock: Mutex<Option<Box<dyn FileLock>>>,
-    closed: AtomicBool,
-    /// Where point-in-time recovery cut the history at open, if it did.
-    recovery_truncated: Option<String>,
+/// What the last `Db` clone owns: the core and the background worker.
+struct Handle {
+    core: Arc<DbCore>,
+    background: Mutex<Background>,
 }
 
 impl std::fmt::Debug for Db {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Db").field("dir", &self.inner.dir).finish_non_exhaustive()
+        f.debug_struct("Db").field("dir", &self.inner.core.dir).finish_non_exhaustive()
     }
 }
 
 impl Db {
     /// Opens (creating it if `options.create_if_missing`) the database in directory
-    /// `path`, replaying its write-ahead logs.
+    /// `path`: reads the manifest, replays the write-ahead logs not yet flushed, and
+    /// starts the background worker.
     ///
     /// Fails with [`Error::Locked`] if another `Db`, in this process or another, has
-    /// the directory open, and with [`Error::Corruption`] if a log is damaged other
-    /// than by a torn tail (see [`Options::wal_recovery_mode`]).
+    /// the directory open, and with [`Error::Corruption`] if the manifest or a log is
+    /// damaged other than by a torn tail (see [`Options::wal_recovery_mode`]).
     pub fn open(path: impl AsRef<Path>, options: Options) -> Result<Db> {
-        let dir = path.as_ref().to_path_buf();
-        let fs = Arc::clone(&options.fs);
-        if !fs.exists(&dir) {
-            if !options.create_if_missing {
-                return Err(Error::InvalidArgument(format!(
-                    "{} does not exist and create_if_missing is false",
-                    dir.display()
-                )));
-            }
-            fs.create_dir_all(&dir)?;
-        }
-        let lock = fs.lock(&filename::lock_file(&dir))?;
-        let recovered = recovery::recover(fs.as_ref(), &dir, options.wal_recovery_mode)?;
-        if options.error_if_exists && !recovered.logs.is_empty() {
-            return Err(Error::InvalidArgument(format!(
-                "{} already holds a database and error_if_exists is true",
-                dir.display()
-            )));
-        }
-        let log_number = recovered.next_file_number;
-        let wal = LogWriter::new(fs.create(&filename::log_file(&dir, log_number))?);
-        // The new log's directory entry must be durable before a synced write in it is
-        // acknowledged.
-        fs.sync_dir(&dir)?;
-        let mem = recovered.mem;
-        let log = LogState::new(wal, Arc::clone(&mem), recovered.last_seqno);
-        let inner = Inner {
-            dir,
-            write: WritePath::new(log, options.max_write_group_bytes),
-            view: RwLock::new(Arc::new(ReadView { mem })),
-            lock: Mutex::new(Some(lock)),
-            closed: AtomicBool::new(false),
-            recovery_truncated: recovered.dropped.map(|(file, offset, detail)| {
-                format!("{} at offset {offset}: {detail}", file.display())
-            }),
-        };
-        Ok(Db { inner: Arc::new(inner) })
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let core = Arc::new(DbCore::open(path.as_ref(), options, tx.clone())?);
+        let background = Background::start(&core, tx, rx)?;
+        Ok(Db { inner: Arc::new(Handle { core, background: Mutex::new(background) }) })
     }
 
     /// The directory the database lives in.
     pub fn path(&self) -> &Path {
-        &self.inner.dir
+        &self.inner.core.dir
     }
 
-    fn check_open(&self) -> Result<()> {
-        if self.inner.closed.load(Ordering::Acquire) {
+    fn core(&self) -> Result<&DbCore> {
+        let core = &self.inner.core;
+        if core.closed.load(Ordering::Acquire) {
             return Err(Error::Closed);
         }
-        Ok(())
+        Ok(core)
     }
 
     /// Sets `key` to `value`.
@@ -125,20 +87,16 @@ impl Db {
     /// there. Returns once the batch is visible to every later read (and, with
     /// `sync`, durable against power loss).
     pub fn write_opt(&self, batch: WriteBatch, options: &WriteOptions) -> Result<()> {
-        self.check_open()?;
-        self.inner.write.write(batch, options.sync)
+        let core = self.core()?;
+        core.write.write(batch, options.sync, &|log| core.make_room(log))
     }
 
     /// The current value of `key`, or `None` if it is absent or deleted.
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Value>> {
-        self.check_open()?;
+        let core = self.core()?;
         // The seqno is read before the view: the view then holds every write up to it.
-        let seqno = self.inner.write.visible_seqno();
-        self.current_view().get(key.as_ref(), seqno)
-    }
-
-    pub(crate) fn current_view(&self) -> Arc<ReadView> {
-        Arc::clone(&self.inner.view.read().unwrap_or_else(|p| p.into_inner()))
+        let seqno = core.write.visible_seqno();
+        core.current_view().get(key.as_ref(), seqno)
     }
 
     /// Every key and value, in key order.
@@ -159,60 +117,146 @@ impl Db {
     }
 
     fn iter_bounds(&self, lo: Bound<Vec<u8>>, hi: Bound<Vec<u8>>) -> Iter {
-        let seqno = self.inner.write.visible_seqno();
-        let it = Iter::new(self.current_view(), seqno, lo, hi);
-        match self.check_open() {
-            Ok(()) => it,
+        let core = &self.inner.core;
+        let seqno = core.write.visible_seqno();
+        let it = Iter::new(core.current_view(), seqno, lo, hi);
+        match self.core() {
+            Ok(_) => it,
             Err(e) => it.with_error(e),
         }
     }
 
     /// A consistent read-only view of the database as of now.
     pub fn snapshot(&self) -> Snapshot {
-        let seqno = self.inner.write.visible_seqno();
-        Snapshot::new(self.current_view(), seqno)
+        let core = &self.inner.core;
+        let seqno = core.write.visible_seqno();
+        Snapshot::new(core.current_view(), seqno)
+    }
+
+    /// Writes the memtable out as an L0 table and waits until every memtable written
+    /// before the call is in a table.
+    pub fn flush(&self) -> Result<()> {
+        let core = self.core()?;
+        let rotated =
+            core.write.with_log(|log| if log.mem.len() > 0 { core.rotate(log) } else { Ok(()) });
+        if let Err(e) = rotated {
+            // A failed WAL sync or creation is a failed write path: latch it.
+            core.set_bg_error(e.clone());
+            return Err(e);
+        }
+        let mut st = lock(&core.state);
+        while !st.imms.is_empty() && st.bg_error.is_none() {
+            st = core.state_changed.wait(st).unwrap_or_else(|p| p.into_inner());
+        }
+        match &st.bg_error {
+            Some(e) => Err(Error::Background(Box::new(e.clone()))),
+            None => Ok(()),
+        }
+    }
+
+    /// Reads every live table and write-ahead log in full and checks every checksum.
+    /// The first damage found is returned as [`Error::Corruption`] naming the file and
+    /// offset.
+    pub fn verify(&self) -> Result<VerifyReport> {
+        let core = self.core()?;
+        let view = core.current_view();
+        let mut report = VerifyReport::default();
+        for (_, file) in view.version.files() {
+            core.tables.get(file)?.verify()?;
+            report.tables += 1;
+            report.table_bytes += file.size;
+        }
+        let min_log = lock(&core.versions).log_number;
+        for name in core.fs.list_dir(&core.dir)? {
+            if let Some(crate::filename::FileKind::Log(n)) = crate::filename::parse(&name) {
+                if n >= min_log {
+                    report.log_records +=
+                        crate::inspect::wal(core.fs.as_ref(), &core.dir.join(name))?.len() as u64;
+                    report.logs += 1;
+                }
+            }
+        }
+        Ok(report)
     }
 
     /// Makes every acknowledged write durable against power loss.
     pub fn sync(&self) -> Result<()> {
-        self.check_open()?;
-        self.inner.write.sync()
+        self.core()?.write.sync()
     }
 
     /// Counters and sizes describing the database.
     pub fn stats(&self) -> Stats {
-        let w = &self.inner.write;
-        let mem = w.memtable();
+        let core = &self.inner.core;
+        let w = &core.write;
+        let view = core.current_view();
+        let flushes = lock(&core.state).flushes;
+        let blocks = core.tables.blocks();
         Stats {
             last_seqno: w.visible_seqno(),
-            memtable_bytes: mem.approximate_memory_usage() as u64,
-            memtable_entries: mem.len() as u64,
+            memtable_bytes: view.mem.arena_bytes() as u64,
+            memtable_entries: view.mem.len() as u64,
+            immutable_memtables: view.imms.len() as u64,
+            immutable_bytes: view.imms.iter().map(|m| m.arena_bytes() as u64).sum(),
+            levels: (0..NUM_LEVELS)
+                .map(|l| LevelStats {
+                    files: view.version.num_files(l) as u64,
+                    bytes: view.version.level_bytes(l),
+                })
+                .collect(),
+            flushes,
+            flushed_bytes: core.counters.flushed_bytes.load(Ordering::Relaxed),
             write_groups: w.groups.load(Ordering::Relaxed),
             write_batches: w.batches.load(Ordering::Relaxed),
             wal_syncs: w.wal_syncs.load(Ordering::Relaxed),
-            recovery_truncated: self.inner.recovery_truncated.clone(),
+            write_stalls: core.counters.write_stalls.load(Ordering::Relaxed),
+            stall_micros: core.counters.stall_micros.load(Ordering::Relaxed),
+            block_cache_hits: blocks.hits(),
+            block_cache_misses: blocks.misses(),
+            block_cache_bytes: blocks.usage(),
+            block_cache_capacity: blocks.capacity(),
+            recovery_truncated: core.recovery_truncated.clone(),
         }
     }
 
-    /// Makes every acknowledged write durable, then releases the directory lock. Every
-    /// later call on any clone of this handle fails with [`Error::Closed`]. Dropping
-    /// the last handle closes too, ignoring errors.
+    /// Makes every acknowledged write durable, stops background work, then releases
+    /// the directory lock. Every later call on any clone of this handle fails with
+    /// [`Error::Closed`]. Dropping the last handle closes too, ignoring errors.
     pub fn close(&self) -> Result<()> {
-        if self.inner.closed.swap(true, Ordering::AcqRel) {
+        self.inner.close()
+    }
+}
+
+/// What [`Db::verify`] checked.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct VerifyReport {
+    /// Live tables read in full.
+    pub tables: u64,
+    /// Their total size.
+    pub table_bytes: u64,
+    /// Live write-ahead logs read in full.
+    pub logs: u64,
+    /// Records in those logs.
+    pub log_records: u64,
+}
+
+impl Handle {
+    fn close(&self) -> Result<()> {
+        let core = &self.core;
+        if core.closed.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
-        let result = self.inner.write.close();
-        drop(self.inner.lock.lock().unwrap_or_else(|p| p.into_inner()).take());
+        lock(&self.background).stop();
+        let result = core.write.close();
+        drop(lock(&core.lock).take());
         result
     }
 }
 
-impl Drop for Inner {
+impl Drop for Handle {
     fn drop(&mut self) {
-        if !self.closed.swap(true, Ordering::AcqRel) {
-            // Best effort: an error here has nobody to go to.
-            let _ = self.write.close();
-        }
+        // Best effort: an error here has nobody to go to.
+        let _ = self.close();
     }
 }
 

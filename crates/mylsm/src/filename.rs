@@ -1,9 +1,16 @@
 //! Names of the files in a database directory, and parsing them back.
 //!
 //! ```text
-//! LOCK          exclusive lock held by the open Db
-//! NNNNNN.log    write-ahead log number NNNNNN (zero-padded to at least 6 digits)
+//! LOCK              exclusive lock held by the open Db
+//! CURRENT           names the live manifest ("MANIFEST-NNNNNN\n")
+//! MANIFEST-NNNNNN   log of version edits
+//! NNNNNN.log        write-ahead log
+//! NNNNNN.sst        table file
+//! NNNNNN.dbtmp      temporary file (a CURRENT being replaced)
 //! ```
+//!
+//! Numbers are zero-padded to at least six digits and come from one counter, so no two
+//! files ever share a number.
 
 use std::path::{Path, PathBuf};
 
@@ -11,27 +18,66 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum FileKind {
     Lock,
+    Current,
+    Manifest(u64),
     Log(u64),
+    Table(u64),
+    Temp(u64),
 }
 
 pub(crate) fn lock_file(dir: &Path) -> PathBuf {
     dir.join("LOCK")
 }
 
+pub(crate) fn current_file(dir: &Path) -> PathBuf {
+    dir.join("CURRENT")
+}
+
+pub(crate) fn manifest_name(number: u64) -> String {
+    format!("MANIFEST-{number:06}")
+}
+
+pub(crate) fn manifest_file(dir: &Path, number: u64) -> PathBuf {
+    dir.join(manifest_name(number))
+}
+
 pub(crate) fn log_file(dir: &Path, number: u64) -> PathBuf {
     dir.join(format!("{number:06}.log"))
 }
 
-/// Recognizes a file name written by mylsm; `None` for anything else.
-pub(crate) fn parse(name: &str) -> Option<FileKind> {
-    if name == "LOCK" {
-        return Some(FileKind::Lock);
-    }
-    let stem = name.strip_suffix(".log")?;
-    if stem.is_empty() || !stem.bytes().all(|b| b.is_ascii_digit()) {
+pub(crate) fn table_file(dir: &Path, number: u64) -> PathBuf {
+    dir.join(format!("{number:06}.sst"))
+}
+
+pub(crate) fn temp_file(dir: &Path, number: u64) -> PathBuf {
+    dir.join(format!("{number:06}.dbtmp"))
+}
+
+fn number(digits: &str) -> Option<u64> {
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    stem.parse().ok().map(FileKind::Log)
+    digits.parse().ok()
+}
+
+/// Recognizes a file name written by mylsm; `None` for anything else.
+pub(crate) fn parse(name: &str) -> Option<FileKind> {
+    match name {
+        "LOCK" => return Some(FileKind::Lock),
+        "CURRENT" => return Some(FileKind::Current),
+        _ => {}
+    }
+    if let Some(n) = name.strip_prefix("MANIFEST-") {
+        return number(n).map(FileKind::Manifest);
+    }
+    let (stem, ext) = name.split_once('.')?;
+    let n = number(stem)?;
+    match ext {
+        "log" => Some(FileKind::Log(n)),
+        "sst" => Some(FileKind::Table(n)),
+        "dbtmp" => Some(FileKind::Temp(n)),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -41,12 +87,29 @@ mod tests {
     #[test]
     fn names_round_trip() {
         let dir = Path::new("/d");
-        let name = log_file(dir, 42);
-        assert_eq!(name, Path::new("/d/000042.log"));
-        assert_eq!(parse("000042.log"), Some(FileKind::Log(42)));
-        assert_eq!(parse("12345678.log"), Some(FileKind::Log(12_345_678)));
-        assert_eq!(parse("LOCK"), Some(FileKind::Lock));
-        for junk in ["x.log", ".log", "+1.log", "000001.sst.tmp", "LOCK2"] {
+        assert_eq!(log_file(dir, 42), Path::new("/d/000042.log"));
+        let cases = [
+            (log_file(dir, 42), FileKind::Log(42)),
+            (table_file(dir, 12_345_678), FileKind::Table(12_345_678)),
+            (manifest_file(dir, 3), FileKind::Manifest(3)),
+            (temp_file(dir, 9), FileKind::Temp(9)),
+            (current_file(dir), FileKind::Current),
+            (lock_file(dir), FileKind::Lock),
+        ];
+        for (path, kind) in cases {
+            let name = path.file_name().unwrap().to_str().unwrap();
+            assert_eq!(parse(name), Some(kind), "{name}");
+        }
+        for junk in [
+            "x.log",
+            ".log",
+            "+1.log",
+            "000001.sst.tmp",
+            "LOCK2",
+            "MANIFEST-",
+            "MANIFEST-x1",
+            "1.txt",
+        ] {
             assert_eq!(parse(junk), None, "{junk}");
         }
     }

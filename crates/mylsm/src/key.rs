@@ -95,6 +95,54 @@ fn trailer(ikey: &[u8]) -> u64 {
     }
 }
 
+/// The internal key that sorts before every real entry of `user_key`: the largest
+/// trailer, so it is a valid index separator for that user key.
+fn separator_key(user_key: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(user_key.len() + TRAILER_LEN);
+    k.extend_from_slice(user_key);
+    k.extend_from_slice(&pack(MAX_SEQNO, KIND_FOR_SEEK).to_le_bytes());
+    k
+}
+
+/// A short internal key `s` with `start <= s < limit`, for the index entry between two
+/// data blocks (`start` < `limit` required).
+///
+/// LevelDB's `InternalKeyComparator::FindShortestSeparator` over the bytewise
+/// comparator's: where the user keys first differ, bump that byte of `start` and cut
+/// the rest, when the bumped byte still sorts below `limit`'s. The shortened user key
+/// gets the largest trailer, so it sorts before every real entry of that user key.
+pub(crate) fn shortest_separator(start: &[u8], limit: &[u8]) -> Vec<u8> {
+    let (us, ul) = (user_key(start), user_key(limit));
+    let diff = us.iter().zip(ul).take_while(|(a, b)| a == b).count();
+    if diff < us.len().min(ul.len()) {
+        let byte = us[diff];
+        if byte < 0xff && byte + 1 < ul[diff] {
+            let mut short = us[..=diff].to_vec();
+            short[diff] += 1;
+            // Only a strictly shorter user key saves space; otherwise keep `start`.
+            if short.len() < us.len() {
+                return separator_key(&short);
+            }
+        }
+    }
+    start.to_vec()
+}
+
+/// A short internal key at or after `key`, for the index entry of the last data block
+/// (LevelDB's `FindShortSuccessor`): bump the first byte of the user key that is not
+/// 0xff and cut the rest.
+pub(crate) fn short_successor(key: &[u8]) -> Vec<u8> {
+    let uk = user_key(key);
+    match uk.iter().position(|&b| b != 0xff) {
+        Some(i) if i + 1 < uk.len() => {
+            let mut short = uk[..=i].to_vec();
+            short[i] += 1;
+            separator_key(&short)
+        }
+        _ => key.to_vec(),
+    }
+}
+
 /// Orders internal keys: user key ascending, then seqno and kind descending.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct InternalKeyComparator;
@@ -124,6 +172,39 @@ mod tests {
         assert_eq!(c.compare(&ik(b"a", 1, Kind::Put), &ik(b"ab", 9, Kind::Put)), Ordering::Less);
         assert_eq!(c.compare(&lookup_key(b"a", 5), &ik(b"a", 5, Kind::Put)), Ordering::Less);
         assert_eq!(c.compare(&lookup_key(b"a", 4), &ik(b"a", 5, Kind::Put)), Ordering::Greater);
+    }
+
+    #[test]
+    fn separators_shorten_and_stay_between_their_neighbours() {
+        let c = InternalKeyComparator;
+        let cases: &[(&[u8], &[u8])] = &[
+            (b"abcdef", b"abzzz"),
+            (b"abc", b"abd"),
+            (b"abc", b"abcd"),
+            (b"k", b"k"),
+            (b"", b"a"),
+            (b"a\xff\xff", b"b"),
+            (b"helloworld", b"hellz"),
+        ];
+        for &(a, b) in cases {
+            let (start, limit) = (ik(a, 9, Kind::Put), ik(b, 3, Kind::Put));
+            assert_eq!(c.compare(&start, &limit), Ordering::Less);
+            let s = shortest_separator(&start, &limit);
+            assert_ne!(c.compare(&s, &start), Ordering::Less, "{a:?} {b:?}");
+            assert_eq!(c.compare(&s, &limit), Ordering::Less, "{a:?} {b:?}");
+            assert!(s.len() <= start.len());
+        }
+        assert_eq!(
+            user_key(&shortest_separator(&ik(b"abcdef", 1, Kind::Put), &ik(b"abzz", 1, Kind::Put))),
+            b"abd"
+        );
+        for k in [&b"abc"[..], b"\xff\xffa", b"\xff\xff", b""] {
+            let key = ik(k, 7, Kind::Delete);
+            let s = short_successor(&key);
+            assert_ne!(c.compare(&s, &key), Ordering::Less, "{k:?}");
+            assert!(s.len() <= key.len());
+        }
+        assert_eq!(user_key(&short_successor(&ik(b"abc", 1, Kind::Put))), b"b");
     }
 
     #[test]

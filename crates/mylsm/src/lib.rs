@@ -26,12 +26,17 @@
 //! database holds a prefix of the acknowledged history (see `docs/durability.md`).
 #![forbid(unsafe_code)]
 
+mod background;
 mod batch;
+mod cache;
 mod coding;
+mod core;
 mod db;
 mod error;
 mod filename;
+mod flush;
 pub mod fs;
+pub mod inspect;
 mod iter;
 mod key;
 mod memtable;
@@ -39,16 +44,19 @@ mod options;
 mod recovery;
 mod slice;
 mod snapshot;
+mod sstable;
 mod stats;
+mod table_cache;
+mod version;
 mod view;
 mod wal;
 mod write;
 
 pub use batch::{WriteBatch, MAX_KEY_LEN, MAX_VALUE_LEN};
-pub use db::Db;
+pub use db::{Db, VerifyReport};
 pub use error::{Error, Result};
 pub use iter::db_iter::Iter;
-pub use options::{Options, RecoveryMode, WriteOptions};
+pub use options::{Compression, Options, RecoveryMode, WriteOptions};
 pub use slice::{Key, Slice, Value};
 pub use snapshot::Snapshot;
-pub use stats::Stats;
+pub use stats::{LevelStats, Stats};

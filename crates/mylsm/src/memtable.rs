@@ -7,6 +7,7 @@
 //! entries newer than the sequence number they read at, so a group's entries become
 //! visible together when the leader publishes its last seqno.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use mylsm_skiplist::{ArcIter, SkipList};
@@ -30,7 +31,14 @@ pub(crate) enum Lookup {
 #[derive(Debug)]
 pub(crate) struct MemTable {
     list: Arc<SkipList<InternalKeyComparator>>,
+    /// Bytes of entries added, with a per-entry allowance for the node; what the
+    /// write buffer limit is checked against. (The arena's block count would jump a
+    /// whole block at a time, which makes small limits meaningless.)
+    size: AtomicUsize,
 }
+
+/// Bytes a skip-list node costs beyond its key and value: header and average links.
+const NODE_OVERHEAD: usize = 24;
 
 impl Default for MemTable {
     fn default() -> Self {
@@ -40,7 +48,7 @@ impl Default for MemTable {
 
 impl MemTable {
     pub fn new() -> Self {
-        MemTable { list: Arc::new(SkipList::new(InternalKeyComparator)) }
+        MemTable { list: Arc::new(SkipList::new(InternalKeyComparator)), size: AtomicUsize::new(0) }
     }
 
     /// Adds one version. `scratch` is a buffer the caller reuses to build the internal
@@ -56,6 +64,7 @@ impl MemTable {
         scratch.clear();
         key::append_internal_key(scratch, user_key, seqno, kind);
         let inserted = self.list.insert(scratch, value);
+        self.size.fetch_add(scratch.len() + value.len() + NODE_OVERHEAD, Ordering::Relaxed);
         // Sequence numbers are unique, so an equal internal key can never be present.
         debug_assert!(inserted, "duplicate internal key at seqno {seqno}");
     }
@@ -76,8 +85,13 @@ impl MemTable {
         }
     }
 
-    /// Bytes held by the memtable's arena.
+    /// Bytes of data the memtable holds, node overhead included.
     pub fn approximate_memory_usage(&self) -> usize {
+        self.size.load(Ordering::Relaxed)
+    }
+
+    /// Bytes the memtable's arena has allocated (whole blocks).
+    pub fn arena_bytes(&self) -> usize {
         self.list.memory_usage()
     }
 
@@ -157,10 +171,12 @@ mod tests {
     fn memory_usage_grows_with_the_data() {
         let m = MemTable::new();
         let before = m.approximate_memory_usage();
+        assert_eq!(before, 0);
         let mut s = Vec::new();
         for i in 0..10_000u64 {
             m.add(&mut s, i + 1, Kind::Put, &i.to_be_bytes(), &[0u8; 100]);
         }
-        assert!(m.approximate_memory_usage() >= before + 10_000 * 116);
+        assert!(m.approximate_memory_usage() >= 10_000 * 116);
+        assert!(m.arena_bytes() >= m.approximate_memory_usage() - 10_000 * NODE_OVERHEAD);
     }
 }

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use crate::fs::{FileSystem, OsFs};
+pub use crate::sstable::Compression;
 pub use crate::wal::RecoveryMode;
 
 /// How to open a database.
@@ -25,6 +26,29 @@ pub struct Options {
     /// concurrency, at the cost of latency for the writers that wait in the group.
     /// Default: 1 MiB.
     pub max_write_group_bytes: usize,
+    /// Bytes of writes the active memtable takes before it becomes immutable and is
+    /// queued for flush to an L0 table (a new memtable and WAL start). Larger means
+    /// fewer, bigger L0 tables and more memory; it also bounds the WAL replayed at open.
+    /// Default: 64 MiB.
+    pub write_buffer_size: usize,
+    /// How many immutable memtables may wait for flush before writers stall until one
+    /// is flushed (counted in `Stats::write_stalls`). Default: 2.
+    pub max_immutable_memtables: usize,
+    /// How many tables are kept open (footer, index and filter in memory).
+    /// Default: 1000.
+    pub max_open_files: usize,
+    /// Bytes of uncompressed data blocks cached in memory, shared by all tables.
+    /// 0 disables the cache. Default: 64 MiB.
+    pub block_cache_bytes: usize,
+    /// Target uncompressed size of a table's data block. Smaller blocks mean less read
+    /// amplification per point lookup and a bigger index. Default: 4 KiB.
+    pub block_size: usize,
+    /// Bloom filter bits per key (0: no filter). 10 gives about a 1% false-positive
+    /// rate, so a lookup of a missing key touches about one table in a hundred.
+    /// Default: 10.
+    pub bloom_bits_per_key: usize,
+    /// How data blocks are compressed. Default: [`Compression::Lz4`].
+    pub compression: Compression,
     /// The file system the database lives on. Tests use [`crate::fs::MemFs`] to
     /// simulate crashes and inject faults. Default: [`OsFs`], the real one.
     pub fs: Arc<dyn FileSystem>,
@@ -37,6 +61,13 @@ impl Default for Options {
             error_if_exists: false,
             wal_recovery_mode: RecoveryMode::default(),
             max_write_group_bytes: 1 << 20,
+            write_buffer_size: 64 << 20,
+            max_immutable_memtables: 2,
+            max_open_files: 1000,
+            block_cache_bytes: 64 << 20,
+            block_size: 4096,
+            bloom_bits_per_key: 10,
+            compression: Compression::Lz4,
             fs: Arc::new(OsFs),
         }
     }
@@ -56,5 +87,16 @@ impl WriteOptions {
     /// Options for a write that is fsynced before it is acknowledged.
     pub fn synced() -> Self {
         WriteOptions { sync: true }
+    }
+}
+
+impl From<&Options> for crate::sstable::TableOptions {
+    fn from(o: &Options) -> Self {
+        crate::sstable::TableOptions {
+            block_size: o.block_size,
+            bloom_bits_per_key: o.bloom_bits_per_key,
+            compression: o.compression,
+            ..Default::default()
+        }
     }
 }

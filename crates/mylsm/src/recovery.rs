@@ -1,5 +1,5 @@
-//! Opening a database directory: replay every write-ahead log into a fresh memtable,
-//! in log order, and continue the sequence numbers where they stopped.
+//! Replaying the write-ahead logs not yet flushed into a fresh memtable at open, in
+//! log order, continuing the sequence numbers where the manifest left them.
 //!
 //! Each WAL record is a whole write group, so a batch is replayed all or nothing. A
 //! torn tail ends its log cleanly; other damage fails with `Corruption` unless
@@ -22,31 +22,37 @@ use crate::{Error, Result};
 #[derive(Debug)]
 pub(crate) struct Recovered {
     pub mem: Arc<MemTable>,
-    /// The highest seqno replayed (0 for an empty database).
+    /// The highest seqno in the tables or the logs.
     pub last_seqno: u64,
-    /// Numbers of the logs replayed, ascending; they stay live until flushed.
+    /// Numbers of the logs whose data is now in `mem`, ascending; they stay live until
+    /// `mem` is flushed.
     pub logs: Vec<u64>,
-    /// The number the next new file gets.
-    pub next_file_number: u64,
     /// Where point-in-time recovery stopped early, and why.
     pub dropped: Option<(PathBuf, u64, String)>,
 }
 
-/// Replays the logs of `dir` and makes what was replayed durable before any new write
-/// can build on it: otherwise a power loss after open could keep a later synced write
-/// and lose an earlier one that had only reached the page cache.
-pub(crate) fn recover(fs: &dyn FileSystem, dir: &Path, mode: RecoveryMode) -> Result<Recovered> {
+/// Replays the logs of `dir` numbered `min_log` or above (older ones are already in
+/// tables) on top of `last_seqno`, and makes what was replayed durable before any new
+/// write can build on it: otherwise a power loss after open could keep a later synced
+/// write and lose an earlier one that had only reached the page cache.
+pub(crate) fn replay_logs(
+    fs: &dyn FileSystem,
+    dir: &Path,
+    min_log: u64,
+    mut last_seqno: u64,
+    mode: RecoveryMode,
+    new_file_number: &dyn Fn() -> u64,
+) -> Result<Recovered> {
     let mut logs: Vec<u64> = fs
         .list_dir(dir)?
         .iter()
         .filter_map(|name| match filename::parse(name) {
-            Some(FileKind::Log(n)) => Some(n),
+            Some(FileKind::Log(n)) if n >= min_log => Some(n),
             _ => None,
         })
         .collect();
     logs.sort_unstable();
     let mem = Arc::new(MemTable::new());
-    let mut last_seqno = 0;
     let mut dropped = None;
     let mut scratch = Vec::new();
     for &number in &logs {
@@ -71,11 +77,9 @@ pub(crate) fn recover(fs: &dyn FileSystem, dir: &Path, mode: RecoveryMode) -> Re
             break;
         }
     }
-    let mut next_file_number = logs.last().map_or(1, |n| n + 1);
     if dropped.is_some() {
         // Persist the recovered prefix on its own, then forget the damaged logs.
-        let number = next_file_number;
-        next_file_number += 1;
+        let number = new_file_number();
         rewrite(fs, dir, number, &mem)?;
         for &old in &logs {
             fs.remove_file(&filename::log_file(dir, old))?;
@@ -87,7 +91,7 @@ pub(crate) fn recover(fs: &dyn FileSystem, dir: &Path, mode: RecoveryMode) -> Re
             fs.sync_file(&filename::log_file(dir, number))?;
         }
     }
-    Ok(Recovered { mem, last_seqno, logs, next_file_number, dropped })
+    Ok(Recovered { mem, last_seqno, logs, dropped })
 }
 
 /// Writes every entry of `mem` into a new, synced log `number`, in seqno order.

@@ -1,32 +1,59 @@
 //! `ReadView`: one consistent set of sources a read consults, shared by `Arc`.
 //!
-//! A reader clones the current view's `Arc` and then reads without any lock, so a
-//! writer, a flush or a compaction swapping in a new view never blocks it and never
-//! changes what it sees.
+//! A reader loads the visible seqno, then clones the current view's `Arc`, and reads
+//! without any lock, so a writer, a flush or a compaction swapping in a new view never
+//! blocks it and never changes what it sees. Loading the seqno first matters: every
+//! view installed after that load still holds every write up to that seqno, whether in
+//! a memtable or already in a table.
 
 use std::sync::Arc;
 
 use crate::iter::InternalIterator;
 use crate::memtable::{Lookup, MemTable};
+use crate::table_cache::TableCache;
+use crate::version::Version;
 use crate::{Result, Value};
 
-/// The sources of data at one moment: today only the memtable.
+/// The sources of data at one moment, newest first.
 #[derive(Debug)]
 pub(crate) struct ReadView {
+    /// The memtable writes go to.
     pub mem: Arc<MemTable>,
+    /// Memtables waiting for flush, newest first.
+    pub imms: Vec<Arc<MemTable>>,
+    /// The tables.
+    pub version: Arc<Version>,
+    pub tables: Arc<TableCache>,
 }
 
 impl ReadView {
     /// The newest version of `key` visible at `seqno`.
     pub fn get(&self, key: &[u8], seqno: u64) -> Result<Option<Value>> {
-        Ok(match self.mem.get(key, seqno) {
+        for mem in std::iter::once(&self.mem).chain(&self.imms) {
+            match mem.get(key, seqno) {
+                Lookup::Found(v) => return Ok(Some(v)),
+                Lookup::Deleted => return Ok(None),
+                Lookup::Absent => {}
+            }
+        }
+        Ok(match self.version.get(&self.tables, key, seqno)? {
             Lookup::Found(v) => Some(v),
             Lookup::Deleted | Lookup::Absent => None,
         })
     }
 
-    /// A cursor over every internal entry of the view.
+    /// A cursor over every internal entry of the view, merged in internal-key order.
     pub fn internal_iter(&self) -> Box<dyn InternalIterator> {
-        Box::new(self.mem.iter())
+        let mut children: Vec<Box<dyn InternalIterator>> = Vec::new();
+        for mem in std::iter::once(&self.mem).chain(&self.imms) {
+            children.push(Box::new(mem.iter()));
+        }
+        for (_, file) in self.version.files() {
+            children.push(Box::new(crate::iter::LazyTableIter::new(
+                Arc::clone(&self.tables),
+                Arc::clone(file),
+            )));
+        }
+        Box::new(crate::iter::merge::MergingIter::new(children))
     }
 }

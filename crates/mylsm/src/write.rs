@@ -34,6 +34,8 @@ use crate::{Error, Result};
 #[derive(Debug)]
 pub(crate) struct LogState {
     pub wal: LogWriter,
+    /// The number of the live WAL, the one `wal` appends to.
+    pub log_number: u64,
     pub mem: Arc<MemTable>,
     pub last_seqno: u64,
     /// Set by `close`; a leader that finds it set writes nothing.
@@ -42,8 +44,8 @@ pub(crate) struct LogState {
 }
 
 impl LogState {
-    pub fn new(wal: LogWriter, mem: Arc<MemTable>, last_seqno: u64) -> Self {
-        LogState { wal, mem, last_seqno, closed: false, scratch: Vec::new() }
+    pub fn new(wal: LogWriter, log_number: u64, mem: Arc<MemTable>, last_seqno: u64) -> Self {
+        LogState { wal, log_number, mem, last_seqno, closed: false, scratch: Vec::new() }
     }
 }
 
@@ -66,6 +68,9 @@ struct Queue {
     /// The first failure of the WAL; once set, every write fails.
     latched: Option<Error>,
 }
+
+/// What the leader calls before each group to keep the memtable within bounds.
+pub(crate) type MakeRoom<'a> = dyn Fn(&mut LogState) -> Result<()> + 'a;
 
 /// Coalesces concurrent writes. Shared by every handle of one `Db`.
 #[derive(Debug)]
@@ -109,14 +114,12 @@ impl WritePath {
         self.visible.load(Ordering::Acquire)
     }
 
-    /// The memtable writes currently go to.
-    pub fn memtable(&self) -> Arc<MemTable> {
-        Arc::clone(&lock(&self.log).mem)
-    }
-
     /// Applies `batch` atomically; returns once it is logged (and fsynced if `sync`)
     /// and visible to every later read.
-    pub fn write(&self, batch: WriteBatch, sync: bool) -> Result<()> {
+    ///
+    /// Before appending, the leader calls `make_room` with the log state: it may cut a
+    /// new memtable and WAL, or stall while too many memtables wait for flush.
+    pub fn write(&self, batch: WriteBatch, sync: bool, make_room: &MakeRoom<'_>) -> Result<()> {
         batch.validate()?;
         let mut q = lock(&self.queue);
         if let Some(e) = &q.latched {
@@ -142,7 +145,7 @@ impl WritePath {
             drop(q);
             let result = match latched {
                 Some(e) => Err(Error::Background(Box::new(e))),
-                None => self.commit(&mut group),
+                None => self.commit(&mut group, make_room),
             };
             q = lock(&self.queue);
             q.leader_active = false;
@@ -174,11 +177,12 @@ impl WritePath {
     }
 
     /// The leader's I/O: one WAL record for the whole group, one fsync if asked for.
-    fn commit(&self, group: &mut [Pending]) -> Result<()> {
+    fn commit(&self, group: &mut [Pending], make_room: &MakeRoom<'_>) -> Result<()> {
         let mut log = lock(&self.log);
         if log.closed {
             return Err(Error::Closed);
         }
+        make_room(&mut log)?;
         let sync = group.iter().any(|p| p.sync);
         // The group is ours: merge the later batches into the first, copying only them.
         let Some((head, rest)) = group.split_first_mut() else { return Ok(()) };
@@ -224,6 +228,20 @@ impl WritePath {
             }
         }
         result
+    }
+
+    /// Runs `f` with the log state while no group is being committed (to cut a new
+    /// memtable on demand, say).
+    pub fn with_log<T>(&self, f: impl FnOnce(&mut LogState) -> T) -> T {
+        f(&mut lock(&self.log))
+    }
+
+    /// Makes every later write fail with `e` (a background failure).
+    pub fn latch(&self, e: Error) {
+        let mut q = lock(&self.queue);
+        if q.latched.is_none() {
+            q.latched = Some(e);
+        }
     }
 
     /// Stops all further WAL writes and makes what was written durable.

@@ -123,6 +123,22 @@ fn random_operations_match_a_btreemap_across_clean_reopens() {
 }
 
 #[test]
+fn random_operations_match_a_btreemap_with_flushes_to_tables() {
+    for seed in 300..340 {
+        let fs = MemFs::new();
+        let opts = || Options { write_buffer_size: 4 << 10, ..options(&fs) };
+        run(seed, 400, Db::open(DIR, opts()).unwrap(), |db, rng| {
+            if rng.random_bool(0.5) {
+                db.flush().unwrap();
+            }
+            db.close().unwrap();
+            drop(db);
+            Db::open(DIR, opts()).unwrap()
+        });
+    }
+}
+
+#[test]
 fn random_operations_match_a_btreemap_across_process_crashes() {
     for seed in 100..160 {
         let mut fs = MemFs::new();

@@ -5,7 +5,13 @@
 //! [`crate::key::InternalKeyComparator`] order, all versions included. The DB
 //! iterator ([`db_iter::Iter`]) turns that into the user's view at one sequence number.
 
+#[cfg(test)]
+pub(crate) mod conformance;
 pub(crate) mod db_iter;
+pub(crate) mod merge;
+mod table;
+
+pub(crate) use table::LazyTableIter;
 
 use crate::Result;
 

@@ -1,0 +1,116 @@
+//! The single-key commands (put, get, delete) and scan.
+
+use std::io::{self, Write};
+use std::ops::Bound;
+
+use mylsm::Db;
+
+use crate::error::CliError;
+use crate::tsv;
+
+/// Sets `key` to `value`.
+pub fn put(db: &Db, key: &str, value: &str) -> Result<(), CliError> {
+    Ok(db.put(key, value)?)
+}
+
+/// Prints the raw value of `key` and a newline; returns whether the key was found.
+pub fn get(db: &Db, key: &str) -> Result<bool, CliError> {
+    let Some(value) = db.get(key)? else {
+        return Ok(false);
+    };
+    let mut out = io::stdout().lock();
+    out.write_all(&value).and_then(|()| out.write_all(b"\n")).map_err(CliError::Output)?;
+    out.flush().map_err(CliError::Output)?;
+    Ok(true)
+}
+
+/// Deletes `key`.
+pub fn delete(db: &Db, key: &str) -> Result<(), CliError> {
+    Ok(db.delete(key)?)
+}
+
+/// Lower and upper bounds of a key range, as the engine takes them.
+type Bounds = (Bound<Vec<u8>>, Bound<Vec<u8>>);
+
+/// The key range a scan covers: the intersection of `[from, to)` and the keys that
+/// start with `prefix`; an absent part does not restrict.
+#[derive(Debug, Default)]
+pub struct ScanRange<'a> {
+    pub from: Option<&'a str>,
+    pub to: Option<&'a str>,
+    pub prefix: Option<&'a str>,
+}
+
+impl ScanRange<'_> {
+    /// The range as engine bounds, or `None` when it is empty.
+    fn bounds(&self) -> Option<Bounds> {
+        let prefix = self.prefix.map(str::as_bytes);
+        // The larger of the two lower bounds and the smaller of the two upper bounds.
+        let lower = match (self.from.map(str::as_bytes), prefix) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        let upper = match (self.to.map(|t| t.as_bytes().to_vec()), prefix.and_then(successor)) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        if let (Some(lo), Some(hi)) = (lower, &upper) {
+            if lo >= hi.as_slice() {
+                return None;
+            }
+        }
+        Some((
+            lower.map_or(Bound::Unbounded, |lo| Bound::Included(lo.to_vec())),
+            upper.map_or(Bound::Unbounded, Bound::Excluded),
+        ))
+    }
+}
+
+/// The smallest key greater than every key starting with `prefix`, or `None` when no
+/// such key exists (the prefix is empty or all 0xff).
+fn successor(prefix: &[u8]) -> Option<Vec<u8>> {
+    let last = prefix.iter().rposition(|&b| b != 0xff)?;
+    let mut s = prefix[..=last].to_vec();
+    s[last] += 1;
+    Some(s)
+}
+
+/// Prints the entries of `range` as escaped `key<TAB>value` lines, at most `limit`
+/// of them, in descending order when `reverse`.
+pub fn scan(
+    db: &Db,
+    range: &ScanRange<'_>,
+    limit: Option<usize>,
+    reverse: bool,
+) -> Result<(), CliError> {
+    let Some(bounds) = range.bounds() else {
+        return Ok(());
+    };
+    let limit = limit.unwrap_or(usize::MAX);
+    let iter = db.range(bounds);
+    if reverse {
+        tsv::write_entries(iter.rev().take(limit))
+    } else {
+        tsv::write_entries(iter.take(limit))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bounds(from: Option<&str>, to: Option<&str>, prefix: Option<&str>) -> String {
+        format!("{:?}", ScanRange { from, to, prefix }.bounds())
+    }
+
+    #[test]
+    fn ranges_intersect() {
+        assert_eq!(bounds(None, None, None), "Some((Unbounded, Unbounded))");
+        assert_eq!(bounds(Some("b"), None, Some("a")), "None");
+        assert_eq!(bounds(Some("ab"), Some("az"), Some("a")), bounds(Some("ab"), Some("az"), None));
+        assert_eq!(bounds(Some("a"), Some("z"), Some("k")), bounds(Some("k"), Some("l"), None));
+        assert_eq!(bounds(Some("z"), Some("a"), None), "None");
+        assert_eq!(successor(b"a\xff\xff"), Some(b"b".to_vec()));
+        assert_eq!(successor(b"\xff"), None);
+    }
+}

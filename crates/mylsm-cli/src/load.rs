@@ -1,0 +1,122 @@
+//! `load` (lines in, batched writes) and `dump` (every entry out), the two ends of the line format.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader};
+use std::path::Path;
+use std::time::Instant;
+
+use mylsm::{Db, WriteBatch};
+
+use crate::error::CliError;
+use crate::{progress, tsv};
+
+/// Lines per write batch: large enough to amortize the per-write cost, small enough
+/// that a batch stays a modest WAL record.
+const BATCH_LINES: usize = 1000;
+/// Encoded bytes after which a batch is written even if it has fewer lines.
+const BATCH_BYTES: usize = 1 << 20;
+
+/// Prints every entry of the database as escaped `key<TAB>value` lines.
+pub fn dump(db: &Db) -> Result<(), CliError> {
+    tsv::write_entries(db.iter())
+}
+
+/// Loads the lines of `file` (`-` for stdin) into the database and syncs it.
+///
+/// A malformed line fails the load with an error naming it; every line before it is
+/// written (and made durable when the database closes), nothing from it on.
+pub fn load(db: &Db, file: &Path) -> Result<(), CliError> {
+    let name = file.display().to_string();
+    let (mut input, size): (Box<dyn BufRead>, Option<u64>) = if file == Path::new("-") {
+        (Box::new(io::stdin().lock()), None)
+    } else {
+        let f = File::open(file).map_err(CliError::io(format!("cannot open {name}")))?;
+        // The size drives the progress bar only; a pipe or FIFO has none worth showing.
+        let size = f.metadata().ok().filter(|m| m.is_file()).map(|m| m.len());
+        (Box::new(BufReader::with_capacity(256 << 10, f)), size)
+    };
+    let started = Instant::now();
+    let bar = progress::bytes(size, "loading");
+    let mut loader = Loader { db, batch: WriteBatch::new(), entries: 0 };
+    let mut line = Vec::new();
+    let mut line_no = 0u64;
+    let result = loop {
+        line.clear();
+        let n = match input.read_until(b'\n', &mut line) {
+            Ok(0) => break Ok(()),
+            Ok(n) => n,
+            Err(e) => break Err(CliError::io(format!("reading {name}"))(e)),
+        };
+        line_no += 1;
+        if let Some(bar) = &bar {
+            bar.inc(n as u64);
+        }
+        match parse(&line) {
+            Ok(Some((key, value))) => {
+                if let Err(e) = loader.add(&key, &value) {
+                    break Err(e);
+                }
+            }
+            Ok(None) => {}
+            Err(msg) => break Err(CliError::Input(format!("{name}: line {line_no}: {msg}"))),
+        }
+    };
+    // The lines before a bad one are written, so that the error's line number tells
+    // exactly where to resume.
+    let flushed = loader.flush();
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    result?;
+    flushed?;
+    db.sync()?;
+    if progress::interactive() {
+        let secs = started.elapsed().as_secs_f64();
+        eprintln!("loaded {} entries ({line_no} lines) from {name} in {secs:.2}s", loader.entries);
+    }
+    Ok(())
+}
+
+/// Parses one line and checks it against the engine's limits, so that an oversized
+/// key is reported with its line number rather than as a failed batch.
+fn parse(line: &[u8]) -> Result<Option<tsv::Entry>, String> {
+    let parsed = tsv::parse_line(line)?;
+    if let Some((key, value)) = &parsed {
+        if key.len() > mylsm::MAX_KEY_LEN {
+            return Err(format!("key of {} bytes exceeds {} bytes", key.len(), mylsm::MAX_KEY_LEN));
+        }
+        if value.len() > mylsm::MAX_VALUE_LEN {
+            let (len, max) = (value.len(), mylsm::MAX_VALUE_LEN);
+            return Err(format!("value of {len} bytes exceeds {max} bytes"));
+        }
+    }
+    Ok(parsed)
+}
+
+/// Accumulates puts into batches and writes each one when it is full.
+struct Loader<'a> {
+    db: &'a Db,
+    batch: WriteBatch,
+    entries: u64,
+}
+
+impl Loader<'_> {
+    fn add(&mut self, key: &[u8], value: &[u8]) -> Result<(), CliError> {
+        self.batch.put(key, value);
+        if self.batch.len() >= BATCH_LINES || self.batch.encoded_len() >= BATCH_BYTES {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), CliError> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::take(&mut self.batch);
+        let n = batch.len() as u64;
+        self.db.write(batch)?;
+        self.entries += n;
+        Ok(())
+    }
+}

@@ -1,0 +1,210 @@
+//! The `mylsm` command line: argument definitions, dispatch to the commands, and exit codes.
+#![forbid(unsafe_code)]
+
+mod bench;
+mod error;
+mod kv;
+mod load;
+mod progress;
+mod stats;
+mod tsv;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::bench::Workload;
+use crate::error::CliError;
+
+/// The exit status of `get` when the key is absent.
+const EXIT_NOT_FOUND: u8 = 1;
+/// The exit status of every error.
+const EXIT_FAILURE: u8 = 2;
+
+/// Where the data commands look for the database when `--db` is not given.
+const DEFAULT_DB: &str = "./mylsm-data";
+
+const FORMAT_HELP: &str = "\
+Line format (scan, dump, load): one entry per line, `KEY<TAB>VALUE<LF>`. Bytes that \
+the format cannot carry are escaped: TAB as `\\t`, LF as `\\n`, CR as `\\r` and the \
+backslash itself as `\\\\`; every other byte, including non-UTF-8 bytes, is written \
+as is. `load` undoes the escapes, splits each line on its first TAB, accepts CRLF line \
+ends and skips empty lines. Keys and values given as arguments (put, get, --from, ...) \
+are taken literally, without escapes.";
+
+// The one-line description shown by `--help` is the package's `description`.
+#[derive(Debug, Parser)]
+#[command(name = "mylsm", version, about, after_help = FORMAT_HELP)]
+struct Cli {
+    /// Database directory [default: ./mylsm-data; for bench: a temporary directory
+    /// removed at exit].
+    #[arg(long, global = true, value_name = "DIR")]
+    db: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Sets KEY to VALUE (creating the database if needed).
+    Put {
+        #[arg(allow_hyphen_values = true)]
+        key: String,
+        #[arg(allow_hyphen_values = true)]
+        value: String,
+    },
+    /// Prints the value of KEY; exits with status 1 and prints nothing if it is absent.
+    Get {
+        #[arg(allow_hyphen_values = true)]
+        key: String,
+    },
+    /// Deletes KEY (succeeds if it is absent).
+    Delete {
+        #[arg(allow_hyphen_values = true)]
+        key: String,
+    },
+    /// Prints `key<TAB>value` lines (escaped, see below) for a range of keys.
+    #[command(after_help = FORMAT_HELP)]
+    Scan(ScanArgs),
+    /// Loads `key<TAB>value` lines from FILE (`-` for stdin), the format `dump` writes.
+    ///
+    /// The lines are written in atomic batches of up to 1000 lines or 1 MiB, then the
+    /// database is synced. A malformed line stops the load with an error naming it:
+    /// every line before it is loaded, none from it on.
+    #[command(after_help = FORMAT_HELP)]
+    Load {
+        /// The input file, or `-` for standard input.
+        file: PathBuf,
+    },
+    /// Prints every entry as `key<TAB>value` lines, the format `load` reads.
+    #[command(after_help = FORMAT_HELP)]
+    Dump,
+    /// Prints the database's counters and sizes.
+    Stats {
+        /// Print one JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Measures throughput and latency, in the manner of LevelDB's db_bench.
+    Bench(BenchArgs),
+}
+
+/// The options of `scan`.
+#[derive(Debug, Args)]
+struct ScanArgs {
+    /// First key to include.
+    #[arg(long, value_name = "KEY", allow_hyphen_values = true)]
+    from: Option<String>,
+    /// First key to exclude: the scan stops before it.
+    #[arg(long, value_name = "KEY", allow_hyphen_values = true)]
+    to: Option<String>,
+    /// Only keys starting with PREFIX (intersected with --from/--to).
+    #[arg(long, allow_hyphen_values = true)]
+    prefix: Option<String>,
+    /// Print at most N entries.
+    #[arg(long, value_name = "N")]
+    limit: Option<usize>,
+    /// Descending key order, starting from the end of the range.
+    #[arg(long)]
+    reverse: bool,
+}
+
+/// The options of `bench`.
+#[derive(Debug, Args)]
+struct BenchArgs {
+    /// Number of keys (and of operations per workload; fillsync does N/100).
+    #[arg(long, value_name = "N", default_value_t = 1_000_000)]
+    num: u64,
+    /// Bytes per value; values are pseudo-random and compress to about half.
+    #[arg(long, value_name = "B", default_value_t = 100)]
+    value_size: usize,
+    /// Comma-separated workloads, run in order. Fill workloads start from an empty
+    /// database; the others use what the last fill left (or a silent fillseq when
+    /// none ran yet).
+    #[arg(
+        long,
+        value_name = "LIST",
+        value_enum,
+        value_delimiter = ',',
+        default_values_t = bench::DEFAULT_WORKLOADS
+    )]
+    workloads: Vec<Workload>,
+    /// Threads sharing each workload's operations (readseq and readreverse: each
+    /// thread scans the whole database).
+    #[arg(long, value_name = "T", default_value_t = 1,
+          value_parser = clap::value_parser!(u16).range(1..))]
+    threads: u16,
+    /// Seed of the pseudo-random keys and values, for reproducible runs.
+    #[arg(long, default_value_t = 301)]
+    seed: u64,
+    /// Print one JSON object with every result instead of db_bench-style lines.
+    #[arg(long)]
+    json: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        // A closed pipe (`mylsm dump | head`) means the reader has what it wanted.
+        Err(CliError::Output(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mylsm: {e}");
+            ExitCode::from(EXIT_FAILURE)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode, CliError> {
+    let db_path = cli.db.as_deref();
+    let dir = db_path.unwrap_or(Path::new(DEFAULT_DB));
+    match cli.command {
+        Command::Put { key, value } => with_db(dir, true, |db| kv::put(db, &key, &value)),
+        Command::Get { key } => {
+            let found = with_db(dir, false, |db| kv::get(db, &key))?;
+            return Ok(if found { ExitCode::SUCCESS } else { ExitCode::from(EXIT_NOT_FOUND) });
+        }
+        Command::Delete { key } => with_db(dir, true, |db| kv::delete(db, &key)),
+        Command::Scan(a) => {
+            let range = kv::ScanRange {
+                from: a.from.as_deref(),
+                to: a.to.as_deref(),
+                prefix: a.prefix.as_deref(),
+            };
+            with_db(dir, false, |db| kv::scan(db, &range, a.limit, a.reverse))
+        }
+        Command::Load { file } => with_db(dir, true, |db| load::load(db, &file)),
+        Command::Dump => with_db(dir, false, load::dump),
+        Command::Stats { json } => with_db(dir, false, |db| stats::print(db, json)),
+        Command::Bench(a) => {
+            let settings = bench::Settings {
+                num: a.num,
+                value_size: a.value_size,
+                threads: usize::from(a.threads),
+                seed: a.seed,
+            };
+            bench::run(&settings, &a.workloads, db_path, a.json)
+        }
+    }?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Opens the database in `dir`, runs `f` on it and closes it, so that every write is
+/// durable before the process exits. Read-only commands pass `create = false` so
+/// that a mistyped `--db` is an error rather than a new empty database.
+fn with_db<T>(
+    dir: &Path,
+    create: bool,
+    f: impl FnOnce(&mylsm::Db) -> Result<T, CliError>,
+) -> Result<T, CliError> {
+    let options = mylsm::Options { create_if_missing: create, ..mylsm::Options::default() };
+    let db = mylsm::Db::open(dir, options)
+        .map_err(|source| CliError::Open { path: dir.to_path_buf(), source })?;
+    let result = f(&db);
+    let closed = db.close();
+    let value = result?;
+    closed?;
+    Ok(value)
+}

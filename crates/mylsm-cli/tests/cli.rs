@@ -1,0 +1,183 @@
+//! End-to-end tests of the `mylsm` binary: commands, output formats and exit codes.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+/// Runs `mylsm --db <dir>/db ARGS` with `stdin` as standard input.
+fn run_with_stdin(dir: &Path, args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mylsm"))
+        .arg("--db")
+        .arg(dir.join("db"))
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn mylsm");
+    child.stdin.take().expect("stdin").write_all(stdin).expect("write stdin");
+    child.wait_with_output().expect("wait for mylsm")
+}
+
+fn run(dir: &Path, args: &[&str]) -> Output {
+    run_with_stdin(dir, args, b"")
+}
+
+/// Runs a command that must succeed and returns its stdout.
+fn ok(dir: &Path, args: &[&str]) -> String {
+    let out = run(dir, args);
+    assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).expect("utf-8 output")
+}
+
+#[test]
+fn put_get_delete_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(d, &["put", "k", "hello world"]);
+    assert_eq!(ok(d, &["get", "k"]), "hello world\n");
+    ok(d, &["put", "-dash", "-v"]);
+    assert_eq!(ok(d, &["get", "-dash"]), "-v\n");
+    ok(d, &["delete", "k"]);
+    let out = run(d, &["get", "k"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty() && out.stderr.is_empty());
+}
+
+#[test]
+fn get_of_a_missing_key_exits_1_with_empty_output() {
+    let dir = tempfile::tempdir().unwrap();
+    ok(dir.path(), &["put", "a", "1"]);
+    let out = run(dir.path(), &["get", "nope"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn scan_honours_range_prefix_limit_and_reverse() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for (k, v) in [("a", "1"), ("b1", "2"), ("b2", "3"), ("b3", "4"), ("c", "5")] {
+        ok(d, &["put", k, v]);
+    }
+    assert_eq!(ok(d, &["scan"]), "a\t1\nb1\t2\nb2\t3\nb3\t4\nc\t5\n");
+    assert_eq!(ok(d, &["scan", "--from", "b1", "--to", "c"]), "b1\t2\nb2\t3\nb3\t4\n");
+    assert_eq!(ok(d, &["scan", "--prefix", "b"]), "b1\t2\nb2\t3\nb3\t4\n");
+    assert_eq!(ok(d, &["scan", "--prefix", "b", "--from", "b2"]), "b2\t3\nb3\t4\n");
+    assert_eq!(ok(d, &["scan", "--prefix", "b", "--to", "b3"]), "b1\t2\nb2\t3\n");
+    assert_eq!(ok(d, &["scan", "--limit", "2"]), "a\t1\nb1\t2\n");
+    assert_eq!(ok(d, &["scan", "--reverse", "--limit", "2"]), "c\t5\nb3\t4\n");
+    assert_eq!(ok(d, &["scan", "--prefix", "b", "--reverse"]), "b3\t4\nb2\t3\nb1\t2\n");
+    assert_eq!(ok(d, &["scan", "--from", "c", "--to", "a"]), "");
+}
+
+#[test]
+fn load_from_file_and_stdin_then_dump_round_trips_escapes() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let lines = "k1\tv1\nt\\tab\tnew\\nline\nback\\\\slash\tcr\\r\\\\\n";
+    std::fs::write(d.join("in.tsv"), lines).unwrap();
+    ok(d, &["load", "in.tsv"]);
+    ok(d, &["put", "raw\tkey", "raw\nvalue"]);
+    let dumped = ok(d, &["dump"]);
+    assert_eq!(
+        dumped,
+        "back\\\\slash\tcr\\r\\\\\nk1\tv1\nraw\\tkey\traw\\nvalue\nt\\tab\tnew\\nline\n"
+    );
+    // The escapes stand for the raw bytes.
+    assert_eq!(ok(d, &["get", "t\tab"]), "new\nline\n");
+    assert_eq!(ok(d, &["get", "back\\slash"]), "cr\r\\\n");
+
+    // Loading the dump into another database through stdin reproduces it.
+    let other = tempfile::tempdir().unwrap();
+    let out = run_with_stdin(other.path(), &["load", "-"], dumped.as_bytes());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.stdout.is_empty() && out.stderr.is_empty());
+    assert_eq!(ok(other.path(), &["dump"]), dumped);
+}
+
+#[test]
+fn load_stops_at_a_malformed_line_and_names_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let input = b"a\t1\r\n\nb\t2\nno tab here\nc\t3\n";
+    let out = run_with_stdin(d, &["load", "-"], input);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.starts_with("mylsm: ") && stderr.contains("line 4"), "{stderr}");
+    // Every line before the bad one is loaded, nothing after it.
+    assert_eq!(ok(d, &["dump"]), "a\t1\nb\t2\n");
+
+    let out = run_with_stdin(d, &["load", "-"], b"k\tbad \\q escape\n");
+    assert_ne!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("line 1"));
+}
+
+#[test]
+fn bench_json_reports_every_workload() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["bench", "--num", "2000", "--workloads", "fillseq,fillrandom,readrandom", "--json"];
+    // Bench uses a temporary directory unless --db is given, so run it without one.
+    let out = Command::new(env!("CARGO_BIN_EXE_mylsm"))
+        .args(args)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
+    let results = report["results"].as_array().unwrap();
+    let names: Vec<_> = results.iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["fillseq", "fillrandom", "readrandom"]);
+    assert_eq!(results[2]["found"], 2000);
+    assert_eq!(results[0]["ops"], 2000);
+    assert!(results.iter().all(|r| r["ops_per_sec"].as_f64().unwrap() > 0.0));
+    assert_eq!(report["settings"]["num"], 2000);
+    assert_eq!(report["stats"]["memtable_entries"], 2000);
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "no ./mylsm-data");
+}
+
+#[test]
+fn bench_human_output_and_explicit_db() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let args = ["bench", "--num", "1000", "--workloads", "readseq,fillbatch", "--threads", "2"];
+    let out = ok(d, &args);
+    assert_eq!(out.matches("ops/sec").count(), 2, "{out}");
+    assert!(out.contains("readseq ") && out.contains("fillbatch "), "{out}");
+    // The directory bench made may be reused; its database is left for inspection.
+    ok(d, &args);
+    assert!(ok(d, &["stats"]).contains("memtable_entries   1000"));
+    // A directory holding anything else is refused rather than emptied.
+    let mine = tempfile::tempdir().unwrap();
+    std::fs::write(mine.path().join("precious"), "x").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_mylsm"))
+        .args(["bench", "--num", "10", "--db"])
+        .arg(mine.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(mine.path().join("precious").exists());
+}
+
+#[test]
+fn errors_go_to_stderr_with_a_nonzero_exit() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("plain-file");
+    std::fs::write(&file, "not a database").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_mylsm"))
+        .arg("--db")
+        .arg(&file)
+        .args(["put", "k", "v"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.starts_with("mylsm: cannot open database"), "{stderr}");
+
+    // Reading a database that does not exist is an error, not an empty result.
+    let out = run(dir.path(), &["dump"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!dir.path().join("db").exists());
+}

@@ -1,0 +1,167 @@
+//! Flush: cutting a full memtable loose (with a new WAL), and writing an immutable
+//! memtable out as an L0 table recorded in the manifest.
+//!
+//! Order of a flush, each step durable before the next, so a crash at any point
+//! loses nothing: write and fsync the table; fsync the directory (its entry); append
+//! and fsync the manifest edit that adds it and moves the log number past the
+//! memtable's WAL; install the new view; delete the WALs the edit made obsolete.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::core::{lock, DbCore, Imm};
+use crate::filename;
+use crate::iter::InternalIterator;
+use crate::memtable::MemTable;
+use crate::sstable::TableBuilder;
+use crate::version::{FileMeta, VersionEdit};
+use crate::wal::LogWriter;
+use crate::write::LogState;
+use crate::Result;
+
+impl DbCore {
+    /// Called by the write leader before each group: if the memtable is full, stalls
+    /// while too many memtables wait for flush, then cuts a new memtable and WAL.
+    pub fn make_room(&self, log: &mut LogState) -> Result<()> {
+        if log.mem.approximate_memory_usage() < self.opts.write_buffer_size {
+            return Ok(());
+        }
+        self.wait_for_flush_capacity()?;
+        self.rotate(log)
+    }
+
+    /// Blocks while the flush queue is full. Holding the log lock meanwhile is the
+    /// point: every writer waits behind the stalled leader.
+    fn wait_for_flush_capacity(&self) -> Result<()> {
+        let mut st = lock(&self.state);
+        let mut stalled_since = None;
+        while st.imms.len() >= self.opts.max_immutable_memtables.max(1) && st.bg_error.is_none() {
+            if stalled_since.is_none() {
+                stalled_since = Some(Instant::now());
+                self.counters.write_stalls.fetch_add(1, Ordering::Relaxed);
+            }
+            st = self.state_changed.wait(st).unwrap_or_else(|p| p.into_inner());
+        }
+        if let Some(t) = stalled_since {
+            self.counters.stall_micros.fetch_add(t.elapsed().as_micros() as u64, Ordering::Relaxed);
+        }
+        match &st.bg_error {
+            Some(e) => Err(crate::Error::Background(Box::new(e.clone()))),
+            None => Ok(()),
+        }
+    }
+
+    /// Makes the active memtable immutable and starts a new memtable and WAL. The old
+    /// WAL is fsynced first: otherwise a power loss could keep a synced write in the new
+    /// WAL while losing unsynced ones before it in the old — a hole in the history.
+    pub fn rotate(&self, log: &mut LogState) -> Result<()> {
+        log.wal.sync()?;
+        let number = self.new_file_number();
+        let file = self.fs.create(&filename::log_file(&self.dir, number))?;
+        self.fs.sync_dir(&self.dir)?;
+        let old_mem = std::mem::replace(&mut log.mem, Arc::new(MemTable::new()));
+        let old_log = std::mem::replace(&mut log.log_number, number);
+        log.wal = LogWriter::new(file);
+        let mut st = lock(&self.state);
+        st.imms.push_back(Imm { mem: old_mem, log_number: old_log });
+        self.install_view(&st, Arc::clone(&log.mem));
+        drop(st);
+        self.schedule_flush();
+        Ok(())
+    }
+
+    /// Flushes every waiting memtable, oldest first. Runs on the background worker.
+    pub fn flush_pending(&self) {
+        loop {
+            let (mem, log_number) = {
+                let st = lock(&self.state);
+                if st.bg_error.is_some() {
+                    return;
+                }
+                match st.imms.front() {
+                    Some(imm) => (Arc::clone(&imm.mem), imm.log_number),
+                    None => return,
+                }
+            };
+            if let Err(e) = self.flush_one(&mem, log_number) {
+                self.set_bg_error(e);
+                return;
+            }
+        }
+    }
+
+    fn flush_one(&self, mem: &MemTable, log_number: u64) -> Result<()> {
+        let mut edit = VersionEdit { log_number: Some(log_number + 1), ..VersionEdit::default() };
+        if let Some(meta) = self.write_table(mem)? {
+            edit.last_seqno = Some(meta.largest_seqno);
+            edit.added.push((0, meta));
+        }
+        let version = {
+            let mut versions = lock(&self.versions);
+            versions.log_and_apply(edit, self.next_file.load(Ordering::Relaxed))?
+        };
+        {
+            let mut st = lock(&self.state);
+            st.imms.pop_front();
+            st.version = version;
+            st.flushes += 1;
+            let active = self.current_view().mem.clone();
+            self.install_view(&st, active);
+        }
+        self.state_changed.notify_all();
+        // The WALs the edit made obsolete; failing to delete one only wastes space.
+        for name in self.fs.list_dir(&self.dir)? {
+            if let Some(filename::FileKind::Log(n)) = filename::parse(&name) {
+                if n <= log_number {
+                    self.fs.remove_file(&self.dir.join(name))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes `mem` as a new table; `None` if it holds nothing.
+    fn write_table(&self, mem: &MemTable) -> Result<Option<FileMeta>> {
+        let mut it = mem.iter();
+        it.seek_to_first();
+        if !it.valid() {
+            return Ok(None);
+        }
+        let number = self.new_file_number();
+        let path = filename::table_file(&self.dir, number);
+        let mut builder =
+            TableBuilder::new(self.fs.create(&path)?, path.clone(), self.table_opts.clone());
+        let mut added = Ok(());
+        while it.valid() && added.is_ok() {
+            added = builder.add(it.key(), it.value());
+            it.next();
+        }
+        let finished = match added {
+            Ok(()) => builder.finish(),
+            Err(e) => {
+                builder.abandon();
+                Err(e)
+            }
+        };
+        let props = match finished {
+            Ok(p) => p,
+            Err(e) => {
+                // No manifest names the partial table; removing it only saves space
+                // (open would remove it too), so a failure to remove is not reported.
+                let _ = self.fs.remove_file(&path);
+                return Err(e);
+            }
+        };
+        self.fs.sync_dir(&self.dir)?;
+        self.counters.flushed_bytes.fetch_add(props.file_size, Ordering::Relaxed);
+        Ok(Some(FileMeta {
+            number,
+            size: props.file_size,
+            smallest: props.smallest_key,
+            largest: props.largest_key,
+            smallest_seqno: props.smallest_seqno,
+            largest_seqno: props.largest_seqno,
+        }))
+    }
+}

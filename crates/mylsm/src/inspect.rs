@@ -1,0 +1,145 @@
+//! Read-only reports on the files of a database — one table, one log, the manifest —
+//! for `mylsm inspect` and for anyone debugging a directory by hand.
+//!
+//! These read files directly and take no lock, so they can look at a database another
+//! process has open; what they report may then be a moment out of date.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::batch::WriteBatch;
+use crate::cache::BlockCache;
+use crate::fs::FileSystem;
+use crate::key::Kind;
+use crate::sstable::Table;
+use crate::version::set::read_manifest;
+use crate::version::NUM_LEVELS;
+use crate::wal::{LogReader, RecoveryMode};
+use crate::{Error, Result};
+
+pub use crate::sstable::{BlockInfo, FilterInfo, TableProperties};
+
+/// What `inspect sst` shows of one table file.
+#[derive(Debug, Clone)]
+pub struct TableReport {
+    pub path: PathBuf,
+    pub file_size: u64,
+    pub properties: TableProperties,
+    /// Every data block, in file order.
+    pub blocks: Vec<BlockInfo>,
+    /// The bloom filter's shape, if the table has one.
+    pub filter: Option<FilterInfo>,
+}
+
+/// Opens table `path`, verifies every checksum in it, and describes it.
+pub fn table(fs: &dyn FileSystem, path: &Path) -> Result<TableReport> {
+    let file = fs.open(path)?;
+    let file_size = file.len()?;
+    let table = Table::open(file, path.to_path_buf(), 0, file_size, Arc::new(BlockCache::new(0)))?;
+    table.verify()?;
+    Ok(TableReport {
+        path: path.to_path_buf(),
+        file_size,
+        properties: table.properties().clone(),
+        blocks: table.blocks()?,
+        filter: table.filter_info(),
+    })
+}
+
+/// One operation of a logged batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoggedOp {
+    pub seqno: u64,
+    /// `"put"` or `"delete"`.
+    pub kind: &'static str,
+    pub key: Vec<u8>,
+    pub value_len: usize,
+}
+
+/// One record (one write group) of a write-ahead log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogRecord {
+    /// File offset of the record's first fragment.
+    pub offset: u64,
+    pub ops: Vec<LoggedOp>,
+}
+
+/// Every record of log `path`, checking every checksum; a torn tail ends the list.
+pub fn wal(fs: &dyn FileSystem, path: &Path) -> Result<Vec<LogRecord>> {
+    let mut reader = LogReader::new(fs.open(path)?, path, RecoveryMode::TolerateTornTail)?;
+    let mut out = Vec::new();
+    while let Some((offset, record)) = reader.next_record()? {
+        let batch = WriteBatch::decode(&record, path, offset)?;
+        let ops = batch
+            .records()
+            .enumerate()
+            .map(|(i, r)| LoggedOp {
+                seqno: batch.seqno() + i as u64,
+                kind: match r.kind {
+                    Kind::Put => "put",
+                    Kind::Delete => "delete",
+                },
+                key: r.key.to_vec(),
+                value_len: r.value.len(),
+            })
+            .collect();
+        out.push(LogRecord { offset, ops });
+    }
+    Ok(out)
+}
+
+/// One live table as the manifest records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableEntry {
+    pub number: u64,
+    pub size: u64,
+    /// Smallest and largest internal keys.
+    pub smallest: Vec<u8>,
+    pub largest: Vec<u8>,
+    pub smallest_seqno: u64,
+    pub largest_seqno: u64,
+}
+
+/// What `inspect manifest` shows.
+#[derive(Debug, Clone)]
+pub struct ManifestReport {
+    pub manifest: PathBuf,
+    /// Each edit of the manifest, rendered for reading.
+    pub edits: Vec<String>,
+    /// The live tables per level, L0 first.
+    pub levels: Vec<Vec<TableEntry>>,
+    pub log_number: u64,
+    pub next_file_number: u64,
+    pub last_seqno: u64,
+}
+
+/// Reads `CURRENT` and the manifest of the database in `dir`.
+pub fn manifest(fs: &dyn FileSystem, dir: &Path) -> Result<ManifestReport> {
+    let Some((m, edits)) = read_manifest(fs, dir)? else {
+        return Err(Error::InvalidArgument(format!("{} has no CURRENT file", dir.display())));
+    };
+    let levels = (0..NUM_LEVELS)
+        .map(|l| {
+            m.version.levels[l]
+                .iter()
+                .map(|f| TableEntry {
+                    number: f.number,
+                    size: f.size,
+                    smallest: f.smallest.clone(),
+                    largest: f.largest.clone(),
+                    smallest_seqno: f.smallest_seqno,
+                    largest_seqno: f.largest_seqno,
+                })
+                .collect()
+        })
+        .collect();
+    let number = m.manifest_number.unwrap_or_default();
+    Ok(ManifestReport {
+        manifest: crate::filename::manifest_file(dir, number),
+        edits: edits.iter().map(|e| format!("{e:?}")).collect(),
+        levels,
+        log_number: m.log_number,
+        next_file_number: m.next_file_number,
+        last_seqno: m.last_seqno,
+    })
+}

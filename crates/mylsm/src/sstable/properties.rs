@@ -1,0 +1,181 @@
+//! `TableProperties`: what a table holds (counts, key and seqno ranges, sizes), written
+//! in its own block so tools and compaction can learn it without a scan.
+//!
+//! ```text
+//! properties := field*
+//! field      := tag: varint32  len: varint32  payload: [u8; len]
+//! ```
+//!
+//! Integer payloads are one varint64 filling the payload; key payloads are the raw
+//! internal key. Tags (all required, each once, in any order): 1 entries, 2 puts,
+//! 3 deletes, 4 smallest key, 5 largest key, 6 smallest seqno, 7 largest seqno,
+//! 8 raw key bytes, 9 raw value bytes, 10 data size, 11 index size, 12 filter size,
+//! 13 data blocks, 14 compression. Tags 100 and above are skipped by readers that do
+//! not know them; any other unknown tag is corruption.
+
+use super::Compression;
+use crate::coding::{put_length_prefixed, put_varint32, put_varint64, Reader};
+
+/// Facts about one table, recorded when it is written.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TableProperties {
+    /// Entries (all versions, puts and deletes).
+    pub num_entries: u64,
+    pub num_puts: u64,
+    pub num_deletes: u64,
+    /// Smallest and largest internal keys (empty if the table has no entries).
+    pub smallest_key: Vec<u8>,
+    pub largest_key: Vec<u8>,
+    /// Smallest and largest seqnos (0 if the table has no entries).
+    pub smallest_seqno: u64,
+    pub largest_seqno: u64,
+    /// Sum of internal key and value lengths, before prefix compression.
+    pub raw_key_bytes: u64,
+    pub raw_value_bytes: u64,
+    /// Bytes of data blocks on disk, trailers included.
+    pub data_size: u64,
+    /// Bytes of the index block contents.
+    pub index_size: u64,
+    /// Bytes of the filter block contents (0 without a filter).
+    pub filter_size: u64,
+    pub num_data_blocks: u64,
+    /// The compression the table was written with (a block that did not shrink enough
+    /// is stored uncompressed regardless).
+    pub compression: Compression,
+    /// Bytes of the whole file. Not stored in the properties block (it cannot know its
+    /// own end): set by the builder when it finishes and by the reader when it opens.
+    pub file_size: u64,
+}
+
+const NUM_TAGS: u32 = 14;
+/// Tags at and above this may be skipped by a reader that does not know them.
+const FIRST_SKIPPABLE_TAG: u32 = 100;
+
+impl TableProperties {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut int = |tag: u32, v: u64| {
+            let mut payload = Vec::new();
+            put_varint64(&mut payload, v);
+            put_varint32(&mut out, tag);
+            put_length_prefixed(&mut out, &payload);
+        };
+        int(1, self.num_entries);
+        int(2, self.num_puts);
+        int(3, self.num_deletes);
+        int(6, self.smallest_seqno);
+        int(7, self.largest_seqno);
+        int(8, self.raw_key_bytes);
+        int(9, self.raw_value_bytes);
+        int(10, self.data_size);
+        int(11, self.index_size);
+        int(12, self.filter_size);
+        int(13, self.num_data_blocks);
+        int(14, u64::from(self.compression.to_u8()));
+        for (tag, key) in [(4, &self.smallest_key), (5, &self.largest_key)] {
+            put_varint32(&mut out, tag);
+            put_length_prefixed(&mut out, key);
+        }
+        out
+    }
+
+    /// Decodes a properties block; the error names the byte offset within the block.
+    pub fn decode(src: &[u8]) -> Result<Self, (usize, String)> {
+        let mut p = TableProperties::default();
+        let mut seen = 0u32;
+        let mut r = Reader::new(src);
+        while !r.is_empty() {
+            let at = r.offset();
+            let bad = |what: &str| (at, format!("properties: {what}"));
+            let tag = r.varint32("tag").map_err(|_| bad("malformed tag"))?;
+            let payload = r.length_prefixed("payload").map_err(|_| bad("malformed field"))?;
+            if tag >= FIRST_SKIPPABLE_TAG {
+                continue;
+            }
+            if !(1..=NUM_TAGS).contains(&tag) || seen & (1 << tag) != 0 {
+                return Err(bad(&format!("unknown or repeated tag {tag}")));
+            }
+            seen |= 1 << tag;
+            if tag == 4 || tag == 5 {
+                let key = payload.to_vec();
+                *(if tag == 4 { &mut p.smallest_key } else { &mut p.largest_key }) = key;
+                continue;
+            }
+            let mut pr = Reader::new(payload);
+            let v = pr.varint64("value").ok().filter(|_| pr.is_empty());
+            let v = v.ok_or_else(|| bad(&format!("tag {tag} is not one varint")))?;
+            match tag {
+                1 => p.num_entries = v,
+                2 => p.num_puts = v,
+                3 => p.num_deletes = v,
+                6 => p.smallest_seqno = v,
+                7 => p.largest_seqno = v,
+                8 => p.raw_key_bytes = v,
+                9 => p.raw_value_bytes = v,
+                10 => p.data_size = v,
+                11 => p.index_size = v,
+                12 => p.filter_size = v,
+                13 => p.num_data_blocks = v,
+                _ => {
+                    let c = u8::try_from(v).ok().and_then(Compression::from_u8);
+                    p.compression = c.ok_or_else(|| bad(&format!("compression {v}")))?;
+                }
+            }
+        }
+        let all = ((1u32 << (NUM_TAGS + 1)) - 1) & !1;
+        if seen != all {
+            return Err((src.len(), format!("properties: missing tags (mask {seen:#x})")));
+        }
+        Ok(p)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> TableProperties {
+        TableProperties {
+            num_entries: 10,
+            num_puts: 7,
+            num_deletes: 3,
+            smallest_key: b"a\0\0\0\0\0\0\0\0".to_vec(),
+            largest_key: vec![],
+            smallest_seqno: 1,
+            largest_seqno: u64::MAX >> 8,
+            raw_key_bytes: 1 << 40,
+            raw_value_bytes: 5,
+            data_size: 6,
+            index_size: 7,
+            filter_size: 0,
+            num_data_blocks: 9,
+            compression: Compression::Zstd,
+            file_size: 0,
+        }
+    }
+
+    #[test]
+    fn properties_round_trip_and_skip_unknown_high_tags() {
+        let p = sample();
+        let mut enc = p.encode();
+        assert_eq!(TableProperties::decode(&enc).unwrap(), p);
+        put_varint32(&mut enc, 150);
+        put_length_prefixed(&mut enc, b"future");
+        assert_eq!(TableProperties::decode(&enc).unwrap(), p);
+    }
+
+    #[test]
+    fn damaged_properties_are_refused_without_panicking() {
+        let enc = sample().encode();
+        for cut in 0..enc.len() {
+            assert!(TableProperties::decode(&enc[..cut]).is_err(), "cut {cut}");
+        }
+        let mut dup = enc.clone();
+        dup.extend_from_slice(&enc[..3]);
+        assert!(TableProperties::decode(&dup).is_err());
+        let mut unknown = enc;
+        put_varint32(&mut unknown, 50);
+        put_length_prefixed(&mut unknown, b"");
+        assert!(TableProperties::decode(&unknown).is_err());
+    }
+}

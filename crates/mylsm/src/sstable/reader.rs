@@ -1,0 +1,261 @@
+//! `Table`: an open table file: its footer, index, filter and properties held in
+//! memory, data blocks read on demand through the shared block cache.
+//!
+//! Opening checks every checksum of the footer, index, filter and properties; data
+//! blocks are checked as they are read. Any damage, including a handle that points
+//! outside the file, is `Corruption` naming the file and the block's offset.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use mylsm_skiplist::Comparator;
+
+use super::block::{Block, BlockIter, BlockLoc};
+use super::filter::BloomFilter;
+use super::footer::{BlockHandle, Footer, FOOTER_LEN};
+use super::raw_block::{read_block, read_exact_at};
+use super::{Compression, TableIter, TableProperties};
+use crate::cache::BlockCache;
+use crate::fs::RandomAccessFile;
+use crate::iter::InternalIterator;
+use crate::key::{self, InternalKeyComparator};
+use crate::{Error, Result, Value};
+
+/// An open, immutable table.
+#[derive(Debug)]
+pub(crate) struct Table {
+    file: Arc<dyn RandomAccessFile>,
+    path: Arc<Path>,
+    file_number: u64,
+    /// Where the footer begins; every block must end at or before it.
+    data_end: u64,
+    cache: Arc<BlockCache>,
+    index: Block,
+    filter: Option<BloomFilter>,
+    properties: TableProperties,
+}
+
+/// One data block, as `inspect sst` lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockInfo {
+    /// File offset of the block.
+    pub offset: u64,
+    /// Bytes on disk, not counting the 5-byte trailer.
+    pub size: u64,
+    pub uncompressed_size: u64,
+    pub entries: u64,
+    pub first_key: Vec<u8>,
+    pub last_key: Vec<u8>,
+    pub compression: Compression,
+}
+
+/// The shape of a table's bloom filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FilterInfo {
+    /// Bytes of the filter block contents.
+    pub size: u64,
+    /// Number of 64-byte lines.
+    pub num_lines: u64,
+    /// Bits set (and tested) per key, all within one line.
+    pub num_probes: u8,
+}
+
+impl Table {
+    /// Opens table `file` (`file_size` bytes, numbered `file_number`), reading and
+    /// verifying its footer, index, filter and properties.
+    pub fn open(
+        file: Arc<dyn RandomAccessFile>,
+        path: PathBuf,
+        file_number: u64,
+        file_size: u64,
+        cache: Arc<BlockCache>,
+    ) -> Result<Table> {
+        let path: Arc<Path> = Arc::from(path);
+        let Some(data_end) = file_size.checked_sub(FOOTER_LEN as u64) else {
+            let detail = format!("{file_size} bytes is too short for a table footer");
+            return Err(Error::corruption(path.as_ref(), 0, detail));
+        };
+        let mut buf = [0; FOOTER_LEN];
+        read_exact_at(file.as_ref(), &path, data_end, &mut buf)?;
+        let footer = Footer::decode(&buf, &path, data_end)?;
+        let read = |h: BlockHandle| read_block(file.as_ref(), &path, h, data_end);
+        let loc = |h: BlockHandle| BlockLoc { file: Arc::clone(&path), offset: h.offset };
+
+        let index = Block::new(read(footer.index)?.0, loc(footer.index))?;
+        let filter = match footer.filter {
+            Some(h) => Some(
+                BloomFilter::new(read(h)?.0)
+                    .map_err(|e| loc(h).corruption(format!("filter: {e}")))?,
+            ),
+            None => None,
+        };
+        let h = footer.properties;
+        let mut properties = TableProperties::decode(&read(h)?.0)
+            .map_err(|(at, e)| loc(h).corruption(format!("{e} at byte {at} of the block")))?;
+        properties.file_size = file_size;
+        Ok(Table { file, path, file_number, data_end, cache, index, filter, properties })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    #[cfg_attr(not(test), expect(dead_code, reason = "compaction (the next issue) uses it"))]
+    pub fn file_number(&self) -> u64 {
+        self.file_number
+    }
+
+    pub fn properties(&self) -> &TableProperties {
+        &self.properties
+    }
+
+    /// The first entry at or after `lookup_ikey` if its user key is the lookup's, as
+    /// (internal key, value); the caller interprets the kind and seqno.
+    pub fn get(&self, lookup_ikey: &[u8]) -> Result<Option<(Vec<u8>, Value)>> {
+        let user_key = key::user_key(lookup_ikey);
+        if self.filter.as_ref().is_some_and(|f| !f.may_contain(user_key)) {
+            return Ok(None);
+        }
+        // The index separators guarantee that if the table holds such an entry, it is
+        // in the first block whose separator is at or after the lookup key.
+        let mut index = self.index.iter();
+        index.seek(lookup_ikey);
+        if !index.valid() {
+            return index.status().map(|()| None);
+        }
+        let block = self.data_block(index.value())?;
+        let mut it = block.iter();
+        it.seek(lookup_ikey);
+        if it.valid() && key::user_key(it.key()) == user_key {
+            return Ok(Some((it.key().to_vec(), it.value_slice())));
+        }
+        it.status().map(|()| None)
+    }
+
+    /// A cursor over every entry, which keeps the table open.
+    pub fn iter(self: &Arc<Self>) -> TableIter {
+        TableIter::new(Arc::clone(self))
+    }
+
+    pub(super) fn index_iter(&self) -> BlockIter {
+        self.index.iter()
+    }
+
+    fn decode_handle(&self, index_value: &[u8]) -> Result<BlockHandle> {
+        BlockHandle::decode(index_value)
+            .ok_or_else(|| self.index.loc().corruption("index entry holds a malformed handle"))
+    }
+
+    /// The data block an index entry's value points to, from the cache when it is there.
+    pub(super) fn data_block(&self, index_value: &[u8]) -> Result<Block> {
+        let handle = self.decode_handle(index_value)?;
+        let loc = BlockLoc { file: Arc::clone(&self.path), offset: handle.offset };
+        if let Some(contents) = self.cache.get(self.file_number, handle.offset) {
+            return Block::new(contents, loc);
+        }
+        let (contents, _) = read_block(self.file.as_ref(), &self.path, handle, self.data_end)?;
+        // Only a block that parses goes into the cache.
+        let block = Block::new(Arc::clone(&contents), loc)?;
+        self.cache.insert(self.file_number, handle.offset, contents);
+        Ok(block)
+    }
+
+    /// Reads every data block from disk (bypassing the cache), checking its checksum,
+    /// every entry, and that keys increase and stay within their index separators.
+    pub fn verify(&self) -> Result<()> {
+        let mut prev: Option<Vec<u8>> = None;
+        let mut entries = 0u64;
+        let blocks = self.scan_blocks(|separator, block, _| {
+            let bad = |what: &str| Err(block.loc().corruption(format!("verify: {what}")));
+            let mut it = block.iter();
+            it.seek_to_first();
+            while it.valid() {
+                if key::parse_internal_key(it.key()).is_none() {
+                    return bad("a key is not a valid internal key");
+                }
+                let cmp = |a: &[u8], b: &[u8]| InternalKeyComparator.compare(a, b);
+                if prev.as_deref().is_some_and(|p| cmp(p, it.key()).is_ge()) {
+                    return bad("keys out of order");
+                }
+                if cmp(it.key(), separator).is_gt() {
+                    return bad("a key lies beyond its index separator");
+                }
+                prev = Some(it.key().to_vec());
+                entries += 1;
+                it.next();
+            }
+            it.status()
+        })?;
+        let p = &self.properties;
+        if entries != p.num_entries || blocks.len() as u64 != p.num_data_blocks {
+            let detail = format!(
+                "verify: {entries} entries in {} blocks, properties say {} in {}",
+                blocks.len(),
+                p.num_entries,
+                p.num_data_blocks
+            );
+            return Err(self.index.loc().corruption(detail));
+        }
+        Ok(())
+    }
+
+    /// Lists the data blocks, reading each from disk.
+    pub fn blocks(&self) -> Result<Vec<BlockInfo>> {
+        self.scan_blocks(|_, _, _| Ok(()))
+    }
+
+    /// The filter's shape, if the table has one.
+    pub fn filter_info(&self) -> Option<FilterInfo> {
+        self.filter.as_ref().map(|f| FilterInfo {
+            size: f.len() as u64,
+            num_lines: f.num_lines() as u64,
+            num_probes: f.num_probes(),
+        })
+    }
+
+    /// Reads each data block from disk in index order, calls `f` with the block's
+    /// index separator and the block, and describes the block.
+    fn scan_blocks(
+        &self,
+        mut f: impl FnMut(&[u8], &Block, Compression) -> Result<()>,
+    ) -> Result<Vec<BlockInfo>> {
+        let mut infos = Vec::new();
+        let mut index = self.index.iter();
+        index.seek_to_first();
+        while index.valid() {
+            let handle = self.decode_handle(index.value())?;
+            let (contents, compression) =
+                read_block(self.file.as_ref(), &self.path, handle, self.data_end)?;
+            let loc = BlockLoc { file: Arc::clone(&self.path), offset: handle.offset };
+            let block = Block::new(contents, loc)?;
+            f(index.key(), &block, compression)?;
+            let mut it = block.iter();
+            let mut info = BlockInfo {
+                offset: handle.offset,
+                size: handle.size,
+                uncompressed_size: block.len() as u64,
+                entries: 0,
+                first_key: Vec::new(),
+                last_key: Vec::new(),
+                compression,
+            };
+            it.seek_to_first();
+            if it.valid() {
+                info.first_key = it.key().to_vec();
+            }
+            while it.valid() {
+                info.entries += 1;
+                it.next();
+            }
+            it.status()?;
+            it.seek_to_last();
+            if it.valid() {
+                info.last_key = it.key().to_vec();
+            }
+            infos.push(info);
+            index.next();
+        }
+        index.status()?;
+        Ok(infos)
+    }
+}

@@ -1,0 +1,216 @@
+//! `VersionEdit`: one change to the set of live tables, as logged in the manifest.
+//!
+//! ```text
+//! edit  := field*
+//! field := tag: varint32  len: varint32  payload[len]
+//!   tag 1  log_number        varint64   WALs below this number are obsolete
+//!   tag 2  next_file_number  varint64
+//!   tag 3  last_seqno        varint64
+//!   tag 4  deleted file      level: varint32  number: varint64
+//!   tag 5  new file          level: varint32  number: varint64  size: varint64
+//!                            smallest: varstring  largest: varstring   (internal keys)
+//!                            smallest_seqno: varint64  largest_seqno: varint64
+//! ```
+//!
+//! Every field carries its length, so a reader can check it before decoding; tags at
+//! or above [`IGNORABLE_TAGS`] are skipped by readers that do not know them, and any
+//! other unknown tag is corruption. (LevelDB's `version_edit.cc` has the same fields,
+//! without lengths.)
+
+use std::path::Path;
+
+use crate::coding::{put_length_prefixed, put_varint64, Malformed, Reader};
+use crate::{Error, Result};
+
+/// Number of levels: L0 (overlapping tables) and L1..L6 (sorted runs).
+pub(crate) const NUM_LEVELS: usize = 7;
+
+/// Tags from here on may be skipped by readers that do not know them.
+pub(crate) const IGNORABLE_TAGS: u64 = 100;
+
+const TAG_LOG_NUMBER: u64 = 1;
+const TAG_NEXT_FILE: u64 = 2;
+const TAG_LAST_SEQNO: u64 = 3;
+const TAG_DELETED_FILE: u64 = 4;
+const TAG_NEW_FILE: u64 = 5;
+
+/// What the manifest knows about one table file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FileMeta {
+    pub number: u64,
+    pub size: u64,
+    /// Smallest and largest internal keys in the table.
+    pub smallest: Vec<u8>,
+    pub largest: Vec<u8>,
+    pub smallest_seqno: u64,
+    pub largest_seqno: u64,
+}
+
+/// A change to the version: files added and removed per level, plus counters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct VersionEdit {
+    pub log_number: Option<u64>,
+    pub next_file_number: Option<u64>,
+    pub last_seqno: Option<u64>,
+    pub deleted: Vec<(usize, u64)>,
+    pub added: Vec<(usize, FileMeta)>,
+}
+
+fn field(dst: &mut Vec<u8>, tag: u64, payload: &[u8]) {
+    put_varint64(dst, tag);
+    put_length_prefixed(dst, payload);
+}
+
+impl VersionEdit {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut p = Vec::new();
+        let mut num = |out: &mut Vec<u8>, tag, v: Option<u64>| {
+            if let Some(v) = v {
+                p.clear();
+                put_varint64(&mut p, v);
+                field(out, tag, &p);
+            }
+        };
+        num(&mut out, TAG_LOG_NUMBER, self.log_number);
+        num(&mut out, TAG_NEXT_FILE, self.next_file_number);
+        num(&mut out, TAG_LAST_SEQNO, self.last_seqno);
+        for &(level, number) in &self.deleted {
+            p.clear();
+            put_varint64(&mut p, level as u64);
+            put_varint64(&mut p, number);
+            field(&mut out, TAG_DELETED_FILE, &p);
+        }
+        for (level, f) in &self.added {
+            p.clear();
+            put_varint64(&mut p, *level as u64);
+            put_varint64(&mut p, f.number);
+            put_varint64(&mut p, f.size);
+            put_length_prefixed(&mut p, &f.smallest);
+            put_length_prefixed(&mut p, &f.largest);
+            put_varint64(&mut p, f.smallest_seqno);
+            put_varint64(&mut p, f.largest_seqno);
+            field(&mut out, TAG_NEW_FILE, &p);
+        }
+        out
+    }
+
+    /// Decodes an edit read from `file` at `offset`.
+    pub fn decode(data: &[u8], file: &Path, offset: u64) -> Result<VersionEdit> {
+        let corrupt = |base: usize, m: Malformed| {
+            let at = offset + (base + m.offset) as u64;
+            Error::corruption(file, at, format!("version edit: {}", m.what))
+        };
+        let mut r = Reader::new(data);
+        let mut edit = VersionEdit::default();
+        while !r.is_empty() {
+            let tag = r.varint64("field tag").map_err(|m| corrupt(0, m))?;
+            let body = r.length_prefixed("field payload").map_err(|m| corrupt(0, m))?;
+            let base = r.offset() - body.len();
+            edit.decode_field(tag, body).map_err(|m| corrupt(base, m))?;
+        }
+        Ok(edit)
+    }
+
+    fn decode_field(&mut self, tag: u64, body: &[u8]) -> Result<(), Malformed> {
+        let mut p = Reader::new(body);
+        match tag {
+            TAG_LOG_NUMBER => self.log_number = Some(p.varint64("log number")?),
+            TAG_NEXT_FILE => self.next_file_number = Some(p.varint64("next file number")?),
+            TAG_LAST_SEQNO => self.last_seqno = Some(p.varint64("last seqno")?),
+            TAG_DELETED_FILE => {
+                let level = level(&mut p)?;
+                self.deleted.push((level, p.varint64("file number")?));
+            }
+            TAG_NEW_FILE => {
+                let level = level(&mut p)?;
+                let meta = FileMeta {
+                    number: p.varint64("file number")?,
+                    size: p.varint64("file size")?,
+                    smallest: p.length_prefixed("smallest key")?.to_vec(),
+                    largest: p.length_prefixed("largest key")?.to_vec(),
+                    smallest_seqno: p.varint64("smallest seqno")?,
+                    largest_seqno: p.varint64("largest seqno")?,
+                };
+                self.added.push((level, meta));
+            }
+            t if t >= IGNORABLE_TAGS => return Ok(()),
+            _ => return Err(Malformed { offset: 0, what: "unknown field tag" }),
+        }
+        if !p.is_empty() {
+            return Err(Malformed { offset: p.offset(), what: "trailing bytes in field" });
+        }
+        Ok(())
+    }
+}
+
+fn level(p: &mut Reader<'_>) -> Result<usize, Malformed> {
+    let at = p.offset();
+    let level = p.varint64("level")?;
+    if level >= NUM_LEVELS as u64 {
+        return Err(Malformed { offset: at, what: "level out of range" });
+    }
+    Ok(level as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> VersionEdit {
+        VersionEdit {
+            log_number: Some(7),
+            next_file_number: Some(12),
+            last_seqno: Some(1 << 40),
+            deleted: vec![(0, 3), (2, 9)],
+            added: vec![(
+                1,
+                FileMeta {
+                    number: 11,
+                    size: 4096,
+                    smallest: b"a\x01\0\0\0\0\0\0\0".to_vec(),
+                    largest: b"z\x01\0\0\0\0\0\0\0".to_vec(),
+                    smallest_seqno: 1,
+                    largest_seqno: 99,
+                },
+            )],
+        }
+    }
+
+    #[test]
+    fn edits_round_trip() {
+        let e = sample();
+        assert_eq!(VersionEdit::decode(&e.encode(), Path::new("M"), 0).unwrap(), e);
+        assert_eq!(VersionEdit::decode(&[], Path::new("M"), 0).unwrap(), VersionEdit::default());
+    }
+
+    #[test]
+    fn truncations_and_bad_fields_are_corruption_never_panics() {
+        let enc = sample().encode();
+        for cut in 1..enc.len() {
+            if let Ok(e) = VersionEdit::decode(&enc[..cut], Path::new("M"), 0) {
+                // A cut exactly between fields is a shorter valid edit.
+                assert_ne!(e, sample(), "cut {cut}");
+            }
+        }
+        for at in 0..enc.len() {
+            for bit in [1u8, 0x80] {
+                let mut bad = enc.clone();
+                bad[at] ^= bit;
+                let _ = VersionEdit::decode(&bad, Path::new("M"), 0);
+            }
+        }
+        let mut unknown = Vec::new();
+        field(&mut unknown, 42, b"x");
+        assert!(VersionEdit::decode(&unknown, Path::new("M"), 5).unwrap_err().is_corruption());
+        let mut ignorable = Vec::new();
+        field(&mut ignorable, IGNORABLE_TAGS + 1, b"future");
+        assert_eq!(
+            VersionEdit::decode(&ignorable, Path::new("M"), 0).unwrap(),
+            VersionEdit::default()
+        );
+        let mut bad_level = Vec::new();
+        field(&mut bad_level, TAG_DELETED_FILE, &[9, 1]);
+        assert!(VersionEdit::decode(&bad_level, Path::new("M"), 0).is_err());
+    }
+}

@@ -1,0 +1,166 @@
+//! `VersionSet`: the manifest writer and the current `Version`, plus recovering both
+//! from `CURRENT` and the manifest at open.
+//!
+//! The manifest is a log (WAL framing, see `docs/manifest_format.md`) of
+//! `VersionEdit`s. Every edit is appended and fsynced before the version it produces is
+//! installed, so a crash leaves either the old version or the new one. Each open writes
+//! a fresh manifest holding one snapshot edit and switches `CURRENT` to it by
+//! write-temp, fsync, rename, fsync(dir); only then is the old manifest deleted.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use super::{Version, VersionEdit};
+use crate::filename;
+use crate::fs::FileSystem;
+use crate::wal::{LogReader, LogWriter, RecoveryMode};
+use crate::{Error, Result};
+
+/// What the manifest says about the database.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Manifested {
+    pub version: Version,
+    /// WALs numbered below this hold only data that is already in tables.
+    pub log_number: u64,
+    pub next_file_number: u64,
+    pub last_seqno: u64,
+    /// The manifest these came from, if any.
+    pub manifest_number: Option<u64>,
+}
+
+/// The live manifest and the newest version. Guarded by the manifest lock, which is
+/// held across the manifest append and fsync (see `docs/impl.md`).
+#[derive(Debug)]
+pub(crate) struct VersionSet {
+    manifest: LogWriter,
+    pub manifest_number: u64,
+    current: Arc<Version>,
+    pub log_number: u64,
+    pub last_seqno: u64,
+}
+
+/// Reads `CURRENT` and replays the manifest it names, returning the result and the
+/// edits; `None` if there is no `CURRENT` (a new database).
+pub(crate) fn read_manifest(
+    fs: &dyn FileSystem,
+    dir: &Path,
+) -> Result<Option<(Manifested, Vec<VersionEdit>)>> {
+    let current = filename::current_file(dir);
+    if !fs.exists(&current) {
+        return Ok(None);
+    }
+    let bytes = fs.open(&current)?.read_all()?;
+    let name = std::str::from_utf8(&bytes)
+        .ok()
+        .and_then(|s| s.strip_suffix('\n'))
+        .filter(|s| matches!(filename::parse(s), Some(filename::FileKind::Manifest(_))))
+        .ok_or_else(|| Error::corruption(&current, 0, "CURRENT does not name a manifest"))?;
+    let Some(filename::FileKind::Manifest(number)) = filename::parse(name) else { unreachable!() };
+    let path = dir.join(name);
+    if !fs.exists(&path) {
+        return Err(Error::corruption(&current, 0, format!("CURRENT names missing {name}")));
+    }
+    let mut m = Manifested { manifest_number: Some(number), ..Manifested::default() };
+    let mut reader = LogReader::new(fs.open(&path)?, &path, RecoveryMode::TolerateTornTail)?;
+    let mut saw_next_file = false;
+    let mut edits = Vec::new();
+    while let Some((offset, record)) = reader.next_record()? {
+        let edit = VersionEdit::decode(&record, &path, offset)?;
+        m.version = m.version.apply(&edit).map_err(|e| relocate(e, &path, offset))?;
+        if let Some(n) = edit.log_number {
+            m.log_number = n;
+        }
+        if let Some(n) = edit.next_file_number {
+            m.next_file_number = n;
+            saw_next_file = true;
+        }
+        if let Some(n) = edit.last_seqno {
+            m.last_seqno = n;
+        }
+        edits.push(edit);
+    }
+    if !saw_next_file {
+        return Err(Error::corruption(&path, 0, "manifest has no next-file-number"));
+    }
+    Ok(Some((m, edits)))
+}
+
+/// Points a version-consistency error at the manifest record that caused it.
+fn relocate(e: Error, path: &Path, offset: u64) -> Error {
+    match e {
+        Error::Corruption { detail, .. } => Error::corruption(path, offset, detail),
+        other => other,
+    }
+}
+
+impl VersionSet {
+    /// Writes a new manifest numbered `manifest_number` holding `m` as one snapshot
+    /// edit, makes `CURRENT` name it, and deletes the manifest it replaces.
+    pub fn create(
+        fs: Arc<dyn FileSystem>,
+        dir: &Path,
+        manifest_number: u64,
+        temp_number: u64,
+        m: &Manifested,
+    ) -> Result<VersionSet> {
+        let path = filename::manifest_file(dir, manifest_number);
+        let mut manifest = LogWriter::new(fs.create(&path)?);
+        let mut edit = m.version.snapshot_edit();
+        edit.log_number = Some(m.log_number);
+        edit.next_file_number = Some(m.next_file_number);
+        edit.last_seqno = Some(m.last_seqno);
+        manifest.add_record(&edit.encode())?;
+        manifest.sync()?;
+        fs.sync_dir(dir)?;
+        set_current(fs.as_ref(), dir, manifest_number, temp_number)?;
+        if let Some(old) = m.manifest_number.filter(|&n| n != manifest_number) {
+            fs.remove_file(&filename::manifest_file(dir, old))?;
+        }
+        Ok(VersionSet {
+            manifest,
+            manifest_number,
+            current: Arc::new(m.version.clone()),
+            log_number: m.log_number,
+            last_seqno: m.last_seqno,
+        })
+    }
+
+    pub fn current(&self) -> Arc<Version> {
+        Arc::clone(&self.current)
+    }
+
+    /// Logs `edit` durably, then makes the version it produces current. On error
+    /// nothing is installed and the caller must latch the error: the manifest may hold a
+    /// partial record, which is a torn tail only if nothing follows it.
+    pub fn log_and_apply(
+        &mut self,
+        mut edit: VersionEdit,
+        next_file_number: u64,
+    ) -> Result<Arc<Version>> {
+        let version = self.current.apply(&edit)?;
+        edit.next_file_number = Some(next_file_number);
+        if let Some(n) = edit.log_number {
+            self.log_number = n;
+        }
+        if let Some(s) = edit.last_seqno {
+            self.last_seqno = self.last_seqno.max(s);
+        }
+        edit.last_seqno = Some(self.last_seqno);
+        self.manifest.add_record(&edit.encode())?;
+        self.manifest.sync()?;
+        self.current = Arc::new(version);
+        Ok(self.current())
+    }
+}
+
+/// Makes `CURRENT` name manifest `number`: write a temp file, fsync it, rename it over
+/// `CURRENT`, fsync the directory.
+fn set_current(fs: &dyn FileSystem, dir: &Path, number: u64, temp_number: u64) -> Result<()> {
+    let temp = filename::temp_file(dir, temp_number);
+    let mut f = fs.create(&temp)?;
+    f.append(format!("{}\n", filename::manifest_name(number)).as_bytes())?;
+    f.sync()?;
+    drop(f);
+    fs.rename(&temp, &filename::current_file(dir))?;
+    fs.sync_dir(dir)
+}
