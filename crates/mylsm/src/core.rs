@@ -20,6 +20,7 @@ use crate::fs::{FileLock, FileSystem};
 use crate::memtable::MemTable;
 use crate::options::Options;
 use crate::recovery;
+use crate::snapshot::SnapshotList;
 use crate::sstable::TableOptions;
 use crate::table_cache::TableCache;
 use crate::version::set::{read_manifest, Manifested};
@@ -79,6 +80,8 @@ pub(crate) struct DbCore {
     pub lock: Mutex<Option<Box<dyn FileLock>>>,
     /// Where background work is sent.
     pub jobs: Sender<Job>,
+    /// Live snapshots, which compaction must keep readable.
+    pub snapshots: SnapshotList,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -181,6 +184,7 @@ impl DbCore {
             }),
             lock: Mutex::new(Some(dir_lock)),
             jobs,
+            snapshots: SnapshotList::default(),
             fs,
             opts,
             table_opts,

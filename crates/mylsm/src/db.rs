@@ -129,8 +129,7 @@ impl Db {
     /// A consistent read-only view of the database as of now.
     pub fn snapshot(&self) -> Snapshot {
         let core = &self.inner.core;
-        let seqno = core.write.visible_seqno();
-        Snapshot::new(core.current_view(), seqno)
+        Snapshot::new(Arc::clone(core))
     }
 
     /// Writes the memtable out as an L0 table and waits until every memtable written

@@ -1,24 +1,70 @@
-//! `Snapshot`: a read-only view of the database pinned at one sequence number.
+//! `Snapshot`: a read-only view of the database pinned at one sequence number, and the
+//! registry of live snapshots that compaction consults.
+//!
+//! A snapshot is only a sequence number: it reads the database's current tables and
+//! memtables, ignoring every entry newer than its seqno. Compaction keeps, for every
+//! live snapshot, the newest version of each key at or below that snapshot's seqno, so
+//! the snapshot keeps seeing what it saw however many flushes and compactions follow.
 
+use std::collections::BTreeMap;
 use std::ops::{Bound, RangeBounds};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
+use crate::core::{lock, DbCore};
 use crate::db::{owned_bounds, prefix_bounds};
 use crate::iter::db_iter::Iter;
-use crate::view::ReadView;
-use crate::{Result, Value};
+use crate::{Error, Result, Value};
+
+/// The seqnos of live snapshots, with how many snapshots hold each.
+#[derive(Debug, Default)]
+pub(crate) struct SnapshotList {
+    live: Mutex<BTreeMap<u64, usize>>,
+}
+
+impl SnapshotList {
+    /// Registers a snapshot at the seqno `current` returns, read under the list's lock.
+    ///
+    /// Reading the seqno under the lock closes a race with compaction, which picks its
+    /// inputs and then reads this list: a snapshot missing from the list it read was
+    /// registered later, so its seqno is at least every seqno in those inputs, and the
+    /// newest version of each key — which compaction always keeps — is what it needs.
+    fn acquire(&self, current: impl FnOnce() -> u64) -> u64 {
+        let mut live = lock(&self.live);
+        let seqno = current();
+        *live.entry(seqno).or_insert(0) += 1;
+        seqno
+    }
+
+    fn release(&self, seqno: u64) {
+        let mut live = lock(&self.live);
+        if let Some(n) = live.get_mut(&seqno) {
+            *n -= 1;
+            if *n == 0 {
+                live.remove(&seqno);
+            }
+        }
+    }
+
+    /// The seqnos of every live snapshot, ascending.
+    pub fn seqnos(&self) -> Vec<u64> {
+        lock(&self.live).keys().copied().collect()
+    }
+}
 
 /// The database as it was when [`crate::Db::snapshot`] was called: later writes,
-/// deletes and flushes do not change what it reads. Dropping it releases it.
-#[derive(Debug, Clone)]
+/// deletes, flushes and compactions do not change what it reads. Dropping it releases
+/// it (and lets compaction drop the old versions only it needed).
+#[derive(Debug)]
 pub struct Snapshot {
-    view: Arc<ReadView>,
+    core: Arc<DbCore>,
     seqno: u64,
 }
 
 impl Snapshot {
-    pub(crate) fn new(view: Arc<ReadView>, seqno: u64) -> Self {
-        Snapshot { view, seqno }
+    /// A snapshot at the newest visible seqno.
+    pub(crate) fn new(core: Arc<DbCore>) -> Self {
+        let seqno = core.snapshots.acquire(|| core.write.visible_seqno());
+        Snapshot { core, seqno }
     }
 
     /// The sequence number the snapshot reads at.
@@ -26,25 +72,54 @@ impl Snapshot {
         self.seqno
     }
 
+    fn check_open(&self) -> Result<()> {
+        if self.core.closed.load(std::sync::atomic::Ordering::Acquire) {
+            return Err(Error::Closed);
+        }
+        Ok(())
+    }
+
     /// The value `key` had when the snapshot was taken.
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Value>> {
-        self.view.get(key.as_ref(), self.seqno)
+        self.check_open()?;
+        self.core.current_view().get(key.as_ref(), self.seqno)
+    }
+
+    fn iter_bounds(&self, lo: Bound<Vec<u8>>, hi: Bound<Vec<u8>>) -> Iter {
+        let it = Iter::new(self.core.current_view(), self.seqno, lo, hi);
+        match self.check_open() {
+            Ok(()) => it,
+            Err(e) => it.with_error(e),
+        }
     }
 
     /// Every key and value as of the snapshot, in key order.
     pub fn iter(&self) -> Iter {
-        Iter::new(Arc::clone(&self.view), self.seqno, Bound::Unbounded, Bound::Unbounded)
+        self.iter_bounds(Bound::Unbounded, Bound::Unbounded)
     }
 
     /// The keys within `range` as of the snapshot, in key order.
     pub fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> Iter {
         let (lo, hi) = owned_bounds(&range);
-        Iter::new(Arc::clone(&self.view), self.seqno, lo, hi)
+        self.iter_bounds(lo, hi)
     }
 
     /// The keys starting with `prefix` as of the snapshot, in key order.
     pub fn prefix(&self, prefix: impl AsRef<[u8]>) -> Iter {
         let (lo, hi) = prefix_bounds(prefix.as_ref());
-        Iter::new(Arc::clone(&self.view), self.seqno, lo, hi)
+        self.iter_bounds(lo, hi)
+    }
+}
+
+impl Clone for Snapshot {
+    fn clone(&self) -> Self {
+        let seqno = self.core.snapshots.acquire(|| self.seqno);
+        Snapshot { core: Arc::clone(&self.core), seqno }
+    }
+}
+
+impl Drop for Snapshot {
+    fn drop(&mut self) {
+        self.core.snapshots.release(self.seqno);
     }
 }

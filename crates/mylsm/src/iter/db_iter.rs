@@ -21,6 +21,10 @@ pub struct Iter {
     seqno: u64,
     lower: Bound<Vec<u8>>,
     upper: Bound<Vec<u8>>,
+    /// Where the front cursor starts: the lower bound, or a later `seek` target.
+    front_from: Bound<Vec<u8>>,
+    /// Where the back cursor starts: the upper bound, or an earlier `seek_for_prev`.
+    back_from: Bound<Vec<u8>>,
     front: Option<Box<dyn InternalIterator>>,
     back: Option<Box<dyn InternalIterator>>,
     /// The last key yielded from the front; the front skips its older versions.
@@ -48,6 +52,8 @@ impl Iter {
         Iter {
             view,
             seqno,
+            front_from: lower.clone(),
+            back_from: upper.clone(),
             lower,
             upper,
             front: None,
@@ -57,6 +63,34 @@ impl Iter {
             done: false,
             error: None,
         }
+    }
+
+    /// Moves the front: the next [`Iterator::next`] yields the first key at or after
+    /// `key` that lies within the iterator's range and has not been yielded from the
+    /// back. Seeking backwards re-reads keys already yielded from the front.
+    pub fn seek(&mut self, key: impl AsRef<[u8]>) {
+        let key = key.as_ref();
+        self.front_from = match &self.lower {
+            Bound::Included(l) | Bound::Excluded(l) if key <= l.as_slice() => self.lower.clone(),
+            _ => Bound::Included(key.to_vec()),
+        };
+        self.front = None;
+        self.front_last = None;
+        self.done = false;
+    }
+
+    /// Moves the back: the next [`DoubleEndedIterator::next_back`] yields the last key at
+    /// or before `key` that lies within the iterator's range and has not been yielded
+    /// from the front.
+    pub fn seek_for_prev(&mut self, key: impl AsRef<[u8]>) {
+        let key = key.as_ref();
+        self.back_from = match &self.upper {
+            Bound::Included(u) | Bound::Excluded(u) if key >= u.as_slice() => self.upper.clone(),
+            _ => Bound::Included(key.to_vec()),
+        };
+        self.back = None;
+        self.back_last = None;
+        self.done = false;
     }
 
     /// An iterator that yields `e` and ends.
@@ -100,13 +134,13 @@ impl Iter {
             Some(it) => it,
             None => {
                 let mut it = self.view.internal_iter();
-                match &self.lower {
+                match &self.front_from {
                     Bound::Included(k) | Bound::Excluded(k) => {
                         it.seek(&key::lookup_key(k, MAX_SEQNO))
                     }
                     Bound::Unbounded => it.seek_to_first(),
                 }
-                if let Bound::Excluded(k) = &self.lower {
+                if let Bound::Excluded(k) = &self.front_from {
                     self.front_last = Some(k.clone());
                 }
                 self.front.insert(it)
@@ -148,7 +182,7 @@ impl Iter {
             Some(it) => it,
             None => {
                 let mut it = self.view.internal_iter();
-                match &self.upper {
+                match &self.back_from {
                     Bound::Excluded(k) => it.seek_for_prev(&key::lookup_key(k, MAX_SEQNO)),
                     Bound::Included(k) => {
                         let mut oldest = k.clone();
