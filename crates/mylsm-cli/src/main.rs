@@ -3,11 +3,13 @@
 
 mod bench;
 mod error;
+mod inspect;
 mod kv;
 mod load;
 mod progress;
 mod stats;
 mod tsv;
+mod verify;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -87,8 +89,48 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Reads every live table and log in full, checking every checksum; exits with
+    /// status 2 naming the file and offset of the first damage found.
+    Verify,
+    /// Writes the memtable out as a level-0 table.
+    Flush,
+    /// Flushes, then compacts the whole key range down the tree, dropping overwritten
+    /// versions and deleted keys; waits for the work.
+    Compact,
+    /// Describes one file of a database, read directly: no lock is taken, so the
+    /// database may be open elsewhere. A damaged file exits with status 2.
+    #[command(subcommand)]
+    Inspect(InspectCommand),
     /// Measures throughput and latency, in the manner of LevelDB's db_bench.
     Bench(BenchArgs),
+}
+
+/// The files `inspect` describes.
+#[derive(Debug, Subcommand)]
+enum InspectCommand {
+    /// A table file (NNNNNN.sst): properties, key and seqno range, filter, blocks.
+    Sst {
+        file: PathBuf,
+        /// Also print one line per data block.
+        #[arg(long)]
+        blocks: bool,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// A write-ahead log (NNNNNN.log): one line per record with its operations.
+    Wal {
+        file: PathBuf,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The manifest of the database given by --db: its edits, then the live tables.
+    Manifest {
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// The options of `scan`.
@@ -178,6 +220,14 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Load { file } => with_db(dir, true, |db| load::load(db, &file)),
         Command::Dump => with_db(dir, false, load::dump),
         Command::Stats { json } => with_db(dir, false, |db| stats::print(db, json)),
+        Command::Verify => verify::verify(dir),
+        Command::Flush => with_db(dir, false, verify::flush),
+        Command::Compact => with_db(dir, false, verify::compact),
+        Command::Inspect(InspectCommand::Sst { file, blocks, json }) => {
+            inspect::sst(&file, blocks, json)
+        }
+        Command::Inspect(InspectCommand::Wal { file, json }) => inspect::wal(&file, json),
+        Command::Inspect(InspectCommand::Manifest { json }) => inspect::manifest(dir, json),
         Command::Bench(a) => {
             let settings = bench::Settings {
                 num: a.num,

@@ -34,6 +34,11 @@ pub fn ops(total: u64, message: &str) -> Option<ProgressBar> {
     show(ProgressBar::new(total), template, message)
 }
 
+/// A spinner for a step of unknown length; `None` when stderr is not a terminal.
+pub fn spinner(message: &str) -> Option<ProgressBar> {
+    show(ProgressBar::new_spinner(), "{spinner} {msg} ({elapsed})", message)
+}
+
 fn show(bar: ProgressBar, template: &str, message: &str) -> Option<ProgressBar> {
     if !interactive() {
         return None;

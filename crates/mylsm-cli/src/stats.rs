@@ -16,37 +16,137 @@ pub fn print(db: &Db, json: bool) -> Result<(), CliError> {
         value["path"] = json!(db.path().display().to_string());
         writeln!(out, "{value:#}").map_err(CliError::Output)?;
     } else {
-        let rows = [
-            ("path", db.path().display().to_string()),
-            ("last_seqno", stats.last_seqno.to_string()),
-            ("memtable_entries", stats.memtable_entries.to_string()),
-            ("memtable_bytes", format!("{} ({})", stats.memtable_bytes, mib(stats.memtable_bytes))),
-            // The write counters count from open, which for a command is just now.
-            ("write_groups", stats.write_groups.to_string()),
-            ("write_batches", stats.write_batches.to_string()),
-            ("wal_syncs", stats.wal_syncs.to_string()),
-            ("recovery_truncated", stats.recovery_truncated.clone().unwrap_or_else(|| "-".into())),
-        ];
-        for (name, value) in rows {
-            writeln!(out, "{name:<18} {value}").map_err(CliError::Output)?;
-        }
+        write_table(&mut out, &db.path().display().to_string(), &stats)
+            .map_err(CliError::Output)?;
     }
     out.flush().map_err(CliError::Output)
 }
 
+fn write_table(out: &mut impl Write, path: &str, s: &Stats) -> io::Result<()> {
+    let hit_rate = hit_rate(s).map_or_else(|| "-".to_string(), |r| format!("{:.1}%", r * 100.0));
+    let rows = [
+        ("path", path.to_string()),
+        ("last_seqno", s.last_seqno.to_string()),
+        ("memtable_entries", s.memtable_entries.to_string()),
+        ("memtable_bytes", sized(s.memtable_bytes)),
+        ("immutable_memtables", s.immutable_memtables.to_string()),
+        ("immutable_bytes", sized(s.immutable_bytes)),
+        // Every counter below counts from open, which for a command is just now; they
+        // say more in `bench --json`, whose database lives through the whole run.
+        ("flushes", s.flushes.to_string()),
+        ("flushed_bytes", sized(s.flushed_bytes)),
+        ("compactions", s.compactions.to_string()),
+        ("compaction_read", sized(s.compaction_read_bytes)),
+        ("compaction_written", sized(s.compaction_written_bytes)),
+        ("compaction_dropped", s.compaction_dropped_entries.to_string()),
+        ("write_groups", s.write_groups.to_string()),
+        ("write_batches", s.write_batches.to_string()),
+        ("wal_syncs", s.wal_syncs.to_string()),
+        ("write_stalls", s.write_stalls.to_string()),
+        ("stall_time", format!("{:.3} s", s.stall_micros as f64 / 1e6)),
+        ("block_cache_hits", s.block_cache_hits.to_string()),
+        ("block_cache_misses", s.block_cache_misses.to_string()),
+        ("block_cache_hit_rate", hit_rate),
+        (
+            "block_cache_bytes",
+            format!("{} of {}", sized(s.block_cache_bytes), human(s.block_cache_capacity)),
+        ),
+        ("recovery_truncated", s.recovery_truncated.clone().unwrap_or_else(|| "-".into())),
+    ];
+    for (name, value) in rows {
+        writeln!(out, "{name:<20} {value}")?;
+    }
+    writeln!(
+        out,
+        "{:<6} {:>6} {:>14} {:>10} {:>12} {:>6}",
+        "level", "files", "bytes", "", "target", "score"
+    )?;
+    for (level, l) in s.levels.iter().enumerate() {
+        let target = if level == 0 { "-".to_string() } else { human(l.target_bytes) };
+        writeln!(
+            out,
+            "L{level:<5} {:>6} {:>14} {:>10} {:>12} {:>6.2}",
+            l.files,
+            l.bytes,
+            human(l.bytes),
+            target,
+            l.score
+        )?;
+    }
+    Ok(())
+}
+
 /// The counters as a JSON object, shared with `bench --json`.
 pub fn to_json(stats: &Stats) -> serde_json::Value {
+    let levels: Vec<_> =
+        stats.levels.iter().map(|l| json!({ "files": l.files, "bytes": l.bytes, "target_bytes": l.target_bytes, "score": l.score })).collect();
     json!({
         "last_seqno": stats.last_seqno,
         "memtable_entries": stats.memtable_entries,
         "memtable_bytes": stats.memtable_bytes,
+        "immutable_memtables": stats.immutable_memtables,
+        "immutable_bytes": stats.immutable_bytes,
+        "levels": levels,
+        "flushes": stats.flushes,
+        "flushed_bytes": stats.flushed_bytes,
+        "compactions": stats.compactions,
+        "compaction_read_bytes": stats.compaction_read_bytes,
+        "compaction_written_bytes": stats.compaction_written_bytes,
+        "compaction_dropped_entries": stats.compaction_dropped_entries,
         "write_groups": stats.write_groups,
         "write_batches": stats.write_batches,
         "wal_syncs": stats.wal_syncs,
+        "write_stalls": stats.write_stalls,
+        "stall_micros": stats.stall_micros,
+        "block_cache_hits": stats.block_cache_hits,
+        "block_cache_misses": stats.block_cache_misses,
+        "block_cache_hit_rate": hit_rate(stats),
+        "block_cache_bytes": stats.block_cache_bytes,
+        "block_cache_capacity": stats.block_cache_capacity,
         "recovery_truncated": stats.recovery_truncated,
     })
 }
 
-fn mib(bytes: u64) -> String {
-    format!("{:.1} MiB", bytes as f64 / f64::from(1 << 20))
+/// The share of block reads the cache served, or `None` before the first read (a
+/// rate of 0 would claim the cache failed when it was never asked).
+fn hit_rate(s: &Stats) -> Option<f64> {
+    let total = s.block_cache_hits + s.block_cache_misses;
+    (total > 0).then(|| s.block_cache_hits as f64 / total as f64)
+}
+
+fn sized(bytes: u64) -> String {
+    if bytes < 1024 {
+        return bytes.to_string();
+    }
+    format!("{bytes} ({})", human(bytes))
+}
+
+/// `bytes` in the largest binary unit that keeps the number at least 1, with one
+/// decimal, as the human-readable tables show sizes.
+pub fn human(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut size = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while size >= 1024.0 && unit + 1 < UNITS.len() {
+        size /= 1024.0;
+        unit += 1;
+    }
+    format!("{size:.1} {}", UNITS[unit])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_pick_a_unit() {
+        assert_eq!(human(0), "0 B");
+        assert_eq!(human(1023), "1023 B");
+        assert_eq!(human(48206), "47.1 KiB");
+        assert_eq!(human(64 << 20), "64.0 MiB");
+        assert_eq!(human(3 << 30), "3.0 GiB");
+    }
 }

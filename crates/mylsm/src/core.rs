@@ -13,8 +13,9 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
 
 use crossbeam_channel::Sender;
 
-use crate::background::Job;
+use crate::background::{Channels, Job};
 use crate::cache::BlockCache;
+use crate::compaction::CompactionOptions;
 use crate::filename::{self, FileKind};
 use crate::fs::{FileLock, FileSystem};
 use crate::memtable::MemTable;
@@ -47,6 +48,9 @@ pub(crate) struct DbState {
     /// The first background failure; once set, writes fail and flushes stop.
     pub bg_error: Option<Error>,
     pub flushes: u64,
+    pub compactions: u64,
+    /// Tables compactions replaced, deleted once nothing else holds their `FileMeta`.
+    pub obsolete: Vec<Arc<crate::version::FileMeta>>,
 }
 
 /// Counters reported by `Stats`.
@@ -55,6 +59,9 @@ pub(crate) struct Counters {
     pub write_stalls: AtomicU64,
     pub stall_micros: AtomicU64,
     pub flushed_bytes: AtomicU64,
+    pub compacted_read: AtomicU64,
+    pub compacted_written: AtomicU64,
+    pub compacted_dropped: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -78,8 +85,12 @@ pub(crate) struct DbCore {
     pub recovery_truncated: Option<String>,
     /// The directory lock; taken (released) by `close`.
     pub lock: Mutex<Option<Box<dyn FileLock>>>,
-    /// Where background work is sent.
-    pub jobs: Sender<Job>,
+    /// Where flush and compaction requests are sent.
+    pub flush_jobs: Sender<Job>,
+    pub compaction_jobs: Sender<Job>,
+    /// Held while a compaction runs: one at a time.
+    pub compaction: Mutex<()>,
+    pub compaction_opts: CompactionOptions,
     /// Live snapshots, which compaction must keep readable.
     pub snapshots: SnapshotList,
 }
@@ -93,7 +104,7 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl DbCore {
     /// Opens the database in `dir`: lock, manifest, WAL replay, a new WAL and manifest,
     /// and removal of files nothing refers to.
-    pub fn open(dir: &Path, opts: Options, jobs: Sender<Job>) -> Result<DbCore> {
+    pub fn open(dir: &Path, opts: Options, channels: &Channels) -> Result<DbCore> {
         let fs = Arc::clone(&opts.fs);
         if !fs.exists(dir) {
             if !opts.create_if_missing {
@@ -172,6 +183,8 @@ impl DbCore {
                 version,
                 bg_error: None,
                 flushes: 0,
+                compactions: 0,
+                obsolete: Vec::new(),
             }),
             state_changed: Condvar::new(),
             view: RwLock::new(Arc::new(view)),
@@ -183,7 +196,15 @@ impl DbCore {
                 format!("{} at offset {offset}: {detail}", file.display())
             }),
             lock: Mutex::new(Some(dir_lock)),
-            jobs,
+            flush_jobs: channels.flush.0.clone(),
+            compaction_jobs: channels.compaction.0.clone(),
+            compaction: Mutex::new(()),
+            compaction_opts: CompactionOptions {
+                l0_compaction_trigger: opts.l0_compaction_trigger,
+                max_bytes_for_level_base: opts.max_bytes_for_level_base,
+                level_multiplier: opts.level_multiplier,
+                target_file_size: opts.target_file_size,
+            },
             snapshots: SnapshotList::default(),
             fs,
             opts,
@@ -216,7 +237,12 @@ impl DbCore {
     pub fn schedule_flush(&self) {
         // The worker only stops when the database closes; a flush asked for after that
         // has nothing to do.
-        let _ = self.jobs.send(Job::Flush);
+        let _ = self.flush_jobs.send(Job::Run);
+    }
+
+    /// Asks the compaction worker to look for work.
+    pub fn schedule_compaction(&self) {
+        let _ = self.compaction_jobs.send(Job::Run);
     }
 
     /// Records a background failure: writes fail from now on and waiters wake.

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
-use crate::background::Background;
+use crate::background::{Background, Channels};
 use crate::batch::WriteBatch;
 use crate::core::{lock, DbCore};
 use crate::iter::db_iter::{prefix_successor, Iter};
@@ -45,9 +45,11 @@ impl Db {
     /// the directory open, and with [`Error::Corruption`] if the manifest or a log is
     /// damaged other than by a torn tail (see [`Options::wal_recovery_mode`]).
     pub fn open(path: impl AsRef<Path>, options: Options) -> Result<Db> {
-        let (tx, rx) = crossbeam_channel::unbounded();
-        let core = Arc::new(DbCore::open(path.as_ref(), options, tx.clone())?);
-        let background = Background::start(&core, tx, rx)?;
+        let channels = Channels::new();
+        let core = Arc::new(DbCore::open(path.as_ref(), options, &channels)?);
+        let background = Background::start(&core, channels)?;
+        // The reopened tree may already be out of shape.
+        core.schedule_compaction();
         Ok(Db { inner: Arc::new(Handle { core, background: Mutex::new(background) }) })
     }
 
@@ -178,6 +180,42 @@ impl Db {
         Ok(report)
     }
 
+    /// Compacts the tables holding keys in `range` down the tree, level by level, so
+    /// that overwritten and deleted data in it is dropped (versions a live snapshot
+    /// needs are kept). Waits for the work; runs alongside background compactions.
+    pub fn compact_range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> Result<()> {
+        let core = self.core()?;
+        // Compaction picks files by inclusive user-key overlap, so an excluded bound
+        // may pull in one extra file; that is harmless.
+        let bound = |b: Bound<&K>| match b {
+            Bound::Included(k) | Bound::Excluded(k) => Some(k.as_ref().to_vec()),
+            Bound::Unbounded => None,
+        };
+        let (begin, end) = (bound(range.start_bound()), bound(range.end_bound()));
+        core.compact_range(begin.as_deref(), end.as_deref())
+    }
+
+    /// Waits until no memtable is waiting for flush and no level needs compaction.
+    pub fn wait_for_compactions(&self) -> Result<()> {
+        let core = self.core()?;
+        loop {
+            core.schedule_flush();
+            core.schedule_compaction();
+            let st = lock(&core.state);
+            if let Some(e) = &st.bg_error {
+                return Err(Error::Background(Box::new(e.clone())));
+            }
+            let idle = st.imms.is_empty()
+                && crate::compaction::pick(&st.version, &core.compaction_opts).is_none();
+            if idle {
+                return Ok(());
+            }
+            // Woken by the next flush or compaction; the timeout covers a wake-up that
+            // happened between the check above and the wait.
+            drop(core.state_changed.wait_timeout(st, std::time::Duration::from_millis(50)));
+        }
+    }
+
     /// Makes every acknowledged write durable against power loss.
     pub fn sync(&self) -> Result<()> {
         self.core()?.write.sync()
@@ -188,7 +226,12 @@ impl Db {
         let core = &self.inner.core;
         let w = &core.write;
         let view = core.current_view();
-        let flushes = lock(&core.state).flushes;
+        let (flushes, compactions) = {
+            let st = lock(&core.state);
+            (st.flushes, st.compactions)
+        };
+        let scores = crate::compaction::scores(&view.version, &core.compaction_opts);
+        let targets = crate::compaction::level_targets(&core.compaction_opts);
         let blocks = core.tables.blocks();
         Stats {
             last_seqno: w.visible_seqno(),
@@ -200,10 +243,16 @@ impl Db {
                 .map(|l| LevelStats {
                     files: view.version.num_files(l) as u64,
                     bytes: view.version.level_bytes(l),
+                    target_bytes: targets[l],
+                    score: scores[l],
                 })
                 .collect(),
             flushes,
             flushed_bytes: core.counters.flushed_bytes.load(Ordering::Relaxed),
+            compactions,
+            compaction_read_bytes: core.counters.compacted_read.load(Ordering::Relaxed),
+            compaction_written_bytes: core.counters.compacted_written.load(Ordering::Relaxed),
+            compaction_dropped_entries: core.counters.compacted_dropped.load(Ordering::Relaxed),
             write_groups: w.groups.load(Ordering::Relaxed),
             write_batches: w.batches.load(Ordering::Relaxed),
             wal_syncs: w.wal_syncs.load(Ordering::Relaxed),
@@ -246,6 +295,7 @@ impl Handle {
             return Ok(());
         }
         lock(&self.background).stop();
+        core.delete_obsolete_tables();
         let result = core.write.close();
         drop(lock(&core.lock).take());
         result

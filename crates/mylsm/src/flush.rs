@@ -21,35 +21,51 @@ use crate::write::LogState;
 use crate::Result;
 
 impl DbCore {
-    /// Called by the write leader before each group: if the memtable is full, stalls
-    /// while too many memtables wait for flush, then cuts a new memtable and WAL.
+    /// Called by the write leader before each group: slows down or stops while L0 has
+    /// too many tables, and if the memtable is full, stalls while too many memtables
+    /// wait for flush, then cuts a new memtable and WAL. Holding the log lock while
+    /// stalled is the point: every writer waits behind the leader.
     pub fn make_room(&self, log: &mut LogState) -> Result<()> {
+        let started = Instant::now();
+        let mut stalled = false;
+        let mut st = lock(&self.state);
+        let mut slowed = false;
+        loop {
+            if let Some(e) = &st.bg_error {
+                return Err(crate::Error::Background(Box::new(e.clone())));
+            }
+            let l0 = st.version.num_files(0);
+            let full = log.mem.approximate_memory_usage() >= self.opts.write_buffer_size;
+            if l0 >= self.opts.l0_stop_writes_trigger
+                || (full && st.imms.len() >= self.opts.max_immutable_memtables.max(1))
+            {
+                // Stop until a flush or compaction changes the picture.
+                stalled = true;
+                self.schedule_compaction();
+                st = self.state_changed.wait(st).unwrap_or_else(|p| p.into_inner());
+            } else if l0 >= self.opts.l0_slowdown_writes_trigger && !slowed {
+                // Delay this group a little, once, so compaction can keep up without
+                // writers hitting the hard stop (LevelDB's 1 ms slowdown).
+                drop(st);
+                stalled = true;
+                slowed = true;
+                std::thread::sleep(std::time::Duration::from_millis(1));
+                st = lock(&self.state);
+            } else {
+                break;
+            }
+        }
+        drop(st);
+        if stalled {
+            self.counters.write_stalls.fetch_add(1, Ordering::Relaxed);
+            self.counters
+                .stall_micros
+                .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+        }
         if log.mem.approximate_memory_usage() < self.opts.write_buffer_size {
             return Ok(());
         }
-        self.wait_for_flush_capacity()?;
         self.rotate(log)
-    }
-
-    /// Blocks while the flush queue is full. Holding the log lock meanwhile is the
-    /// point: every writer waits behind the stalled leader.
-    fn wait_for_flush_capacity(&self) -> Result<()> {
-        let mut st = lock(&self.state);
-        let mut stalled_since = None;
-        while st.imms.len() >= self.opts.max_immutable_memtables.max(1) && st.bg_error.is_none() {
-            if stalled_since.is_none() {
-                stalled_since = Some(Instant::now());
-                self.counters.write_stalls.fetch_add(1, Ordering::Relaxed);
-            }
-            st = self.state_changed.wait(st).unwrap_or_else(|p| p.into_inner());
-        }
-        if let Some(t) = stalled_since {
-            self.counters.stall_micros.fetch_add(t.elapsed().as_micros() as u64, Ordering::Relaxed);
-        }
-        match &st.bg_error {
-            Some(e) => Err(crate::Error::Background(Box::new(e.clone()))),
-            None => Ok(()),
-        }
     }
 
     /// Makes the active memtable immutable and starts a new memtable and WAL. The old
@@ -110,6 +126,8 @@ impl DbCore {
             self.install_view(&st, active);
         }
         self.state_changed.notify_all();
+        self.schedule_compaction();
+        self.delete_obsolete_tables();
         // The WALs the edit made obsolete; failing to delete one only wastes space.
         for name in self.fs.list_dir(&self.dir)? {
             if let Some(filename::FileKind::Log(n)) = filename::parse(&name) {

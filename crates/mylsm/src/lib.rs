@@ -30,6 +30,8 @@ mod background;
 mod batch;
 mod cache;
 mod coding;
+mod compact;
+mod compaction;
 mod core;
 mod db;
 mod error;

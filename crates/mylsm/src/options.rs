@@ -34,6 +34,21 @@ pub struct Options {
     /// How many immutable memtables may wait for flush before writers stall until one
     /// is flushed (counted in `Stats::write_stalls`). Default: 2.
     pub max_immutable_memtables: usize,
+    /// Number of L0 tables that triggers an L0 → L1 compaction. Default: 4.
+    pub l0_compaction_trigger: usize,
+    /// Number of L0 tables at which each write group is delayed by 1 ms, giving
+    /// compaction time to catch up (counted in `Stats::write_stalls`). Default: 12.
+    pub l0_slowdown_writes_trigger: usize,
+    /// Number of L0 tables at which writes stop until compaction brings the count down.
+    /// Default: 20.
+    pub l0_stop_writes_trigger: usize,
+    /// Target size of L1; each deeper level's target is `level_multiplier` times the
+    /// one above. Default: 64 MiB.
+    pub max_bytes_for_level_base: u64,
+    /// Size ratio between adjacent levels. Default: 10.
+    pub level_multiplier: u64,
+    /// Size at which a compaction cuts its output into a new table. Default: 32 MiB.
+    pub target_file_size: u64,
     /// How many tables are kept open (footer, index and filter in memory).
     /// Default: 1000.
     pub max_open_files: usize,
@@ -63,6 +78,12 @@ impl Default for Options {
             max_write_group_bytes: 1 << 20,
             write_buffer_size: 64 << 20,
             max_immutable_memtables: 2,
+            l0_compaction_trigger: 4,
+            l0_slowdown_writes_trigger: 12,
+            l0_stop_writes_trigger: 20,
+            max_bytes_for_level_base: 64 << 20,
+            level_multiplier: 10,
+            target_file_size: 32 << 20,
             max_open_files: 1000,
             block_cache_bytes: 64 << 20,
             block_size: 4096,

@@ -1,16 +1,22 @@
 //! `Stats`: a point-in-time report of the database's sizes and counters.
 
 /// Files and bytes of one level.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
 pub struct LevelStats {
     /// Number of table files.
     pub files: u64,
     /// Total size of those files.
     pub bytes: u64,
+    /// The size the level is kept under (0 for L0, which is kept by file count).
+    pub target_bytes: u64,
+    /// Compaction score: files over the trigger for L0, bytes over the target below;
+    /// a level scoring 1 or more is compacted.
+    pub score: f64,
 }
 
 /// Sizes and counters, as returned by `Db::stats`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 #[non_exhaustive]
 pub struct Stats {
     /// The newest sequence number visible to reads.
@@ -29,6 +35,15 @@ pub struct Stats {
     pub flushes: u64,
     /// Bytes of tables written by flushes since open.
     pub flushed_bytes: u64,
+    /// Compactions run since open (trivial moves included).
+    pub compactions: u64,
+    /// Bytes of tables compactions read and wrote since open. Write amplification is
+    /// `(flushed_bytes + compaction_written_bytes) / bytes written by the user`.
+    pub compaction_read_bytes: u64,
+    pub compaction_written_bytes: u64,
+    /// Entries compactions dropped: overwritten versions no snapshot needed, and
+    /// tombstones that reached the bottom.
+    pub compaction_dropped_entries: u64,
     /// WAL records written by group commit since open (one per group).
     pub write_groups: u64,
     /// Write batches committed since open; `write_batches / write_groups` is the
@@ -36,7 +51,8 @@ pub struct Stats {
     pub write_batches: u64,
     /// WAL fsyncs since open.
     pub wal_syncs: u64,
-    /// Times a writer stalled because too many memtables were waiting for flush.
+    /// Write groups delayed or stopped: too many memtables waiting for flush, or too
+    /// many L0 tables waiting for compaction.
     pub write_stalls: u64,
     /// Total time writers spent stalled, in microseconds.
     pub stall_micros: u64,

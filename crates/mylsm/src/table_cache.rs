@@ -46,7 +46,6 @@ impl TableCache {
     }
 
     /// Forgets table `number` (its file is about to be deleted).
-    #[expect(dead_code, reason = "compaction (the next issue) deletes tables and evicts them")]
     pub fn evict(&self, number: u64) {
         self.open.remove(&number);
     }

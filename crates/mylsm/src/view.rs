@@ -8,7 +8,8 @@
 
 use std::sync::Arc;
 
-use crate::iter::InternalIterator;
+use crate::iter::level::LevelIter;
+use crate::iter::{InternalIterator, LazyTableIter};
 use crate::memtable::{Lookup, MemTable};
 use crate::table_cache::TableCache;
 use crate::version::Version;
@@ -48,11 +49,13 @@ impl ReadView {
         for mem in std::iter::once(&self.mem).chain(&self.imms) {
             children.push(Box::new(mem.iter()));
         }
-        for (_, file) in self.version.files() {
-            children.push(Box::new(crate::iter::LazyTableIter::new(
-                Arc::clone(&self.tables),
-                Arc::clone(file),
-            )));
+        // L0 tables overlap, so each is its own child (newest first); a deeper level is
+        // one sorted run, read by one level iterator that opens its tables in turn.
+        for file in &self.version.levels[0] {
+            children.push(Box::new(LazyTableIter::new(Arc::clone(&self.tables), Arc::clone(file))));
+        }
+        for files in self.version.levels.iter().skip(1).filter(|f| !f.is_empty()) {
+            children.push(Box::new(LevelIter::new(Arc::clone(&self.tables), files.clone())));
         }
         Box::new(crate::iter::merge::MergingIter::new(children))
     }

@@ -83,7 +83,8 @@ fn a_snapshot_outlives_flushes_and_sees_exactly_its_moment() {
         snaps.push((db.snapshot(), model.clone()));
     }
     for (i, (snap, want)) in snaps.iter().enumerate() {
-        let got: Model = snap.iter().map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap()).collect();
+        let got: Model =
+            snap.iter().map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap()).collect();
         assert_eq!(&got, want, "snapshot {i}");
         let rev: Vec<_> = snap.iter().rev().map(|r| r.unwrap().0.to_vec()).collect();
         assert!(rev.iter().rev().eq(want.keys()), "snapshot {i} reverse");
@@ -122,9 +123,14 @@ fn readers_never_see_half_a_batch_while_writers_and_flushes_run() {
                     let snap = db.snapshot();
                     let all: Vec<_> = snap.iter().map(|r| r.unwrap()).collect();
                     for w in 0..2 {
-                        let vals: Vec<_> = all.iter().filter(|(k, _)| k.starts_with(format!("w{w}-").as_bytes())).map(|(_, v)| v.clone()).collect();
+                        let vals: Vec<_> = all
+                            .iter()
+                            .filter(|(k, _)| k.starts_with(format!("w{w}-").as_bytes()))
+                            .map(|(_, v)| v.clone())
+                            .collect();
                         assert!(vals.windows(2).all(|p| p[0] == p[1]), "torn batch seen: {vals:?}");
-                        let got: Vec<_> = (0..4).map(|k| snap.get(format!("w{w}-k{k}")).unwrap()).collect();
+                        let got: Vec<_> =
+                            (0..4).map(|k| snap.get(format!("w{w}-k{k}")).unwrap()).collect();
                         assert!(got.windows(2).all(|p| p[0] == p[1]), "torn batch via get");
                     }
                     checks += 1;

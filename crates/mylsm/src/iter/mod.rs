@@ -8,6 +8,7 @@
 #[cfg(test)]
 pub(crate) mod conformance;
 pub(crate) mod db_iter;
+pub(crate) mod level;
 pub(crate) mod merge;
 mod table;
 

@@ -169,7 +169,6 @@ impl TableBuilder {
 
     /// The file's size if the table were finished now, less the meta blocks: what a
     /// compaction compares with its target file size to decide where to cut.
-    #[cfg_attr(not(test), expect(dead_code, reason = "compaction (the next issue) uses it"))]
     pub fn file_size_estimate(&self) -> u64 {
         let pending = if self.data.is_empty() { 0 } else { self.data.size_estimate() };
         self.offset + pending as u64

@@ -27,19 +27,23 @@ impl Version {
     /// The version that results from applying `edit` to this one.
     pub fn apply(&self, edit: &VersionEdit) -> Result<Version> {
         let mut levels = self.levels.clone();
+        let mut removed = Vec::new();
         for &(level, number) in &edit.deleted {
-            let before = levels[level].len();
-            levels[level].retain(|f| f.number != number);
-            if levels[level].len() == before {
+            let Some(i) = levels[level].iter().position(|f| f.number == number) else {
                 return Err(Error::corruption(
                     "<manifest>",
                     0,
                     format!("edit deletes table {number} which is not in L{level}"),
                 ));
-            }
+            };
+            removed.push(levels[level].remove(i));
         }
         for (level, meta) in &edit.added {
-            levels[*level].push(Arc::new(meta.clone()));
+            // A file moved between levels keeps its `Arc`: whether a table file may be
+            // deleted is judged by who still holds that `Arc`, so a moved file must not
+            // look unreferenced while an older version still reads it.
+            let moved = removed.iter().find(|f| f.number == meta.number && ***f == *meta);
+            levels[*level].push(moved.map_or_else(|| Arc::new(meta.clone()), Arc::clone));
         }
         levels[0].sort_by_key(|f| std::cmp::Reverse(f.number));
         let cmp = InternalKeyComparator;
@@ -85,6 +89,29 @@ impl Version {
             }
         }
         Ok(Lookup::Absent)
+    }
+
+    /// The files of `level` whose user-key range meets `[begin, end]` (`None`: unbounded
+    /// on that side), in the level's order. For L0 these are only the files that meet
+    /// the range itself, not those that meet them in turn.
+    pub fn overlapping_files(
+        &self,
+        level: usize,
+        begin: Option<&[u8]>,
+        end: Option<&[u8]>,
+    ) -> Vec<Arc<FileMeta>> {
+        let files = &self.levels[level];
+        let meets = |f: &FileMeta| {
+            begin.is_none_or(|b| key::user_key(&f.largest) >= b)
+                && end.is_none_or(|e| key::user_key(&f.smallest) <= e)
+        };
+        if level == 0 {
+            return files.iter().filter(|f| meets(f)).cloned().collect();
+        }
+        // A sorted level: skip the files that end before `begin`, then take files until
+        // one starts after `end`.
+        let start = begin.map_or(0, |b| files.partition_point(|f| key::user_key(&f.largest) < b));
+        files[start..].iter().take_while(|f| meets(f)).cloned().collect()
     }
 
     /// Number of table files in `level`.
@@ -133,4 +160,49 @@ fn probe(
         Kind::Put => Lookup::Found(value),
         Kind::Delete => Lookup::Deleted,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(number: u64, lo: &[u8], hi: &[u8]) -> FileMeta {
+        let ik = |k: &[u8]| {
+            let mut v = Vec::new();
+            key::append_internal_key(&mut v, k, 1, Kind::Put);
+            v
+        };
+        FileMeta {
+            number,
+            size: 100,
+            smallest: ik(lo),
+            largest: ik(hi),
+            smallest_seqno: 1,
+            largest_seqno: 1,
+        }
+    }
+
+    #[test]
+    fn a_moved_file_keeps_its_arc_so_it_is_not_mistaken_for_unreferenced() {
+        let add = VersionEdit { added: vec![(0, meta(7, b"a", b"c"))], ..VersionEdit::default() };
+        let v1 = Version::default().apply(&add).unwrap();
+        let mv = VersionEdit {
+            deleted: vec![(0, 7)],
+            added: vec![(1, meta(7, b"a", b"c"))],
+            ..VersionEdit::default()
+        };
+        let v2 = v1.apply(&mv).unwrap();
+        assert!(Arc::ptr_eq(&v1.levels[0][0], &v2.levels[1][0]));
+    }
+
+    #[test]
+    fn overlapping_tables_in_a_sorted_level_and_unknown_deletions_are_refused() {
+        let two = VersionEdit {
+            added: vec![(1, meta(1, b"a", b"m")), (1, meta(2, b"k", b"z"))],
+            ..VersionEdit::default()
+        };
+        assert!(Version::default().apply(&two).unwrap_err().is_corruption());
+        let del = VersionEdit { deleted: vec![(2, 9)], ..VersionEdit::default() };
+        assert!(Version::default().apply(&del).unwrap_err().is_corruption());
+    }
 }

@@ -1,0 +1,266 @@
+//! `inspect sst|wal|manifest`: reports on single files, read directly without opening
+//! the database, so they work on a database another process holds.
+
+use std::io::{self, Write};
+use std::path::Path;
+
+use mylsm::fs::OsFs;
+use mylsm::inspect::{self, BlockInfo, LogRecord, ManifestReport, TableEntry, TableReport};
+use serde_json::{json, Value};
+
+use crate::error::CliError;
+use crate::stats::human;
+
+/// Prints the properties and filter of table `path`, and its data blocks when `blocks`.
+pub fn sst(path: &Path, blocks: bool, json: bool) -> Result<(), CliError> {
+    let report = inspect::table(&OsFs, path).map_err(|e| read_error(path, e))?;
+    if json {
+        return print_json(&sst_json(&report, blocks));
+    }
+    let p = &report.properties;
+    let filter = report.filter.map_or_else(
+        || "none".to_string(),
+        |f| format!("{} bytes, {} lines, {} probes", f.size, f.num_lines, f.num_probes),
+    );
+    let mut text = format!(
+        "file            {} ({} bytes)\n\
+         entries         {} ({} puts, {} deletes)\n\
+         keys            {} .. {}\n\
+         seqnos          {}..{}\n\
+         raw bytes       keys {}, values {}\n\
+         data            {} bytes ({}) in {} blocks, {}\n\
+         index           {} bytes\n\
+         filter          {filter}\n",
+        report.path.display(),
+        report.file_size,
+        p.num_entries,
+        p.num_puts,
+        p.num_deletes,
+        internal_key(&p.smallest_key),
+        internal_key(&p.largest_key),
+        p.smallest_seqno,
+        p.largest_seqno,
+        p.raw_key_bytes,
+        p.raw_value_bytes,
+        p.data_size,
+        human(p.data_size),
+        p.num_data_blocks,
+        p.compression,
+        p.index_size,
+    );
+    if blocks {
+        text += "\n    offset     size      raw  entries  codec  keys\n";
+        for b in &report.blocks {
+            text += &format!(
+                "{:>10} {:>8} {:>8} {:>8}  {:<5}  {} .. {}\n",
+                b.offset,
+                b.size,
+                b.uncompressed_size,
+                b.entries,
+                b.compression.to_string(),
+                internal_key(&b.first_key),
+                internal_key(&b.last_key)
+            );
+        }
+    }
+    print_text(&text)
+}
+
+fn sst_json(r: &TableReport, blocks: bool) -> Value {
+    let p = &r.properties;
+    let mut value = json!({
+        "path": r.path.display().to_string(),
+        "file_size": r.file_size,
+        "num_entries": p.num_entries,
+        "num_puts": p.num_puts,
+        "num_deletes": p.num_deletes,
+        "smallest_key": internal_key_json(&p.smallest_key),
+        "largest_key": internal_key_json(&p.largest_key),
+        "smallest_seqno": p.smallest_seqno,
+        "largest_seqno": p.largest_seqno,
+        "raw_key_bytes": p.raw_key_bytes,
+        "raw_value_bytes": p.raw_value_bytes,
+        "data_size": p.data_size,
+        "index_size": p.index_size,
+        "filter_size": p.filter_size,
+        "num_data_blocks": p.num_data_blocks,
+        "compression": p.compression.to_string(),
+        "filter": r.filter.map(|f| json!({
+            "size": f.size, "num_lines": f.num_lines, "num_probes": f.num_probes,
+        })),
+    });
+    if blocks {
+        value["blocks"] = r.blocks.iter().map(block_json).collect();
+    }
+    value
+}
+
+fn block_json(b: &BlockInfo) -> Value {
+    json!({
+        "offset": b.offset,
+        "size": b.size,
+        "uncompressed_size": b.uncompressed_size,
+        "entries": b.entries,
+        "compression": b.compression.to_string(),
+        "first_key": internal_key_json(&b.first_key),
+        "last_key": internal_key_json(&b.last_key),
+    })
+}
+
+/// Prints one line per record of log `path`: its offset, then its operations.
+pub fn wal(path: &Path, json: bool) -> Result<(), CliError> {
+    let records = inspect::wal(&OsFs, path).map_err(|e| read_error(path, e))?;
+    if json {
+        let records: Vec<_> = records.iter().map(record_json).collect();
+        return print_json(&json!({ "path": path.display().to_string(), "records": records }));
+    }
+    let mut text = String::new();
+    for r in &records {
+        let ops: Vec<_> = r
+            .ops
+            .iter()
+            .map(|op| match op.kind {
+                "put" => format!("put {} ({} bytes) @{}", key(&op.key), op.value_len, op.seqno),
+                kind => format!("{kind} {} @{}", key(&op.key), op.seqno),
+            })
+            .collect();
+        text += &format!("{}: {}\n", r.offset, ops.join(", "));
+    }
+    print_text(&text)
+}
+
+fn record_json(r: &LogRecord) -> Value {
+    let ops: Vec<_> = r
+        .ops
+        .iter()
+        .map(|op| {
+            json!({ "seqno": op.seqno, "kind": op.kind, "key": key(&op.key), "value_len": op.value_len })
+        })
+        .collect();
+    json!({ "offset": r.offset, "ops": ops })
+}
+
+/// Prints the manifest of the database in `dir`: its edits, then the live tables.
+pub fn manifest(dir: &Path, json: bool) -> Result<(), CliError> {
+    let report = inspect::manifest(&OsFs, dir).map_err(|e| read_error(dir, e))?;
+    if json {
+        return print_json(&manifest_json(&report));
+    }
+    let mut text = format!("manifest        {}\n", report.manifest.display());
+    text += &format!("edits           {}\n", report.edits.len());
+    for (i, edit) in report.edits.iter().enumerate() {
+        text += &format!("  {i:>4}  {edit}\n");
+    }
+    for (level, tables) in report.levels.iter().enumerate() {
+        let bytes = tables.iter().map(|t| t.size).sum();
+        text += &format!("L{level:<14} {} tables, {}\n", tables.len(), human(bytes));
+        for t in tables {
+            text += &format!(
+                "  {:06}.sst {:>10} bytes  {} .. {}  seqnos {}..{}\n",
+                t.number,
+                t.size,
+                internal_key(&t.smallest),
+                internal_key(&t.largest),
+                t.smallest_seqno,
+                t.largest_seqno
+            );
+        }
+    }
+    text += &format!(
+        "log_number      {}\nnext_file       {}\nlast_seqno      {}\n",
+        report.log_number, report.next_file_number, report.last_seqno
+    );
+    print_text(&text)
+}
+
+fn manifest_json(r: &ManifestReport) -> Value {
+    let table = |t: &TableEntry| {
+        json!({
+            "number": t.number,
+            "size": t.size,
+            "smallest": internal_key_json(&t.smallest),
+            "largest": internal_key_json(&t.largest),
+            "smallest_seqno": t.smallest_seqno,
+            "largest_seqno": t.largest_seqno,
+        })
+    };
+    let levels: Vec<Vec<_>> = r.levels.iter().map(|l| l.iter().map(table).collect()).collect();
+    json!({
+        "manifest": r.manifest.display().to_string(),
+        "edits": r.edits,
+        "levels": levels,
+        "log_number": r.log_number,
+        "next_file_number": r.next_file_number,
+        "last_seqno": r.last_seqno,
+    })
+}
+
+/// Keeps a corruption error as it is (it names the file and offset) and names the
+/// path in any other, which the engine's I/O errors do not.
+fn read_error(path: &Path, e: mylsm::Error) -> CliError {
+    if e.is_corruption() {
+        CliError::Db(e)
+    } else {
+        CliError::Input(format!("cannot read {}: {e}", path.display()))
+    }
+}
+
+/// A key for display: printable ASCII as is, every other byte escaped (`\xNN`).
+fn key(bytes: &[u8]) -> String {
+    bytes.escape_ascii().to_string()
+}
+
+/// Splits an internal key into user key, seqno and kind name; `None` when it is too
+/// short to carry the 8-byte trailer (an empty table's bounds are empty).
+fn split_internal(ikey: &[u8]) -> Option<(&[u8], u64, String)> {
+    let (user, trailer) = ikey.split_at(ikey.len().checked_sub(8)?);
+    let trailer = u64::from_le_bytes(trailer.try_into().ok()?);
+    let kind = match trailer & 0xff {
+        0 => "delete".to_string(),
+        1 => "put".to_string(),
+        other => format!("kind{other}"),
+    };
+    Some((user, trailer >> 8, kind))
+}
+
+/// An internal key as `USER@SEQNO:KIND`.
+fn internal_key(ikey: &[u8]) -> String {
+    match split_internal(ikey) {
+        Some((user, seqno, kind)) => format!("{}@{seqno}:{kind}", key(user)),
+        None if ikey.is_empty() => "-".to_string(),
+        None => format!("{} (not an internal key)", key(ikey)),
+    }
+}
+
+fn internal_key_json(ikey: &[u8]) -> Value {
+    match split_internal(ikey) {
+        Some((user, seqno, kind)) => json!({ "key": key(user), "seqno": seqno, "kind": kind }),
+        None => json!({ "raw": key(ikey) }),
+    }
+}
+
+fn print_text(text: &str) -> Result<(), CliError> {
+    let mut out = io::stdout().lock();
+    out.write_all(text.as_bytes()).and_then(|()| out.flush()).map_err(CliError::Output)
+}
+
+fn print_json(value: &Value) -> Result<(), CliError> {
+    print_text(&format!("{value:#}\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_keys_decode_their_trailer() {
+        let mut ikey = b"k\n1".to_vec();
+        ikey.extend_from_slice(&((42u64 << 8) | 1).to_le_bytes());
+        assert_eq!(internal_key(&ikey), "k\\n1@42:put");
+        ikey.truncate(3);
+        ikey.extend_from_slice(&(7u64 << 8).to_le_bytes());
+        assert_eq!(internal_key(&ikey), "k\\n1@7:delete");
+        assert_eq!(internal_key(b""), "-");
+        assert_eq!(internal_key(b"short"), "short (not an internal key)");
+    }
+}

@@ -1,0 +1,42 @@
+//! Leveled compaction: deciding what to compact (`picker`) and doing it (`job`).
+//!
+//! The tree keeps L0 as overlapping tables, newest first, and every level below as one
+//! sorted run of non-overlapping tables. Compaction pushes data down one level at a
+//! time, merging away the versions nobody can read:
+//!
+//! - **Triggers.** L0 scores its file count over `l0_compaction_trigger`; L1..L5 score
+//!   their bytes over a static target, `max_bytes_for_level_base` for L1 and
+//!   `level_multiplier` times more for each level below (no dynamic level sizing).
+//!   The last level never scores. The highest score of at least 1 is compacted.
+//! - **Inputs.** From L0: the oldest file and every L0 file overlapping it, directly or
+//!   through others, so no L0 file left behind overlaps what moves down. From Ln: the
+//!   one file with the fewest bytes overlapping Ln+1 per byte of its own. Then every
+//!   file of the output level that overlaps their user-key range. A manual
+//!   `pick_range` takes every file of one level that overlaps a user-key range.
+//! - **Trivial moves.** A single input with nothing overlapping it in the output level
+//!   (or in L0) moves down by a manifest edit alone, with no I/O.
+//! - **Dropping.** Inputs are merged newest first by a heap. Of the versions of a key
+//!   that no live snapshot tells apart, only the newest is written. A tombstone that
+//!   every reader sees is dropped, with all it hides, when no deeper level holds the
+//!   key range (the compaction is *bottommost*).
+//! - **Outputs.** A new table is started once the current one reaches
+//!   `target_file_size`, but only between user keys, so the versions of one key never
+//!   straddle two tables of a sorted level. Each output is fsynced, then the directory
+//!   once; the job returns a `VersionEdit` that deletes every input and adds every
+//!   output. It installs nothing itself, and on error removes what it wrote.
+//!
+//! The picker assumes one compaction runs at a time: it does not track files already
+//! being compacted.
+
+mod job;
+mod picker;
+
+#[cfg(test)]
+mod job_tests;
+#[cfg(test)]
+mod picker_tests;
+#[cfg(test)]
+pub(crate) mod testing;
+
+pub(crate) use job::{run, JobContext};
+pub(crate) use picker::{level_targets, pick, pick_range, scores, Compaction, CompactionOptions};

@@ -1,0 +1,189 @@
+//! Choosing the next compaction from a `Version`: which level is most over its budget,
+//! which of its files to compact, and what they overlap below. Pure: no I/O.
+//!
+//! Follows LevelDB's `VersionSet::PickCompaction` and `Finalize` (scores, L0 by file
+//! count, Ln by bytes, levels ×10 apart); differs in choosing the Ln file by least
+//! overlap with Ln+1 (RocksDB's `kMinOverlappingRatio`) instead of a persisted
+//! round-robin pointer, and in compacting only a connected group of L0 files.
+
+use std::sync::Arc;
+
+use crate::key;
+use crate::version::{FileMeta, Version, NUM_LEVELS};
+
+/// What the picker aims for. Level targets are static (no dynamic level sizing).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CompactionOptions {
+    /// L0 files that make L0 worth compacting (score 1). Default: 4.
+    pub l0_compaction_trigger: usize,
+    /// Target bytes of L1. Default: 64 MiB.
+    pub max_bytes_for_level_base: u64,
+    /// Each level below L1 targets this many times the bytes of the one above. Default: 10.
+    pub level_multiplier: u64,
+    /// Bytes after which a compaction output is cut. Default: 64 MiB.
+    pub target_file_size: u64,
+}
+
+impl Default for CompactionOptions {
+    fn default() -> Self {
+        CompactionOptions {
+            l0_compaction_trigger: 4,
+            max_bytes_for_level_base: 64 << 20,
+            level_multiplier: 10,
+            target_file_size: 64 << 20,
+        }
+    }
+}
+
+/// One compaction: `inputs` from `level` merged with `next_inputs` from `output_level`.
+#[derive(Debug, Clone)]
+pub(crate) struct Compaction {
+    pub level: usize,
+    pub output_level: usize,
+    /// Files from `level`; for L0 newest first (the version's order), else by key.
+    pub inputs: Vec<Arc<FileMeta>>,
+    /// The files of `output_level` that overlap the inputs' user-key range, by key.
+    pub next_inputs: Vec<Arc<FileMeta>>,
+    /// No level below `output_level` holds data in the compaction's key range, so a
+    /// tombstone no snapshot needs can be dropped with everything it hides.
+    pub bottommost: bool,
+    /// One input, nothing in the way: the file can move down by a `VersionEdit` alone.
+    pub trivial_move: bool,
+}
+
+/// The byte target of each level; L0 has none (it is scored by file count), so 0.
+pub(crate) fn level_targets(opts: &CompactionOptions) -> [u64; NUM_LEVELS] {
+    let mut targets = [0; NUM_LEVELS];
+    let mut target = opts.max_bytes_for_level_base.max(1);
+    for t in targets.iter_mut().skip(1) {
+        *t = target;
+        target = target.saturating_mul(opts.level_multiplier.max(1));
+    }
+    targets
+}
+
+/// Each level's score: L0 files over the trigger, Ln bytes over its target. A score of
+/// 1 or more asks for a compaction. The last level has nowhere to go and scores 0.
+pub(crate) fn scores(version: &Version, opts: &CompactionOptions) -> Vec<f64> {
+    let targets = level_targets(opts);
+    let mut scores = vec![0.0; NUM_LEVELS];
+    scores[0] = version.num_files(0) as f64 / opts.l0_compaction_trigger.max(1) as f64;
+    for level in 1..NUM_LEVELS - 1 {
+        scores[level] = version.level_bytes(level) as f64 / targets[level] as f64;
+    }
+    scores
+}
+
+/// The compaction the most urgent level needs, if any level scores 1 or more; ties go
+/// to the upper level, whose backlog stalls writes first.
+pub(crate) fn pick(version: &Version, opts: &CompactionOptions) -> Option<Compaction> {
+    let scores = scores(version, opts);
+    let mut level = 0;
+    for l in 1..NUM_LEVELS - 1 {
+        if scores[l] > scores[level] {
+            level = l;
+        }
+    }
+    if scores[level] < 1.0 {
+        return None;
+    }
+    let inputs = if level == 0 {
+        // Start from the oldest file, so no L0 file waits forever behind newer ones.
+        let oldest = version.levels[0].last()?;
+        let (lo, hi) = user_range(std::slice::from_ref(oldest));
+        l0_closure(version, Some(&lo), Some(&hi))
+    } else {
+        vec![least_overlapping(version, level)?]
+    };
+    Some(finish(version, level, inputs, true))
+}
+
+/// A manual compaction of `level` over the user keys `[begin, end]` (`None`:
+/// unbounded), into the level below. It never plans a trivial move: like LevelDB's
+/// `CompactRange`, a manual compaction rewrites its inputs, dropping what it can.
+pub(crate) fn pick_range(
+    version: &Version,
+    level: usize,
+    begin: Option<&[u8]>,
+    end: Option<&[u8]>,
+) -> Option<Compaction> {
+    if level + 1 >= NUM_LEVELS {
+        return None;
+    }
+    let inputs = if level == 0 {
+        l0_closure(version, begin, end)
+    } else {
+        version.overlapping_files(level, begin, end)
+    };
+    if inputs.is_empty() {
+        return None;
+    }
+    Some(finish(version, level, inputs, false))
+}
+
+/// The L0 files that meet `[begin, end]`, and those that meet them, and so on: a
+/// group no other L0 file overlaps. Compacting only part of such a group would put
+/// newer data below an older L0 file that still shadows it on reads.
+fn l0_closure(version: &Version, begin: Option<&[u8]>, end: Option<&[u8]>) -> Vec<Arc<FileMeta>> {
+    let (mut lo, mut hi) = (begin.map(<[u8]>::to_vec), end.map(<[u8]>::to_vec));
+    loop {
+        let files = version.overlapping_files(0, lo.as_deref(), hi.as_deref());
+        if files.is_empty() {
+            return files;
+        }
+        let (flo, fhi) = user_range(&files);
+        let grows_lo = lo.as_ref().is_some_and(|l| flo < *l);
+        let grows_hi = hi.as_ref().is_some_and(|h| fhi > *h);
+        if !grows_lo && !grows_hi {
+            return files;
+        }
+        // The range grew, so files beyond it may now overlap: search again, as
+        // LevelDB's `GetOverlappingInputs` does for level 0.
+        lo = lo.map(|l| l.min(flo));
+        hi = hi.map(|h| h.max(fhi));
+    }
+}
+
+/// The file of `level` with the fewest bytes overlapping `level + 1` per byte of its
+/// own: the cheapest to push down (a trivial move when nothing overlaps). Ties go to
+/// the file with the smaller keys.
+fn least_overlapping(version: &Version, level: usize) -> Option<Arc<FileMeta>> {
+    let cost = |f: &FileMeta| -> (u128, u128) {
+        let (lo, hi) = (key::user_key(&f.smallest), key::user_key(&f.largest));
+        let below = version.overlapping_files(level + 1, Some(lo), Some(hi));
+        (below.iter().map(|g| u128::from(g.size)).sum(), u128::from(f.size.max(1)))
+    };
+    let mut best: Option<(&Arc<FileMeta>, (u128, u128))> = None;
+    for f in &version.levels[level] {
+        let (overlap, size) = cost(f);
+        // overlap / size < best_overlap / best_size, without division.
+        if best.is_none_or(|(_, (bo, bs))| overlap * bs < bo * size) {
+            best = Some((f, (overlap, size)));
+        }
+    }
+    best.map(|(f, _)| Arc::clone(f))
+}
+
+/// Fills in the output level's overlapping files and the flags.
+fn finish(version: &Version, level: usize, inputs: Vec<Arc<FileMeta>>, auto: bool) -> Compaction {
+    let output_level = level + 1;
+    let (lo, hi) = user_range(&inputs);
+    let next_inputs = version.overlapping_files(output_level, Some(&lo), Some(&hi));
+    let (lo, hi) = user_range(inputs.iter().chain(&next_inputs));
+    let bottommost = (output_level + 1..NUM_LEVELS)
+        .all(|l| version.overlapping_files(l, Some(&lo), Some(&hi)).is_empty());
+    let trivial_move = auto && inputs.len() == 1 && next_inputs.is_empty();
+    Compaction { level, output_level, inputs, next_inputs, bottommost, trivial_move }
+}
+
+/// The smallest and largest user keys of `files` (which must not be empty).
+fn user_range<'a>(files: impl IntoIterator<Item = &'a Arc<FileMeta>>) -> (Vec<u8>, Vec<u8>) {
+    let mut files = files.into_iter();
+    let first = files.next().expect("a compaction has at least one input");
+    let (mut lo, mut hi) = (key::user_key(&first.smallest), key::user_key(&first.largest));
+    for f in files {
+        lo = lo.min(key::user_key(&f.smallest));
+        hi = hi.max(key::user_key(&f.largest));
+    }
+    (lo.to_vec(), hi.to_vec())
+}
