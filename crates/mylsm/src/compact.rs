@@ -86,11 +86,11 @@ impl DbCore {
         };
         let out = compaction::run(&c, &ctx)?;
         let removed: Vec<Arc<FileMeta>> = c.inputs.iter().chain(&c.next_inputs).cloned().collect();
-        let version = {
-            let mut versions = lock(&self.versions);
-            versions.log_and_apply(out.edit, self.next_file.load(Ordering::Relaxed))?
-        };
         {
+            // Installed under the manifest lock, in logging order (see `flush_one`).
+            let mut versions = lock(&self.versions);
+            let version =
+                versions.log_and_apply(out.edit, self.next_file.load(Ordering::Relaxed))?;
             let mut st = lock(&self.state);
             st.version = version;
             st.compactions += 1;

@@ -113,11 +113,21 @@ impl DbCore {
             edit.last_seqno = Some(meta.largest_seqno);
             edit.added.push((0, meta));
         }
-        let version = {
-            let mut versions = lock(&self.versions);
-            versions.log_and_apply(edit, self.next_file.load(Ordering::Relaxed))?
-        };
         {
+            // The new version is installed before the manifest lock is released, so
+            // versions are installed in the order they were logged: a flush and a
+            // compaction finishing together cannot install an older version last.
+            let mut versions = lock(&self.versions);
+            let version = versions.log_and_apply(edit, self.next_file.load(Ordering::Relaxed))?;
+            // The WALs the edit made obsolete go before the flush is seen to finish, so
+            // `Db::flush` returning means they are gone.
+            for name in self.fs.list_dir(&self.dir)? {
+                if let Some(filename::FileKind::Log(n)) = filename::parse(&name) {
+                    if n <= log_number {
+                        self.fs.remove_file(&self.dir.join(name))?;
+                    }
+                }
+            }
             let mut st = lock(&self.state);
             st.imms.pop_front();
             st.version = version;
@@ -128,14 +138,6 @@ impl DbCore {
         self.state_changed.notify_all();
         self.schedule_compaction();
         self.delete_obsolete_tables();
-        // The WALs the edit made obsolete; failing to delete one only wastes space.
-        for name in self.fs.list_dir(&self.dir)? {
-            if let Some(filename::FileKind::Log(n)) = filename::parse(&name) {
-                if n <= log_number {
-                    self.fs.remove_file(&self.dir.join(name))?;
-                }
-            }
-        }
         Ok(())
     }
 

@@ -54,10 +54,13 @@ pub(crate) fn replay_logs(
     logs.sort_unstable();
     let mem = Arc::new(MemTable::new());
     let mut dropped = None;
+    // Logs that held at least one record; the rest hold nothing to keep.
+    let mut replayed = Vec::new();
     let mut scratch = Vec::new();
     for &number in &logs {
         let path = filename::log_file(dir, number);
         let mut reader = LogReader::new(fs.open(&path)?, &path, mode)?;
+        let before = last_seqno;
         while let Some((offset, record)) = reader.next_record()? {
             let batch = WriteBatch::decode(&record, &path, offset)?;
             if batch.seqno() <= last_seqno {
@@ -72,6 +75,9 @@ pub(crate) fn replay_logs(
             }
             last_seqno = batch.seqno() + batch.len() as u64 - 1;
         }
+        if last_seqno != before {
+            replayed.push(number);
+        }
         if let Some((offset, detail)) = reader.dropped() {
             dropped = Some((path, *offset, detail.clone()));
             break;
@@ -85,13 +91,13 @@ pub(crate) fn replay_logs(
             fs.remove_file(&filename::log_file(dir, old))?;
         }
         fs.sync_dir(dir)?;
-        logs = vec![number];
+        replayed = vec![number];
     } else {
-        for &number in &logs {
+        for &number in &replayed {
             fs.sync_file(&filename::log_file(dir, number))?;
         }
     }
-    Ok(Recovered { mem, last_seqno, logs, dropped })
+    Ok(Recovered { mem, last_seqno, logs: replayed, dropped })
 }
 
 /// Writes every entry of `mem` into a new, synced log `number`, in seqno order.
