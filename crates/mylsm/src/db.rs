@@ -261,6 +261,9 @@ impl Db {
             block_cache_hits: blocks.hits(),
             block_cache_misses: blocks.misses(),
             block_cache_bytes: blocks.usage(),
+            filter_checks: core.tables.filter.checks.load(Ordering::Relaxed),
+            filter_negatives: core.tables.filter.negatives.load(Ordering::Relaxed),
+            filter_false_positives: core.tables.filter.false_positives.load(Ordering::Relaxed),
             block_cache_capacity: blocks.capacity(),
             recovery_truncated: core.recovery_truncated.clone(),
         }

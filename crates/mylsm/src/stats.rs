@@ -60,6 +60,14 @@ pub struct Stats {
     pub block_cache_hits: u64,
     /// Data-block reads that went to the file.
     pub block_cache_misses: u64,
+    /// Point lookups that consulted a table's bloom filter.
+    pub filter_checks: u64,
+    /// Of those, lookups the filter answered "absent" (a block read spared).
+    pub filter_negatives: u64,
+    /// Of those, lookups the filter let through that found nothing in the table.
+    /// The false-positive rate is `filter_false_positives / (filter_negatives +
+    /// filter_false_positives)`.
+    pub filter_false_positives: u64,
     /// Bytes held by the block cache.
     pub block_cache_bytes: u64,
     /// The block cache's budget in bytes (`Options::block_cache_bytes`).

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::cache::BlockCache;
 use crate::filename;
 use crate::fs::FileSystem;
-use crate::sstable::Table;
+use crate::sstable::{FilterCounters, Table};
 use crate::version::FileMeta;
 use crate::Result;
 
@@ -17,6 +17,8 @@ pub(crate) struct TableCache {
     dir: PathBuf,
     open: quick_cache::sync::Cache<u64, Arc<Table>>,
     blocks: Arc<BlockCache>,
+    /// What the tables' bloom filters did for lookups through this cache.
+    pub filter: FilterCounters,
 }
 
 impl std::fmt::Debug for TableCache {
@@ -32,7 +34,13 @@ impl TableCache {
         max_open_files: usize,
         blocks: Arc<BlockCache>,
     ) -> Self {
-        TableCache { fs, dir, open: quick_cache::sync::Cache::new(max_open_files.max(1)), blocks }
+        TableCache {
+            fs,
+            dir,
+            open: quick_cache::sync::Cache::new(max_open_files.max(1)),
+            blocks,
+            filter: FilterCounters::default(),
+        }
     }
 
     /// The open table for `meta`, opening (and verifying) it on a miss.

@@ -50,6 +50,14 @@ fn data_larger_than_the_write_buffer_moves_to_tables_and_survives_reopen() {
         assert_eq!((k, v), (&key(i), &value(i)));
     }
     assert!(db.stats().block_cache_misses > 0);
+    // Lookups of absent keys are mostly answered by the bloom filters.
+    for i in 0..2000 {
+        // Inside the tables' key ranges, so only the filters can rule them out.
+        assert!(db.get(format!("key{i:06}-absent")).unwrap().is_none());
+    }
+    let s = db.stats();
+    assert!(s.filter_negatives > 0, "{s:?}");
+    assert!(s.filter_false_positives * 20 < s.filter_negatives + s.filter_false_positives, "{s:?}");
 }
 
 #[test]

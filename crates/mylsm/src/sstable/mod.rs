@@ -39,8 +39,8 @@ mod test_util;
 pub(crate) use builder::TableBuilder;
 pub use compression::Compression;
 pub use properties::TableProperties;
-pub(crate) use reader::Table;
 pub use reader::{BlockInfo, FilterInfo};
+pub(crate) use reader::{FilterCounters, Table};
 pub(crate) use table_iter::TableIter;
 
 /// How a table is laid out; the defaults are LevelDB's.

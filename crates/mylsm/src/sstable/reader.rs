@@ -6,6 +6,7 @@
 //! outside the file, is `Corruption` naming the file and the block's offset.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use mylsm_skiplist::Comparator;
@@ -33,6 +34,18 @@ pub(crate) struct Table {
     index: Block,
     filter: Option<BloomFilter>,
     properties: TableProperties,
+}
+
+/// What the bloom filters of the tables did for point lookups.
+#[derive(Debug, Default)]
+pub(crate) struct FilterCounters {
+    /// Lookups that consulted a filter.
+    pub checks: AtomicU64,
+    /// Lookups the filter answered "absent", sparing a block read.
+    pub negatives: AtomicU64,
+    /// Lookups the filter let through that found no entry for the key (false
+    /// positives; also counts a key present only in versions newer than the read).
+    pub false_positives: AtomicU64,
 }
 
 /// One data block, as `inspect sst` lists it.
@@ -109,13 +122,40 @@ impl Table {
         &self.properties
     }
 
-    /// The first entry at or after `lookup_ikey` if its user key is the lookup's, as
-    /// (internal key, value); the caller interprets the kind and seqno.
+    /// `get_counted` without counting, for tests of the table alone.
+    #[cfg(test)]
     pub fn get(&self, lookup_ikey: &[u8]) -> Result<Option<(Vec<u8>, Value)>> {
+        self.get_counted(lookup_ikey, &FilterCounters::default())
+    }
+
+    /// The first entry at or after `lookup_ikey` if its user key is the lookup's, as
+    /// (internal key, value) — the caller interprets the kind and seqno — counting what
+    /// the bloom filter did in `counters`.
+    pub fn get_counted(
+        &self,
+        lookup_ikey: &[u8],
+        counters: &FilterCounters,
+    ) -> Result<Option<(Vec<u8>, Value)>> {
         let user_key = key::user_key(lookup_ikey);
-        if self.filter.as_ref().is_some_and(|f| !f.may_contain(user_key)) {
-            return Ok(None);
+        if let Some(f) = &self.filter {
+            counters.checks.fetch_add(1, Ordering::Relaxed);
+            if !f.may_contain(user_key) {
+                counters.negatives.fetch_add(1, Ordering::Relaxed);
+                return Ok(None);
+            }
         }
+        let found = self.seek_user_key(lookup_ikey, user_key)?;
+        if found.is_none() && self.filter.is_some() {
+            counters.false_positives.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(found)
+    }
+
+    fn seek_user_key(
+        &self,
+        lookup_ikey: &[u8],
+        user_key: &[u8],
+    ) -> Result<Option<(Vec<u8>, Value)>> {
         // The index separators guarantee that if the table holds such an entry, it is
         // in the first block whose separator is at or after the lookup key.
         let mut index = self.index.iter();

@@ -149,7 +149,7 @@ fn probe(
     user_key: &[u8],
 ) -> Result<Option<Lookup>> {
     let table = tables.get(file)?;
-    let Some((found, value)) = table.get(lookup)? else { return Ok(None) };
+    let Some((found, value)) = table.get_counted(lookup, &tables.filter)? else { return Ok(None) };
     let Some(p) = key::parse_internal_key(&found) else {
         return Err(Error::corruption(table.path(), 0, "malformed internal key in table"));
     };
