@@ -250,6 +250,31 @@ mod tests {
     }
 
     #[test]
+    fn merging_iterator_conforms_over_sources_of_every_size() {
+        use crate::iter::merge::MergingIter;
+        for (i, shape) in ALL_SHAPES.into_iter().enumerate() {
+            let entries = random_entries(shape, 400, 50 + i as u64);
+            for parts in [1usize, 2, 5] {
+                // Deal entries to the sources; the last one stays empty.
+                let mut sources: Vec<Vec<Entry>> = vec![Vec::new(); parts + 1];
+                for (j, e) in entries.iter().enumerate() {
+                    sources[j * 7 % parts].push(e.clone());
+                }
+                let mems: Vec<MemTable> = sources.iter().map(|s| memtable_of(s)).collect();
+                let make = || {
+                    let children = mems
+                        .iter()
+                        .map(|m| Box::new(m.iter()) as Box<dyn InternalIterator>)
+                        .collect();
+                    Box::new(MergingIter::new(children)) as Box<dyn InternalIterator>
+                };
+                check_iterator(&entries, &make, 200 + parts as u64);
+            }
+        }
+        check_iterator(&[], &|| Box::new(MergingIter::new(Vec::new())), 9);
+    }
+
+    #[test]
     fn empty_memtable_iterator_conforms() {
         let m = MemTable::new();
         check_iterator(&[], &|| Box::new(m.iter()), 7);
