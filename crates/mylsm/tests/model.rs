@@ -165,3 +165,58 @@ fn random_operations_match_a_btreemap_on_the_real_file_system() {
         });
     }
 }
+
+#[test]
+fn tiny_limits_flush_and_compact_constantly_and_held_snapshots_never_diverge() {
+    for seed in 400..412 {
+        let fs = MemFs::new();
+        let opts = Options {
+            write_buffer_size: 2 << 10,
+            target_file_size: 2 << 10,
+            l0_compaction_trigger: 2,
+            max_bytes_for_level_base: 8 << 10,
+            level_multiplier: 4,
+            block_size: 256,
+            ..options(&fs)
+        };
+        let db = Db::open(DIR, opts).unwrap();
+        let mut rng = rng(seed);
+        let mut model = Model::new();
+        // Snapshots and one open iterator, each with the model as of its creation.
+        let mut held: Vec<(mylsm::Snapshot, Model)> = Vec::new();
+        let mut iter_held: Option<(mylsm::Iter, Model)> = None;
+        for step in 0..600 {
+            let ops = random_batch(&mut rng, 200);
+            db.write(to_batch(&ops)).unwrap();
+            apply(&mut model, &ops);
+            match rng.random_range(0..40) {
+                0 => held.push((db.snapshot(), model.clone())),
+                1 if !held.is_empty() => drop(held.remove(rng.random_range(0..held.len()))),
+                2 => db.compact_range::<&[u8], _>(..).unwrap(),
+                3 if iter_held.is_none() => iter_held = Some((db.iter(), model.clone())),
+                4 => {
+                    if let Some((it, want)) = iter_held.take() {
+                        let got: Model =
+                            it.map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap()).collect();
+                        assert_eq!(got, want, "seed {seed} step {step}: held iterator diverged");
+                    }
+                }
+                _ => {}
+            }
+            if step % 50 == 49 {
+                for (i, (snap, want)) in held.iter().enumerate() {
+                    let got: Model = snap
+                        .iter()
+                        .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap())
+                        .collect();
+                    assert_eq!(&got, want, "seed {seed} step {step}: snapshot {i} diverged");
+                }
+                assert_eq!(contents(&db), model, "seed {seed} step {step}");
+            }
+        }
+        let s = db.stats();
+        assert!(s.flushes > 10 && s.compactions > 3, "seed {seed}: {s:?}");
+        db.wait_for_compactions().unwrap();
+        assert_eq!(contents(&db), model, "seed {seed}: final");
+    }
+}
