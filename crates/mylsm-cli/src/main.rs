@@ -184,6 +184,36 @@ struct BenchArgs {
     /// Print one JSON object with every result instead of db_bench-style lines.
     #[arg(long)]
     json: bool,
+    /// Bytes the memtable takes before it is flushed [default: the engine's, 64 MiB].
+    #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u64).range(1..))]
+    write_buffer_size: Option<u64>,
+    /// Data block compression [default: the engine's, lz4].
+    #[arg(long, value_name = "ALGO", value_enum)]
+    compression: Option<CompressionArg>,
+    /// Block cache size in MiB, 0 for none [default: the engine's, 64].
+    #[arg(long, value_name = "N")]
+    block_cache_mb: Option<u64>,
+    /// Wait for background flushes and compactions to finish before the final stats.
+    #[arg(long)]
+    wait_compactions: bool,
+}
+
+/// The `--compression` values; the engine's enum stays free of clap.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum CompressionArg {
+    None,
+    Lz4,
+    Zstd,
+}
+
+impl From<CompressionArg> for mylsm::Compression {
+    fn from(c: CompressionArg) -> Self {
+        match c {
+            CompressionArg::None => mylsm::Compression::None,
+            CompressionArg::Lz4 => mylsm::Compression::Lz4,
+            CompressionArg::Zstd => mylsm::Compression::Zstd,
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -229,11 +259,30 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Inspect(InspectCommand::Wal { file, json }) => inspect::wal(&file, json),
         Command::Inspect(InspectCommand::Manifest { json }) => inspect::manifest(dir, json),
         Command::Bench(a) => {
+            let engine = mylsm::Options::default();
+            let size = |v: Option<u64>, default: usize, what: &str| {
+                v.map_or(Ok(default), |v| {
+                    usize::try_from(v)
+                        .map_err(|_| CliError::Input(format!("bench: {what} too big")))
+                })
+            };
             let settings = bench::Settings {
                 num: a.num,
                 value_size: a.value_size,
                 threads: usize::from(a.threads),
                 seed: a.seed,
+                write_buffer_size: size(
+                    a.write_buffer_size,
+                    engine.write_buffer_size,
+                    "--write-buffer-size",
+                )?,
+                compression: a.compression.map_or(engine.compression, Into::into),
+                block_cache_bytes: size(
+                    a.block_cache_mb.map(|mb| mb.saturating_mul(1 << 20)),
+                    engine.block_cache_bytes,
+                    "--block-cache-mb",
+                )?,
+                wait_compactions: a.wait_compactions,
             };
             bench::run(&settings, &a.workloads, db_path, a.json)
         }

@@ -47,6 +47,11 @@ fn write_table(out: &mut impl Write, path: &str, s: &Stats) -> io::Result<()> {
         ("block_cache_hits", s.block_cache_hits.to_string()),
         ("block_cache_misses", s.block_cache_misses.to_string()),
         ("block_cache_hit_rate", hit_rate),
+        ("filter_checks", s.filter_checks.to_string()),
+        (
+            "filter_false_positive_rate",
+            filter_fp_rate(s).map_or_else(|| "-".to_string(), |r| format!("{:.2}%", r * 100.0)),
+        ),
         (
             "block_cache_bytes",
             format!("{} of {}", sized(s.block_cache_bytes), human(s.block_cache_capacity)),
@@ -101,15 +106,26 @@ pub fn to_json(stats: &Stats) -> serde_json::Value {
         "block_cache_hits": stats.block_cache_hits,
         "block_cache_misses": stats.block_cache_misses,
         "block_cache_hit_rate": hit_rate(stats),
+        "filter_checks": stats.filter_checks,
+        "filter_negatives": stats.filter_negatives,
+        "filter_false_positives": stats.filter_false_positives,
+        "filter_false_positive_rate": filter_fp_rate(stats),
         "block_cache_bytes": stats.block_cache_bytes,
         "block_cache_capacity": stats.block_cache_capacity,
         "recovery_truncated": stats.recovery_truncated,
     })
 }
 
+/// The share of lookups of absent keys the bloom filters let through, or `None` before
+/// any filter answered for an absent key.
+pub fn filter_fp_rate(s: &Stats) -> Option<f64> {
+    let absent = s.filter_negatives + s.filter_false_positives;
+    (absent > 0).then(|| s.filter_false_positives as f64 / absent as f64)
+}
+
 /// The share of block reads the cache served, or `None` before the first read (a
 /// rate of 0 would claim the cache failed when it was never asked).
-fn hit_rate(s: &Stats) -> Option<f64> {
+pub fn hit_rate(s: &Stats) -> Option<f64> {
     let total = s.block_cache_hits + s.block_cache_misses;
     (total > 0).then(|| s.block_cache_hits as f64 / total as f64)
 }

@@ -138,6 +138,42 @@ fn bench_json_reports_every_workload() {
 }
 
 #[test]
+fn bench_seekrandom_with_engine_options_reports_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "bench",
+        "--num",
+        "3000",
+        "--workloads",
+        "fillrandom,seekrandom",
+        "--json",
+        "--write-buffer-size",
+        "65536",
+        "--compression",
+        "zstd",
+    ];
+    let out = Command::new(env!("CARGO_BIN_EXE_mylsm"))
+        .args(args)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
+    let results = report["results"].as_array().unwrap();
+    assert_eq!(results.len(), 2);
+    assert_eq!(results[1]["name"], "seekrandom");
+    assert_eq!(results[1]["found"], 3000);
+    assert_eq!(report["settings"]["compression"], "zstd");
+    assert_eq!(report["settings"]["write_buffer_size"], 65536);
+    // A 64 KiB memtable holds far fewer than 3000 entries of 116 bytes: it flushed.
+    assert!(report["stats"]["flushes"].as_u64().unwrap() > 0, "{report:#}");
+    if cfg!(target_os = "linux") {
+        assert!(report["peak_rss_bytes"].as_u64().unwrap() > 0);
+        assert!(results.iter().all(|r| r["rss_bytes"].as_u64().unwrap() > 0));
+    }
+}
+
+#[test]
 fn bench_human_output_and_explicit_db() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();

@@ -1,14 +1,16 @@
 //! `bench`: runs the chosen workloads in order, each on a fresh or a filled database, and reports them.
 
 mod gen;
+mod mem;
 mod report;
+mod summary;
 mod workload;
 
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use mylsm::Db;
+use mylsm::{Compression, Db};
 use serde_json::json;
 use tempfile::TempDir;
 
@@ -34,6 +36,24 @@ pub struct Settings {
     pub value_size: usize,
     pub threads: usize,
     pub seed: u64,
+    /// Engine options: the memtable size, block compression and block cache size.
+    pub write_buffer_size: usize,
+    pub compression: Compression,
+    pub block_cache_bytes: usize,
+    /// Wait for background flushes and compactions before taking the final stats,
+    /// so that they describe the settled tree rather than one mid-compaction.
+    pub wait_compactions: bool,
+}
+
+impl Settings {
+    fn options(&self) -> mylsm::Options {
+        mylsm::Options {
+            write_buffer_size: self.write_buffer_size,
+            compression: self.compression,
+            block_cache_bytes: self.block_cache_bytes,
+            ..mylsm::Options::default()
+        }
+    }
 }
 
 /// Runs `workloads` in order and prints one line per workload as it finishes, or one
@@ -44,7 +64,7 @@ pub fn run(
     db_dir: Option<&Path>,
     json: bool,
 ) -> Result<(), CliError> {
-    let dir = BenchDir::new(db_dir)?;
+    let dir = BenchDir::new(db_dir, settings.options())?;
     let mut out = io::stdout().lock();
     if !json {
         write_header(&mut out, settings, &dir).map_err(CliError::Output)?;
@@ -52,16 +72,25 @@ pub fn run(
     let mut db = dir.fresh(None)?;
     let mut filled = false;
     let mut results = Vec::new();
+    // Keys and values put since the database was opened, as the engine's counters
+    // count from there: the denominator of write amplification.
+    let mut user_bytes = 0;
     for &w in workloads {
         if w.fresh_db() {
             db = dir.fresh(Some(db))?;
+            user_bytes = 0;
         } else if !filled {
             // Reads, overwrites and deletes need keys to work on, as in db_bench runs
             // that always begin with a fill; this one is not reported.
-            workload::execute(&db, Workload::FillSeq, settings, false)?;
+            let fill = workload::execute(&db, Workload::FillSeq, settings, false)?;
+            user_bytes += fill.totals.bytes();
         }
         filled = true;
-        let result = workload::execute(&db, w, settings, true)?;
+        let mut result = workload::execute(&db, w, settings, true)?;
+        result.rss = mem::rss();
+        if w.puts() {
+            user_bytes += result.totals.bytes();
+        }
         if !json {
             writeln!(out, "{}", result.human_line())
                 .and_then(|()| out.flush())
@@ -69,8 +98,12 @@ pub fn run(
         }
         results.push(result);
     }
+    if settings.wait_compactions {
+        db.wait_for_compactions()?;
+    }
     let stats = db.stats();
     db.close()?;
+    let peak_rss = mem::rss().peak;
     if json {
         let report = json!({
             "settings": {
@@ -78,29 +111,46 @@ pub fn run(
                 "value_size": settings.value_size,
                 "threads": settings.threads,
                 "seed": settings.seed,
+                "write_buffer_size": settings.write_buffer_size,
+                "compression": compression_name(settings.compression),
+                "block_cache_bytes": settings.block_cache_bytes,
+                "wait_compactions": settings.wait_compactions,
                 "workloads": workloads.iter().map(|w| w.name()).collect::<Vec<_>>(),
                 "db": db_dir.map(|p| p.display().to_string()),
             },
             "results": results.iter().map(report::WorkloadResult::to_json).collect::<Vec<_>>(),
             "stats": crate::stats::to_json(&stats),
+            "write_amp": summary::write_amp(&stats, user_bytes),
+            "peak_rss_bytes": peak_rss,
         });
         writeln!(out, "{report:#}").map_err(CliError::Output)?;
+    } else {
+        summary::write(&mut out, &stats, user_bytes, peak_rss).map_err(CliError::Output)?;
     }
     Ok(())
+}
+
+/// The `--compression` spelling of `c`.
+pub fn compression_name(c: Compression) -> &'static str {
+    match c {
+        Compression::None => "none",
+        Compression::Lz4 => "lz4",
+        Compression::Zstd => "zstd",
+    }
 }
 
 fn write_header(out: &mut impl Write, s: &Settings, dir: &BenchDir) -> io::Result<()> {
     let raw_mb = (gen::KEY_LEN + s.value_size) as f64 * s.num as f64 / f64::from(1 << 20);
     writeln!(out, "Keys:       {} bytes each", gen::KEY_LEN)?;
-    writeln!(
-        out,
-        "Values:     {} bytes each ({} bytes after compression)",
-        s.value_size,
-        s.value_size / 2
-    )?;
+    // The values are built to compress to about half, when compression is on.
+    let stored = if s.compression == Compression::None { s.value_size } else { s.value_size / 2 };
+    writeln!(out, "Values:     {} bytes each ({stored} bytes after compression)", s.value_size)?;
     writeln!(out, "Entries:    {}", s.num)?;
     writeln!(out, "RawSize:    {raw_mb:.1} MB (estimated)")?;
     writeln!(out, "Threads:    {}", s.threads)?;
+    writeln!(out, "Compression: {}", compression_name(s.compression))?;
+    writeln!(out, "WriteBuffer: {}", crate::stats::human(s.write_buffer_size as u64))?;
+    writeln!(out, "BlockCache: {}", crate::stats::human(s.block_cache_bytes as u64))?;
     let kind = if dir.temp.is_some() { " (temporary)" } else { "" };
     writeln!(out, "Database:   {}{kind}", dir.path.display())?;
     writeln!(out, "{}", "-".repeat(48))
@@ -116,18 +166,20 @@ struct BenchDir {
     path: PathBuf,
     /// The temporary directory when `--db` was not given; removed when dropped.
     temp: Option<TempDir>,
+    /// What every database is opened with.
+    options: mylsm::Options,
 }
 
 impl BenchDir {
     /// The directory `explicit`, which must be absent, empty or a previous bench's,
     /// or else a new temporary directory.
-    fn new(explicit: Option<&Path>) -> Result<Self, CliError> {
+    fn new(explicit: Option<&Path>, options: mylsm::Options) -> Result<Self, CliError> {
         let Some(path) = explicit else {
             let temp = tempfile::Builder::new()
                 .prefix("mylsm-bench-")
                 .tempdir()
                 .map_err(CliError::io("creating a temporary directory"))?;
-            return Ok(BenchDir { path: temp.path().to_path_buf(), temp: Some(temp) });
+            return Ok(BenchDir { path: temp.path().to_path_buf(), temp: Some(temp), options });
         };
         let shown = path.display();
         if path.exists() {
@@ -143,7 +195,7 @@ impl BenchDir {
                 )));
             }
         }
-        Ok(BenchDir { path: path.to_path_buf(), temp: None })
+        Ok(BenchDir { path: path.to_path_buf(), temp: None, options })
     }
 
     /// Closes `old`, empties the directory and opens a new database there.
@@ -164,7 +216,7 @@ impl BenchDir {
             fs::write(self.path.join(MARKER), "This directory holds a mylsm bench database.\n")
                 .map_err(CliError::io(format!("writing the marker in {shown}")))?;
         }
-        Db::open(&self.path, mylsm::Options::default())
+        Db::open(&self.path, self.options.clone())
             .map_err(|source| CliError::Open { path: self.path.clone(), source })
     }
 }

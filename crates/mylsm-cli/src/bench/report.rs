@@ -6,6 +6,8 @@ use hdrhistogram::Histogram;
 use indicatif::ProgressBar;
 use serde_json::json;
 
+use super::mem::Rss;
+
 /// Longest latency the histograms resolve, in nanoseconds; longer ones are clamped.
 const MAX_LATENCY_NS: u64 = 60_000_000_000;
 /// Operations a thread counts before it advances the shared progress bar, so that
@@ -59,6 +61,11 @@ impl Recorder {
         }
     }
 
+    /// Bytes of keys and values the operations touched.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
     /// Counts one read that found its key.
     pub fn found(&mut self) {
         self.found += 1;
@@ -94,6 +101,8 @@ pub struct WorkloadResult {
     /// Whether `found` is meaningful (the workload reads single keys).
     pub reads: bool,
     pub totals: Recorder,
+    /// The process's memory when the workload finished.
+    pub rss: Rss,
 }
 
 impl WorkloadResult {
@@ -143,7 +152,8 @@ impl WorkloadResult {
         line
     }
 
-    /// The result as a JSON object; `found` appears for reads only.
+    /// The result as a JSON object; `found` appears for reads only, and the memory
+    /// fields are null where `/proc` is unavailable.
     pub fn to_json(&self) -> serde_json::Value {
         let mut v = json!({
             "name": self.name,
@@ -157,6 +167,8 @@ impl WorkloadResult {
             "p99_us": self.quantile_us(0.99),
             "p999_us": self.quantile_us(0.999),
             "max_us": self.max_us(),
+            "rss_bytes": self.rss.current,
+            "peak_rss_bytes": self.rss.peak,
         });
         if self.reads {
             v["found"] = json!(self.totals.found);

@@ -32,6 +32,9 @@ pub enum Workload {
     ReadRandom,
     /// Reads N keys that are absent.
     ReadMissing,
+    /// N times: opens an iterator, seeks to a random existing key and reads up to 10
+    /// entries from there.
+    SeekRandom,
     /// Iterates over the whole database forwards.
     ReadSeq,
     /// Iterates over the whole database backwards.
@@ -40,6 +43,9 @@ pub enum Workload {
 
 /// Keys written per batch by `fillbatch`.
 const BATCH_ENTRIES: u64 = 1000;
+/// Entries `seekrandom` reads after each seek, db_bench's default `--seek_nexts`
+/// for range-scan benchmarks.
+const SEEK_NEXTS: usize = 10;
 
 impl Workload {
     /// The db_bench name.
@@ -53,6 +59,7 @@ impl Workload {
             Workload::DeleteRandom => "deleterandom",
             Workload::ReadRandom => "readrandom",
             Workload::ReadMissing => "readmissing",
+            Workload::SeekRandom => "seekrandom",
             Workload::ReadSeq => "readseq",
             Workload::ReadReverse => "readreverse",
         }
@@ -66,9 +73,23 @@ impl Workload {
         )
     }
 
-    /// Whether the workload looks up single keys, so that its found count means something.
+    /// Whether the workload looks up keys one by one, so that its found count means
+    /// something.
     fn point_reads(self) -> bool {
-        matches!(self, Workload::ReadRandom | Workload::ReadMissing)
+        matches!(self, Workload::ReadRandom | Workload::ReadMissing | Workload::SeekRandom)
+    }
+
+    /// Whether the workload's bytes are keys and values it put, the user bytes that
+    /// write amplification divides by (deletes write no values).
+    pub fn puts(self) -> bool {
+        matches!(
+            self,
+            Workload::FillSeq
+                | Workload::FillRandom
+                | Workload::Overwrite
+                | Workload::FillSync
+                | Workload::FillBatch
+        )
     }
 
     /// Operations the workload does, `None` for the scans (as many as there are keys).
@@ -88,7 +109,8 @@ impl Workload {
             | Workload::Overwrite
             | Workload::FillSync
             | Workload::DeleteRandom
-            | Workload::ReadRandom => KeyOrder::random(num, seed.wrapping_mul(31) + self as u64),
+            | Workload::ReadRandom
+            | Workload::SeekRandom => KeyOrder::random(num, seed.wrapping_mul(31) + self as u64),
             _ => KeyOrder::Sequential,
         }
     }
@@ -144,7 +166,13 @@ pub fn execute(
         let rec = outcome.unwrap_or_else(|p| std::panic::resume_unwind(p))?;
         totals.merge(rec);
     }
-    Ok(WorkloadResult { name: workload.name(), threads, reads: workload.point_reads(), totals })
+    Ok(WorkloadResult {
+        name: workload.name(),
+        threads,
+        reads: workload.point_reads(),
+        totals,
+        rss: super::mem::Rss::default(),
+    })
 }
 
 /// How many times over the keys a workload's progress bar counts: each thread of a
@@ -219,6 +247,25 @@ fn run_thread(
                 if value.is_some() {
                     rec.found();
                 }
+            }
+        }
+        Workload::SeekRandom => {
+            for j in lo..hi {
+                let key = gen::key(order.at(j));
+                let start = Instant::now();
+                // A new iterator per seek, as db_bench does: its creation (pinning the
+                // current version) is part of what a short range scan costs.
+                let mut iter = db.iter();
+                iter.seek(key);
+                let mut bytes = 0;
+                for (i, entry) in iter.take(SEEK_NEXTS).enumerate() {
+                    let (k, v) = entry?;
+                    bytes += k.len() + v.len();
+                    if i == 0 && k[..] == key[..] {
+                        rec.found();
+                    }
+                }
+                rec.record(start, 1, bytes);
             }
         }
         Workload::ReadSeq | Workload::ReadReverse => {
