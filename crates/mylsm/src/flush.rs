@@ -175,13 +175,6 @@ impl DbCore {
         };
         self.fs.sync_dir(&self.dir)?;
         self.counters.flushed_bytes.fetch_add(props.file_size, Ordering::Relaxed);
-        Ok(Some(FileMeta {
-            number,
-            size: props.file_size,
-            smallest: props.smallest_key,
-            largest: props.largest_key,
-            smallest_seqno: props.smallest_seqno,
-            largest_seqno: props.largest_seqno,
-        }))
+        Ok(Some(FileMeta::from_properties(number, props)))
     }
 }

@@ -202,14 +202,7 @@ impl Outputs<'_> {
     fn finish_table(&mut self) -> Result<()> {
         let Some((number, builder)) = self.building.take() else { return Ok(()) };
         let props = builder.finish()?;
-        self.done.push(FileMeta {
-            number,
-            size: props.file_size,
-            smallest: props.smallest_key,
-            largest: props.largest_key,
-            smallest_seqno: props.smallest_seqno,
-            largest_seqno: props.largest_seqno,
-        });
+        self.done.push(FileMeta::from_properties(number, props));
         Ok(())
     }
 

@@ -71,14 +71,7 @@ impl TestTables {
             b.add(k, v).unwrap();
         }
         let props = b.finish().unwrap();
-        Arc::new(FileMeta {
-            number,
-            size: props.file_size,
-            smallest: props.smallest_key,
-            largest: props.largest_key,
-            smallest_seqno: props.smallest_seqno,
-            largest_seqno: props.largest_seqno,
-        })
+        Arc::new(FileMeta::from_properties(number, props))
     }
 
     /// Every entry of table `file`, in order.

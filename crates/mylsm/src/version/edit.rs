@@ -46,6 +46,20 @@ pub(crate) struct FileMeta {
     pub largest_seqno: u64,
 }
 
+impl FileMeta {
+    /// The metadata of table `number`, as its builder reported it when it finished.
+    pub fn from_properties(number: u64, props: crate::sstable::TableProperties) -> Self {
+        FileMeta {
+            number,
+            size: props.file_size,
+            smallest: props.smallest_key,
+            largest: props.largest_key,
+            smallest_seqno: props.smallest_seqno,
+            largest_seqno: props.largest_seqno,
+        }
+    }
+}
+
 /// A change to the version: files added and removed per level, plus counters.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct VersionEdit {
