@@ -42,14 +42,19 @@ impl DbCore {
     /// Following LevelDB, data is pushed no deeper than the tree already reaches; unlike
     /// LevelDB, the deepest level is also rewritten (RocksDB's bottommost compaction).
     pub fn compact_range(&self, begin: Option<&[u8]>, end: Option<&[u8]>) -> Result<()> {
-        let deepest = {
-            let st = lock(&self.state);
-            (0..NUM_LEVELS).rev().find(|&l| st.version.num_files(l) > 0).unwrap_or(0)
-        };
-        for level in 0..=deepest {
+        for level in 0..NUM_LEVELS {
             let _running = lock(&self.compaction);
+            // The deepest level is read again under the compaction lock each time: a
+            // background compaction may have pushed data deeper since the last level,
+            // and rewriting a level "into itself" as if it were the bottom while older
+            // data sits below would drop tombstones that still hide that data.
             let picked = {
                 let version = lock(&self.state).version.clone();
+                let deepest =
+                    (0..NUM_LEVELS).rev().find(|&l| version.num_files(l) > 0).unwrap_or(0);
+                if level > deepest {
+                    break;
+                }
                 if level < deepest {
                     compaction::pick_range(&version, level, begin, end)
                 } else {
@@ -127,9 +132,10 @@ impl DbCore {
     }
 }
 
-/// Rewrites the files of `level` (the deepest holding data) overlapping the range into
-/// the same level, dropping what no snapshot needs. L0 has no "into itself": its files
-/// may overlap, so it is left to `pick_range`.
+/// Rewrites the files of `level` overlapping the range into the same level, dropping
+/// what no snapshot needs. The caller holds the compaction lock and has checked that no
+/// deeper level holds data, which is what makes dropping tombstones safe. L0 has no
+/// "into itself": its files may overlap, so it is left to `pick_range`.
 fn bottom_compaction(
     version: &crate::version::Version,
     level: usize,

@@ -53,11 +53,23 @@ pub(crate) struct DbState {
     pub obsolete: Vec<Arc<crate::version::FileMeta>>,
 }
 
+/// Why a write group waited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StallCause {
+    /// Too many memtables were waiting for flush.
+    Memtables = 0,
+    /// L0 reached the slowdown trigger: the group was delayed 1 ms.
+    L0Slowdown = 1,
+    /// L0 reached the stop trigger: the group waited for compaction.
+    L0Stop = 2,
+}
+
 /// Counters reported by `Stats`.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
-    pub write_stalls: AtomicU64,
-    pub stall_micros: AtomicU64,
+    /// Stalled write groups and the time they waited, indexed by `StallCause`.
+    pub stalls: [AtomicU64; 3],
+    pub stall_micros: [AtomicU64; 3],
     pub flushed_bytes: AtomicU64,
     pub compacted_read: AtomicU64,
     pub compacted_written: AtomicU64,

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::background::{Background, Channels};
 use crate::batch::WriteBatch;
-use crate::core::{lock, DbCore};
+use crate::core::{lock, DbCore, StallCause};
 use crate::iter::db_iter::{prefix_successor, Iter};
 use crate::options::{Options, WriteOptions};
 use crate::snapshot::Snapshot;
@@ -230,8 +230,15 @@ impl Db {
             let st = lock(&core.state);
             (st.flushes, st.compactions)
         };
+        let load =
+            |a: &[std::sync::atomic::AtomicU64; 3]| a.each_ref().map(|c| c.load(Ordering::Relaxed));
+        let (stalls, stall_micros) =
+            (load(&core.counters.stalls), load(&core.counters.stall_micros));
+        let user_bytes = w.user_bytes.load(Ordering::Relaxed);
+        let table_bytes = core.counters.flushed_bytes.load(Ordering::Relaxed)
+            + core.counters.compacted_written.load(Ordering::Relaxed);
         let scores = crate::compaction::scores(&view.version, &core.compaction_opts);
-        let targets = crate::compaction::level_targets(&core.compaction_opts);
+        let targets = crate::compaction::level_targets(&view.version, &core.compaction_opts);
         let blocks = core.tables.blocks();
         Stats {
             last_seqno: w.visible_seqno(),
@@ -256,8 +263,20 @@ impl Db {
             write_groups: w.groups.load(Ordering::Relaxed),
             write_batches: w.batches.load(Ordering::Relaxed),
             wal_syncs: w.wal_syncs.load(Ordering::Relaxed),
-            write_stalls: core.counters.write_stalls.load(Ordering::Relaxed),
-            stall_micros: core.counters.stall_micros.load(Ordering::Relaxed),
+            write_stalls: stalls.iter().sum(),
+            stall_micros: stall_micros.iter().sum(),
+            stalls_memtables: stalls[StallCause::Memtables as usize],
+            stall_micros_memtables: stall_micros[StallCause::Memtables as usize],
+            stalls_l0_slowdown: stalls[StallCause::L0Slowdown as usize],
+            stall_micros_l0_slowdown: stall_micros[StallCause::L0Slowdown as usize],
+            stalls_l0_stop: stalls[StallCause::L0Stop as usize],
+            stall_micros_l0_stop: stall_micros[StallCause::L0Stop as usize],
+            user_bytes_written: user_bytes,
+            write_amplification: if user_bytes == 0 {
+                0.0
+            } else {
+                table_bytes as f64 / user_bytes as f64
+            },
             block_cache_hits: blocks.hits(),
             block_cache_misses: blocks.misses(),
             block_cache_bytes: blocks.usage(),

@@ -10,7 +10,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::core::{lock, DbCore, Imm};
+use crate::core::{lock, DbCore, Imm, StallCause};
 use crate::filename;
 use crate::iter::InternalIterator;
 use crate::memtable::MemTable;
@@ -26,42 +26,46 @@ impl DbCore {
     /// wait for flush, then cuts a new memtable and WAL. Holding the log lock while
     /// stalled is the point: every writer waits behind the leader.
     pub fn make_room(&self, log: &mut LogState) -> Result<()> {
-        let started = Instant::now();
-        let mut stalled = false;
-        let mut st = lock(&self.state);
+        // Which causes this group has already been counted under.
+        let mut counted = [false; 3];
         let mut slowed = false;
+        let mut st = lock(&self.state);
         loop {
             if let Some(e) = &st.bg_error {
                 return Err(crate::Error::Background(Box::new(e.clone())));
             }
             let l0 = st.version.num_files(0);
             let full = log.mem.approximate_memory_usage() >= self.opts.write_buffer_size;
-            if l0 >= self.opts.l0_stop_writes_trigger
-                || (full && st.imms.len() >= self.opts.max_immutable_memtables.max(1))
-            {
-                // Stop until a flush or compaction changes the picture.
-                stalled = true;
-                self.schedule_compaction();
-                st = self.state_changed.wait(st).unwrap_or_else(|p| p.into_inner());
+            let cause = if l0 >= self.opts.l0_stop_writes_trigger {
+                StallCause::L0Stop
+            } else if full && st.imms.len() >= self.opts.max_immutable_memtables.max(1) {
+                StallCause::Memtables
             } else if l0 >= self.opts.l0_slowdown_writes_trigger && !slowed {
+                StallCause::L0Slowdown
+            } else {
+                break;
+            };
+            let started = Instant::now();
+            if cause == StallCause::L0Slowdown {
                 // Delay this group a little, once, so compaction can keep up without
                 // writers hitting the hard stop (LevelDB's 1 ms slowdown).
                 drop(st);
-                stalled = true;
                 slowed = true;
                 std::thread::sleep(std::time::Duration::from_millis(1));
                 st = lock(&self.state);
             } else {
-                break;
+                // Stop until a flush or compaction changes the picture.
+                self.schedule_compaction();
+                st = self.state_changed.wait(st).unwrap_or_else(|p| p.into_inner());
             }
-        }
-        drop(st);
-        if stalled {
-            self.counters.write_stalls.fetch_add(1, Ordering::Relaxed);
-            self.counters
-                .stall_micros
+            let c = cause as usize;
+            if !std::mem::replace(&mut counted[c], true) {
+                self.counters.stalls[c].fetch_add(1, Ordering::Relaxed);
+            }
+            self.counters.stall_micros[c]
                 .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
         }
+        drop(st);
         if log.mem.approximate_memory_usage() < self.opts.write_buffer_size {
             return Ok(());
         }

@@ -51,11 +51,25 @@ pub struct Stats {
     pub write_batches: u64,
     /// WAL fsyncs since open.
     pub wal_syncs: u64,
-    /// Write groups delayed or stopped: too many memtables waiting for flush, or too
-    /// many L0 tables waiting for compaction.
+    /// Write groups delayed or stopped, all causes together (a group that waited for
+    /// two reasons counts once per reason).
     pub write_stalls: u64,
     /// Total time writers spent stalled, in microseconds.
     pub stall_micros: u64,
+    /// Stalls because too many memtables were waiting for flush, and their time (µs).
+    pub stalls_memtables: u64,
+    pub stall_micros_memtables: u64,
+    /// Groups delayed 1 ms because L0 reached `l0_slowdown_writes_trigger`, and time.
+    pub stalls_l0_slowdown: u64,
+    pub stall_micros_l0_slowdown: u64,
+    /// Groups stopped because L0 reached `l0_stop_writes_trigger`, and time.
+    pub stalls_l0_stop: u64,
+    pub stall_micros_l0_stop: u64,
+    /// Key and value bytes of every put and delete written since open.
+    pub user_bytes_written: u64,
+    /// `(flushed_bytes + compaction_written_bytes) / user_bytes_written` since open
+    /// (0 before the first write): bytes of tables written per byte the user wrote.
+    pub write_amplification: f64,
     /// Data-block reads served from the block cache.
     pub block_cache_hits: u64,
     /// Data-block reads that went to the file.

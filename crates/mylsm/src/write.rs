@@ -84,6 +84,8 @@ pub(crate) struct WritePath {
     /// Counters for `Stats`.
     pub groups: AtomicU64,
     pub batches: AtomicU64,
+    /// Key and value bytes of every record committed.
+    pub user_bytes: AtomicU64,
     pub wal_syncs: AtomicU64,
 }
 
@@ -105,6 +107,7 @@ impl WritePath {
             max_group_bytes: max_group_bytes.max(1),
             groups: AtomicU64::new(0),
             batches: AtomicU64::new(0),
+            user_bytes: AtomicU64::new(0),
             wal_syncs: AtomicU64::new(0),
         }
     }
@@ -202,9 +205,12 @@ impl WritePath {
             self.wal_syncs.fetch_add(1, Ordering::Relaxed);
         }
         let LogState { mem, scratch, .. } = &mut *log;
+        let mut bytes = 0;
         for (i, rec) in batch.records().enumerate() {
             mem.add(scratch, first + i as u64, rec.kind, rec.key, rec.value);
+            bytes += rec.key.len() + rec.value.len();
         }
+        self.user_bytes.fetch_add(bytes as u64, Ordering::Relaxed);
         log.last_seqno = last;
         self.visible.store(last, Ordering::Release);
         self.groups.fetch_add(1, Ordering::Relaxed);

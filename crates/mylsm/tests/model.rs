@@ -209,7 +209,11 @@ fn tiny_limits_flush_and_compact_constantly_and_held_snapshots_never_diverge() {
                         .iter()
                         .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap())
                         .collect();
-                    assert_eq!(&got, want, "seed {seed} step {step}: snapshot {i} diverged");
+                    assert!(
+                        &got == want,
+                        "seed {seed} step {step}: snapshot {i} diverged: {}",
+                        diff(&got, want)
+                    );
                 }
                 assert_eq!(contents(&db), model, "seed {seed} step {step}");
             }

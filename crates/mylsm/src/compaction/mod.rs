@@ -5,14 +5,22 @@
 //! time, merging away the versions nobody can read:
 //!
 //! - **Triggers.** L0 scores its file count over `l0_compaction_trigger`; L1..L5 score
-//!   their bytes over a static target, `max_bytes_for_level_base` for L1 and
-//!   `level_multiplier` times more for each level below (no dynamic level sizing).
-//!   The last level never scores. The highest score of at least 1 is compacted.
+//!   their bytes over a dynamic target (RocksDB's
+//!   `level_compaction_dynamic_level_bytes`): the last level targets the size of the
+//!   largest level, each level above `level_multiplier` times less, and none less than
+//!   `max_bytes_for_level_base`. The highest level whose target would be at most
+//!   `max_bytes_for_level_base` is the *base level*: L0 compacts straight into it, and
+//!   the levels between stay empty and have no target. An empty tree's base level is
+//!   the last. So each level holds about 1/`level_multiplier` of the one below, and
+//!   space amplification stays near 1.1 (at ×10) whatever the tree's size. The last
+//!   level never scores. The highest score of at least 1 is compacted.
 //! - **Inputs.** From L0: the oldest file and every L0 file overlapping it, directly or
-//!   through others, so no L0 file left behind overlaps what moves down. From Ln: the
-//!   one file with the fewest bytes overlapping Ln+1 per byte of its own. Then every
-//!   file of the output level that overlaps their user-key range. A manual
-//!   `pick_range` takes every file of one level that overlaps a user-key range.
+//!   through others, so no L0 file left behind overlaps what moves down into the base
+//!   level. From Ln: the one file with the fewest bytes overlapping Ln+1 per byte of
+//!   its own. Then every file of the output level that overlaps their user-key range.
+//!   A manual `pick_range` takes every file of one level that overlaps a user-key
+//!   range, into the level below (from L0: the first level holding data, else the
+//!   last).
 //! - **Trivial moves.** A single input with nothing overlapping it in the output level
 //!   (or in L0) moves down by a manifest edit alone, with no I/O.
 //! - **Dropping.** Inputs are merged newest first by a heap. Of the versions of a key

@@ -2,23 +2,27 @@
 //! which of its files to compact, and what they overlap below. Pure: no I/O.
 //!
 //! Follows LevelDB's `VersionSet::PickCompaction` and `Finalize` (scores, L0 by file
-//! count, Ln by bytes, levels ×10 apart); differs in choosing the Ln file by least
-//! overlap with Ln+1 (RocksDB's `kMinOverlappingRatio`) instead of a persisted
-//! round-robin pointer, and in compacting only a connected group of L0 files.
+//! count, Ln by bytes); differs in sizing levels dynamically from the largest level
+//! (RocksDB's `level_compaction_dynamic_level_bytes`), with L0 compacting straight
+//! into the base level, in choosing the Ln file by least overlap with Ln+1 (RocksDB's
+//! `kMinOverlappingRatio`) instead of a persisted round-robin pointer, and in
+//! compacting only a connected group of L0 files.
 
 use std::sync::Arc;
 
 use crate::key;
 use crate::version::{FileMeta, Version, NUM_LEVELS};
 
-/// What the picker aims for. Level targets are static (no dynamic level sizing).
+/// What the picker aims for. Level targets are dynamic: see `level_targets`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct CompactionOptions {
     /// L0 files that make L0 worth compacting (score 1). Default: 4.
     pub l0_compaction_trigger: usize,
-    /// Target bytes of L1. Default: 64 MiB.
+    /// The most bytes the base level (where L0 compacts to) targets, and the least any
+    /// level does. Default: 64 MiB.
     pub max_bytes_for_level_base: u64,
-    /// Each level below L1 targets this many times the bytes of the one above. Default: 10.
+    /// Each level below the base level targets this many times the bytes of the one
+    /// above. Default: 10.
     pub level_multiplier: u64,
     /// Bytes after which a compaction output is cut. Default: 64 MiB.
     pub target_file_size: u64,
@@ -51,31 +55,89 @@ pub(crate) struct Compaction {
     pub trivial_move: bool,
 }
 
-/// The byte target of each level; L0 has none (it is scored by file count), so 0.
-pub(crate) fn level_targets(opts: &CompactionOptions) -> [u64; NUM_LEVELS] {
+/// The byte target of each level under dynamic level sizing; 0 for a level with no
+/// target: L0 (scored by file count) and the levels above the base level.
+pub(crate) fn level_targets(version: &Version, opts: &CompactionOptions) -> [u64; NUM_LEVELS] {
+    shape(version, opts).1
+}
+
+/// The level L0 compacts into: the highest level with a target. The levels between
+/// L0 and it are empty. An empty tree's base level is the last level.
+pub(crate) fn base_level(version: &Version, opts: &CompactionOptions) -> usize {
+    shape(version, opts).0
+}
+
+/// The base level and the level targets, as RocksDB's `CalculateBaseBytes` computes
+/// them with `level_compaction_dynamic_level_bytes`: the last level's target is the
+/// size of the largest level, and each level above targets `level_multiplier` times
+/// less, up to the first whose target would be at most `max_bytes_for_level_base`:
+/// that is the base level. No target is set below `max_bytes_for_level_base`. So at
+/// steady state each level holds about 1/multiplier of the one below it, and the
+/// data above the last level is about 1/(multiplier - 1) of it (space amplification
+/// about 1.11 at ×10), however big the tree is.
+///
+/// The base level is never below the first non-empty level (L0 aside). When even
+/// that level would get a target under `max_bytes_for_level_base / multiplier`
+/// (more levels hold data than its size needs, e.g. a tree laid out by static
+/// targets) it is the base level, with that minimum target, and the targets grow by
+/// the multiplier from it; when the largest level is so big that L1 would target
+/// more than `max_bytes_for_level_base`, L1 is the base level and targets exactly
+/// that. Both are RocksDB's fallbacks.
+fn shape(version: &Version, opts: &CompactionOptions) -> (usize, [u64; NUM_LEVELS]) {
+    const LAST: usize = NUM_LEVELS - 1;
+    let base_max = opts.max_bytes_for_level_base.max(1);
+    let mult = opts.level_multiplier.max(1);
+    let base_min = base_max / mult;
     let mut targets = [0; NUM_LEVELS];
-    let mut target = opts.max_bytes_for_level_base.max(1);
-    for t in targets.iter_mut().skip(1) {
-        *t = target;
-        target = target.saturating_mul(opts.level_multiplier.max(1));
+    let sizes: [u64; NUM_LEVELS] = std::array::from_fn(|l| version.level_bytes(l));
+    let Some(first) = (1..NUM_LEVELS).find(|&l| sizes[l] > 0) else {
+        targets[LAST] = base_max;
+        return (LAST, targets);
+    };
+    let largest = sizes[1..].iter().copied().max().unwrap_or(0);
+    let grow = |t: u64, levels: usize| (0..levels).fold(t, |t, _| t.saturating_mul(mult));
+    // The first non-empty level's target, were the last level's `largest`.
+    let mut projected = (first..LAST).fold(largest, |t, _| t / mult);
+    let (base, last_target) = if projected <= base_min {
+        (first, grow(base_min + 1, LAST - first))
+    } else {
+        let mut base = first;
+        while base > 1 && projected > base_max {
+            base -= 1;
+            projected /= mult;
+        }
+        if projected > base_max {
+            (base, grow(base_max, LAST - base))
+        } else {
+            (base, largest)
+        }
+    };
+    let mut target = last_target;
+    for t in targets[base..].iter_mut().rev() {
+        *t = target.max(base_max);
+        target /= mult;
     }
-    targets
+    (base, targets)
 }
 
 /// Each level's score: L0 files over the trigger, Ln bytes over its target. A score of
-/// 1 or more asks for a compaction. The last level has nowhere to go and scores 0.
+/// 1 or more asks for a compaction. The last level has nowhere to go and scores 0, as
+/// do the (empty) levels above the base level, which have no target.
 pub(crate) fn scores(version: &Version, opts: &CompactionOptions) -> Vec<f64> {
-    let targets = level_targets(opts);
+    let targets = level_targets(version, opts);
     let mut scores = vec![0.0; NUM_LEVELS];
     scores[0] = version.num_files(0) as f64 / opts.l0_compaction_trigger.max(1) as f64;
     for level in 1..NUM_LEVELS - 1 {
-        scores[level] = version.level_bytes(level) as f64 / targets[level] as f64;
+        if targets[level] > 0 {
+            scores[level] = version.level_bytes(level) as f64 / targets[level] as f64;
+        }
     }
     scores
 }
 
 /// The compaction the most urgent level needs, if any level scores 1 or more; ties go
-/// to the upper level, whose backlog stalls writes first.
+/// to the upper level, whose backlog stalls writes first. L0 compacts into the base
+/// level, every other level into the one below it.
 pub(crate) fn pick(version: &Version, opts: &CompactionOptions) -> Option<Compaction> {
     let scores = scores(version, opts);
     let mut level = 0;
@@ -87,20 +149,23 @@ pub(crate) fn pick(version: &Version, opts: &CompactionOptions) -> Option<Compac
     if scores[level] < 1.0 {
         return None;
     }
-    let inputs = if level == 0 {
+    let (inputs, output_level) = if level == 0 {
         // Start from the oldest file, so no L0 file waits forever behind newer ones.
         let oldest = version.levels[0].last()?;
         let (lo, hi) = user_range(std::slice::from_ref(oldest));
-        l0_closure(version, Some(&lo), Some(&hi))
+        (l0_closure(version, Some(&lo), Some(&hi)), base_level(version, opts))
     } else {
-        vec![least_overlapping(version, level)?]
+        (vec![least_overlapping(version, level)?], level + 1)
     };
-    Some(finish(version, level, inputs, true))
+    Some(finish(version, level, output_level, inputs, true))
 }
 
 /// A manual compaction of `level` over the user keys `[begin, end]` (`None`:
-/// unbounded), into the level below. It never plans a trivial move: like LevelDB's
-/// `CompactRange`, a manual compaction rewrites its inputs, dropping what it can.
+/// unbounded), into the level below; L0 into the first level below it holding data,
+/// or the last level if none does (under dynamic sizing the levels between L0 and the
+/// base level are empty, and L0 data must not be left in one of them). It never plans
+/// a trivial move: like LevelDB's `CompactRange`, a manual compaction rewrites its
+/// inputs, dropping what it can.
 pub(crate) fn pick_range(
     version: &Version,
     level: usize,
@@ -118,7 +183,12 @@ pub(crate) fn pick_range(
     if inputs.is_empty() {
         return None;
     }
-    Some(finish(version, level, inputs, false))
+    let output_level = if level == 0 {
+        (1..NUM_LEVELS).find(|&l| version.num_files(l) > 0).unwrap_or(NUM_LEVELS - 1)
+    } else {
+        level + 1
+    };
+    Some(finish(version, level, output_level, inputs, false))
 }
 
 /// The L0 files that meet `[begin, end]`, and those that meet them, and so on: a
@@ -165,8 +235,13 @@ fn least_overlapping(version: &Version, level: usize) -> Option<Arc<FileMeta>> {
 }
 
 /// Fills in the output level's overlapping files and the flags.
-fn finish(version: &Version, level: usize, inputs: Vec<Arc<FileMeta>>, auto: bool) -> Compaction {
-    let output_level = level + 1;
+fn finish(
+    version: &Version,
+    level: usize,
+    output_level: usize,
+    inputs: Vec<Arc<FileMeta>>,
+    auto: bool,
+) -> Compaction {
     let (lo, hi) = user_range(&inputs);
     let next_inputs = version.overlapping_files(output_level, Some(&lo), Some(&hi));
     let (lo, hi) = user_range(inputs.iter().chain(&next_inputs));

@@ -92,3 +92,20 @@ pub fn rng(seed: u64) -> SmallRng {
 pub fn contents(db: &Db) -> Model {
     db.iter().map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).expect("iter")).collect()
 }
+
+/// The keys on which two states differ, for assertion messages: up to five, each with
+/// what each side holds (value lengths, not whole values).
+pub fn diff(got: &Model, want: &Model) -> String {
+    let keys: std::collections::BTreeSet<&Vec<u8>> = got.keys().chain(want.keys()).collect();
+    let show =
+        |v: Option<&Vec<u8>>| v.map_or("absent".to_string(), |v| format!("{} bytes", v.len()));
+    let rows: Vec<String> = keys
+        .into_iter()
+        .filter(|k| got.get(*k) != want.get(*k))
+        .take(5)
+        .map(|k| {
+            format!("{}: got {}, want {}", k.escape_ascii(), show(got.get(k)), show(want.get(k)))
+        })
+        .collect();
+    rows.join("; ")
+}
