@@ -42,8 +42,10 @@ pub struct Options {
     /// Number of L0 tables at which writes stop until compaction brings the count down.
     /// Default: 20.
     pub l0_stop_writes_trigger: usize,
-    /// Target size of L1; each deeper level's target is `level_multiplier` times the
-    /// one above. Default: 64 MiB.
+    /// Smallest target of the base level (the level L0 compacts into). Targets derive
+    /// from the largest level, each level `level_multiplier` times smaller than the one
+    /// below, and levels whose target would fall under this one stay empty. Default:
+    /// 64 MiB.
     pub max_bytes_for_level_base: u64,
     /// Size ratio between adjacent levels. Default: 10.
     pub level_multiplier: u64,
