@@ -88,17 +88,9 @@ pub fn wal(fs: &dyn FileSystem, path: &Path) -> Result<Vec<LogRecord>> {
     Ok(out)
 }
 
-/// One live table as the manifest records it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TableEntry {
-    pub number: u64,
-    pub size: u64,
-    /// Smallest and largest internal keys.
-    pub smallest: Vec<u8>,
-    pub largest: Vec<u8>,
-    pub smallest_seqno: u64,
-    pub largest_seqno: u64,
-}
+/// One live table as the manifest records it: number, size, smallest and largest
+/// internal keys, seqno range.
+pub use crate::version::FileMeta as TableEntry;
 
 /// What `inspect manifest` shows.
 #[derive(Debug, Clone)]
@@ -119,19 +111,7 @@ pub fn manifest(fs: &dyn FileSystem, dir: &Path) -> Result<ManifestReport> {
         return Err(Error::InvalidArgument(format!("{} has no CURRENT file", dir.display())));
     };
     let levels = (0..NUM_LEVELS)
-        .map(|l| {
-            m.version.levels[l]
-                .iter()
-                .map(|f| TableEntry {
-                    number: f.number,
-                    size: f.size,
-                    smallest: f.smallest.clone(),
-                    largest: f.largest.clone(),
-                    smallest_seqno: f.smallest_seqno,
-                    largest_seqno: f.largest_seqno,
-                })
-                .collect()
-        })
+        .map(|l| m.version.levels[l].iter().map(|f| TableEntry::clone(f)).collect())
         .collect();
     let number = m.manifest_number.unwrap_or_default();
     Ok(ManifestReport {

@@ -36,8 +36,10 @@ const TAG_NEW_FILE: u64 = 5;
 
 /// What the manifest knows about one table file.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct FileMeta {
+pub struct FileMeta {
+    /// The table's file number (`NNNNNN.sst`).
     pub number: u64,
+    /// Its size in bytes.
     pub size: u64,
     /// Smallest and largest internal keys in the table.
     pub smallest: Vec<u8>,
@@ -48,7 +50,7 @@ pub(crate) struct FileMeta {
 
 impl FileMeta {
     /// The metadata of table `number`, as its builder reported it when it finished.
-    pub fn from_properties(number: u64, props: crate::sstable::TableProperties) -> Self {
+    pub(crate) fn from_properties(number: u64, props: crate::sstable::TableProperties) -> Self {
         FileMeta {
             number,
             size: props.file_size,

@@ -6,6 +6,7 @@ pub(crate) mod set;
 #[expect(clippy::module_inception, reason = "DESIGN.md names the file version/version.rs")]
 pub(crate) mod version;
 
-pub(crate) use edit::{FileMeta, VersionEdit, NUM_LEVELS};
+pub use edit::FileMeta;
+pub(crate) use edit::{VersionEdit, NUM_LEVELS};
 pub(crate) use set::VersionSet;
 pub(crate) use version::Version;
