@@ -137,6 +137,41 @@ fn bench_json_reports_every_workload() {
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "no ./mylsm-data");
 }
 
+/// Runs `bench --json` with `args` after it in a scratch directory; its JSON report.
+fn bench_json(args: &[&str]) -> serde_json::Value {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_mylsm"))
+        .args(["bench", "--json"])
+        .args(args)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("valid JSON")
+}
+
+#[test]
+fn bench_readwhilewriting_and_deleteseq() {
+    let report =
+        bench_json(&["--num", "3000", "--workloads", "fillrandom,readwhilewriting,deleteseq"]);
+    let results = report["results"].as_array().unwrap();
+    assert_eq!(results.len(), 3, "{report:#}");
+    let rww = &results[1];
+    assert_eq!(rww["name"], "readwhilewriting");
+    assert_eq!(rww["found"], rww["ops"]);
+    assert_eq!(rww["ops"], 3000);
+    assert!(rww["writer_ops_per_sec"].as_f64().unwrap() > 0.0, "{rww:#}");
+    assert_eq!(results[2]["name"], "deleteseq");
+    assert_eq!(results[2]["ops"], 3000);
+    assert!(results[2].get("writer_ops_per_sec").is_none());
+
+    let report = bench_json(&["--num", "2000", "--workloads", "fillseq,deleteseq,readrandom"]);
+    let results = report["results"].as_array().unwrap();
+    assert_eq!(results[2]["name"], "readrandom");
+    assert_eq!(results[2]["ops"], 2000);
+    assert_eq!(results[2]["found"], 0, "{report:#}");
+}
+
 #[test]
 fn bench_seekrandom_with_engine_options_reports_memory() {
     let dir = tempfile::tempdir().unwrap();

@@ -5,6 +5,7 @@ mod mem;
 mod report;
 mod summary;
 mod workload;
+mod writer;
 
 use std::fs;
 use std::io::{self, Write};
@@ -91,6 +92,7 @@ pub fn run(
         if w.puts() {
             user_bytes += result.totals.bytes();
         }
+        user_bytes += result.writer.map_or(0, |w| w.bytes);
         if !json {
             writeln!(out, "{}", result.human_line())
                 .and_then(|()| out.flush())

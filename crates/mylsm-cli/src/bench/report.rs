@@ -7,6 +7,7 @@ use indicatif::ProgressBar;
 use serde_json::json;
 
 use super::mem::Rss;
+use super::writer::WriterStats;
 
 /// Longest latency the histograms resolve, in nanoseconds; longer ones are clamped.
 const MAX_LATENCY_NS: u64 = 60_000_000_000;
@@ -101,6 +102,8 @@ pub struct WorkloadResult {
     /// Whether `found` is meaningful (the workload reads single keys).
     pub reads: bool,
     pub totals: Recorder,
+    /// readwhilewriting's background writer; its operations are not in `totals`.
+    pub writer: Option<WriterStats>,
     /// The process's memory when the workload finished.
     pub rss: Rss,
 }
@@ -147,7 +150,11 @@ impl WorkloadResult {
             self.max_us(),
         );
         if self.reads {
-            line.push_str(&format!("  ({} of {} found)", self.totals.found, self.totals.ops));
+            let writer = self
+                .writer
+                .map_or_else(String::new, |w| format!("; writer {:.0} ops/sec", w.ops_per_sec()));
+            let (found, ops) = (self.totals.found, self.totals.ops);
+            line.push_str(&format!("  ({found} of {ops} found{writer})"));
         }
         line
     }
@@ -172,6 +179,9 @@ impl WorkloadResult {
         });
         if self.reads {
             v["found"] = json!(self.totals.found);
+        }
+        if let Some(w) = self.writer {
+            v["writer_ops_per_sec"] = json!(w.ops_per_sec());
         }
         v
     }

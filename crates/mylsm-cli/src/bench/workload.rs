@@ -1,5 +1,6 @@
 //! The benchmark workloads, db_bench's semantics, and the threads that run them.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Barrier;
 use std::time::Instant;
 
@@ -7,6 +8,7 @@ use mylsm::{Db, WriteBatch, WriteOptions};
 
 use super::gen::{self, KeyOrder, ValueGen, KEY_LEN};
 use super::report::{Recorder, WorkloadResult};
+use super::writer;
 use super::Settings;
 use crate::error::CliError;
 use crate::progress;
@@ -28,8 +30,13 @@ pub enum Workload {
     FillBatch,
     /// Deletes N keys in random order.
     DeleteRandom,
+    /// Deletes N keys in key order.
+    DeleteSeq,
     /// Reads N keys in random order.
     ReadRandom,
+    /// Reads N keys in random order with T threads while one more thread
+    /// overwrites random keys until they finish.
+    ReadWhileWriting,
     /// Reads N keys that are absent.
     ReadMissing,
     /// N times: opens an iterator, seeks to a random existing key and reads up to 10
@@ -57,7 +64,9 @@ impl Workload {
             Workload::FillSync => "fillsync",
             Workload::FillBatch => "fillbatch",
             Workload::DeleteRandom => "deleterandom",
+            Workload::DeleteSeq => "deleteseq",
             Workload::ReadRandom => "readrandom",
+            Workload::ReadWhileWriting => "readwhilewriting",
             Workload::ReadMissing => "readmissing",
             Workload::SeekRandom => "seekrandom",
             Workload::ReadSeq => "readseq",
@@ -76,7 +85,13 @@ impl Workload {
     /// Whether the workload looks up keys one by one, so that its found count means
     /// something.
     fn point_reads(self) -> bool {
-        matches!(self, Workload::ReadRandom | Workload::ReadMissing | Workload::SeekRandom)
+        matches!(
+            self,
+            Workload::ReadRandom
+                | Workload::ReadWhileWriting
+                | Workload::ReadMissing
+                | Workload::SeekRandom
+        )
     }
 
     /// Whether the workload's bytes are keys and values it put, the user bytes that
@@ -110,6 +125,7 @@ impl Workload {
             | Workload::FillSync
             | Workload::DeleteRandom
             | Workload::ReadRandom
+            | Workload::ReadWhileWriting
             | Workload::SeekRandom => KeyOrder::random(num, seed.wrapping_mul(31) + self as u64),
             _ => KeyOrder::Sequential,
         }
@@ -133,9 +149,13 @@ pub fn execute(
     } else {
         None
     };
+    // readwhilewriting's writer runs beside the readers until they are done.
+    let with_writer = workload == Workload::ReadWhileWriting;
+    let stop = AtomicBool::new(false);
     // The barrier lines the threads up so that none runs alone while others start.
-    let barrier = Barrier::new(threads);
-    let outcomes = std::thread::scope(|s| {
+    let barrier = Barrier::new(threads + usize::from(with_writer));
+    let (outcomes, writer) = std::thread::scope(|s| {
+        let writer = with_writer.then(|| s.spawn(|| writer::run(db, settings, &stop, &barrier)));
         let handles: Vec<_> = (0..threads)
             .map(|t| {
                 let (db, order, barrier, bar) = (db.clone(), &order, &barrier, bar.clone());
@@ -155,7 +175,9 @@ pub fn execute(
                 })
             })
             .collect();
-        handles.into_iter().map(|h| h.join()).collect::<Vec<_>>()
+        let outcomes = handles.into_iter().map(|h| h.join()).collect::<Vec<_>>();
+        stop.store(true, Ordering::Relaxed);
+        (outcomes, writer.map(|h| h.join()))
     });
     if let Some(bar) = &bar {
         bar.finish_and_clear();
@@ -166,11 +188,13 @@ pub fn execute(
         let rec = outcome.unwrap_or_else(|p| std::panic::resume_unwind(p))?;
         totals.merge(rec);
     }
+    let writer = writer.map(|w| w.unwrap_or_else(|p| std::panic::resume_unwind(p))).transpose()?;
     Ok(WorkloadResult {
         name: workload.name(),
         threads,
         reads: workload.point_reads(),
         totals,
+        writer,
         rss: super::mem::Rss::default(),
     })
 }
@@ -223,7 +247,7 @@ fn run_thread(
                 rec.record(start, last - first, bytes);
             }
         }
-        Workload::DeleteRandom => {
+        Workload::DeleteRandom | Workload::DeleteSeq => {
             for j in lo..hi {
                 let key = gen::key(order.at(j));
                 let start = Instant::now();
@@ -231,7 +255,7 @@ fn run_thread(
                 rec.record(start, 1, KEY_LEN);
             }
         }
-        Workload::ReadRandom | Workload::ReadMissing => {
+        Workload::ReadRandom | Workload::ReadWhileWriting | Workload::ReadMissing => {
             for j in lo..hi {
                 // A missing key is an existing one with a dot appended.
                 let padded = gen::missing_key(order.at(j));
