@@ -1,10 +1,11 @@
 //! `DbCore`: the state one open database shares between its handles and its
-//! background worker, and `open`, which builds it from the directory.
+//! background workers, and `open`, which builds it from the directory.
 //!
 //! Locks (order and rules in `docs/impl.md`): `write`'s log lock (the WAL writer; held
-//! across WAL I/O), `versions` (the manifest writer; held across manifest I/O), and
-//! `state` (memtables waiting for flush, the current version, the background error;
-//! never held across I/O). `view` is swapped under `state`.
+//! across WAL I/O), `compaction` (one compaction at a time; held across its I/O),
+//! `versions` (the manifest writer; held across manifest I/O and the install that
+//! follows), and `state` (memtables waiting for flush, the current version, the
+//! background error; never held across I/O). `view` is swapped under `state`.
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
