@@ -153,5 +153,6 @@ fn bottom_compaction(
         next_inputs: Vec::new(),
         bottommost: true,
         trivial_move: false,
+        grandparents: Vec::new(),
     })
 }

@@ -58,7 +58,15 @@ pub(crate) fn run(c: &Compaction, ctx: &JobContext<'_>) -> Result<JobOutput> {
         edit.added.extend(c.inputs.iter().map(|f| (c.output_level, FileMeta::clone(f))));
         return Ok(JobOutput { edit, bytes_read: 0, bytes_written: 0, entries_dropped: 0 });
     }
-    let mut out = Outputs { ctx, created: Vec::new(), building: None, done: Vec::new() };
+    let mut out = Outputs {
+        ctx,
+        created: Vec::new(),
+        building: None,
+        done: Vec::new(),
+        grandparents: &c.grandparents,
+        gp_next: 0,
+        gp_overlap: 0,
+    };
     let dropped = match merge(c, ctx, &mut out).and_then(|d| out.finish().map(|()| d)) {
         Ok(d) => d,
         Err(e) => {
@@ -89,7 +97,7 @@ fn merge(c: &Compaction, ctx: &JobContext<'_>, out: &mut Outputs<'_>) -> Result<
             return Err(damaged(c, ctx.dir, "input keys out of order"));
         }
         if keep.starts_new_key(parsed.user_key) {
-            out.cut_if_full()?;
+            out.cut_if_full(parsed.user_key)?;
         }
         if keep.keep(&parsed) {
             out.add(ikey, it.value())?;
@@ -171,7 +179,16 @@ struct Outputs<'a> {
     created: Vec<PathBuf>,
     building: Option<(u64, TableBuilder)>,
     done: Vec<FileMeta>,
+    /// The compaction's grandparents, the next one not yet passed, and the bytes of
+    /// those passed while the current output was open.
+    grandparents: &'a [Arc<FileMeta>],
+    gp_next: usize,
+    gp_overlap: u64,
 }
+
+/// How many target file sizes of the grandparent level one output may overlap before
+/// it is cut (LevelDB uses 10).
+const GRANDPARENT_OVERLAP: u64 = 10;
 
 impl Outputs<'_> {
     fn add(&mut self, ikey: &[u8], value: &[u8]) -> Result<()> {
@@ -187,15 +204,29 @@ impl Outputs<'_> {
         builder.add(ikey, value)
     }
 
-    /// Finishes the current table if it has reached the target size. Called only
-    /// between user keys, so no key's versions straddle two files of a sorted level.
-    fn cut_if_full(&mut self) -> Result<()> {
-        match &self.building {
-            Some((_, b)) if b.file_size_estimate() >= self.ctx.target_file_size => {
-                self.finish_table()
+    /// Finishes the current table before `next_user_key` if it has reached the target
+    /// size, or if it already overlaps more than `GRANDPARENT_OVERLAP` target sizes of
+    /// the level below the output (LevelDB's `ShouldStopBefore`). Called only between
+    /// user keys, so no key's versions straddle two files of a sorted level.
+    fn cut_if_full(&mut self, next_user_key: &[u8]) -> Result<()> {
+        let gp = self.grandparents;
+        while self.gp_next < gp.len() && key::user_key(&gp[self.gp_next].largest) < next_user_key {
+            if self.building.is_some() {
+                self.gp_overlap += gp[self.gp_next].size;
             }
-            _ => Ok(()),
+            self.gp_next += 1;
         }
+        let too_big = self
+            .building
+            .as_ref()
+            .is_some_and(|(_, b)| b.file_size_estimate() >= self.ctx.target_file_size);
+        let too_wide = self.building.is_some()
+            && self.gp_overlap > GRANDPARENT_OVERLAP * self.ctx.target_file_size;
+        if too_big || too_wide {
+            self.gp_overlap = 0;
+            return self.finish_table();
+        }
+        Ok(())
     }
 
     /// Finishes (and fsyncs) the current table, if any, recording its metadata.

@@ -227,3 +227,32 @@ fn a_trivial_move_does_no_io() {
     };
     assert_eq!((out.edit, out.bytes_read, out.bytes_written), (want, 0, 0));
 }
+
+#[test]
+fn an_output_is_cut_where_it_would_overlap_too_much_of_the_grandparent_level() {
+    let t = TestTables::new();
+    let e: Vec<Entry> =
+        (0..200u64).map(|i| entry(format!("k{i:03}").as_bytes(), i + 1, Kind::Put, b"v")).collect();
+    let mut c = pick_range(&version(&[(0, t.table(&e))]), 0, None, None).unwrap();
+    // Grandparents of 3 target sizes each, one per 20 keys: an output may span at most
+    // ten target sizes of them, so about every 80 keys it must be cut, though it is
+    // far below the target size itself.
+    let target = 1 << 20;
+    c.grandparents = (0..10u64)
+        .map(|g| {
+            meta(
+                900 + g,
+                format!("k{:03}", g * 20).as_bytes(),
+                format!("k{:03}", g * 20 + 19).as_bytes(),
+                3 * target,
+            )
+        })
+        .collect();
+    let out = run_job(&t, &c, target, &[]).unwrap();
+    assert_eq!(output_entries(&t, &out), e);
+    let files = out.edit.added.len();
+    assert!((2..=4).contains(&files), "{files} outputs");
+    // Without grandparents the same job writes one table.
+    c.grandparents.clear();
+    assert_eq!(run_job(&t, &c, target, &[]).unwrap().edit.added.len(), 1);
+}

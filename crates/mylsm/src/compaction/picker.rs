@@ -53,6 +53,10 @@ pub(crate) struct Compaction {
     pub bottommost: bool,
     /// One input, nothing in the way: the file can move down by a `VersionEdit` alone.
     pub trivial_move: bool,
+    /// The files of the level below `output_level` overlapping the compaction, by key:
+    /// an output is cut early once it overlaps too many of their bytes, so that
+    /// compacting it later does not become one huge job (LevelDB's grandparents).
+    pub grandparents: Vec<Arc<FileMeta>>,
 }
 
 /// The byte target of each level under dynamic level sizing; 0 for a level with no
@@ -247,8 +251,12 @@ fn finish(
     let (lo, hi) = user_range(inputs.iter().chain(&next_inputs));
     let bottommost = (output_level + 1..NUM_LEVELS)
         .all(|l| version.overlapping_files(l, Some(&lo), Some(&hi)).is_empty());
+    let grandparents = match output_level + 1 {
+        gp if gp < NUM_LEVELS => version.overlapping_files(gp, Some(&lo), Some(&hi)),
+        _ => Vec::new(),
+    };
     let trivial_move = auto && inputs.len() == 1 && next_inputs.is_empty();
-    Compaction { level, output_level, inputs, next_inputs, bottommost, trivial_move }
+    Compaction { level, output_level, inputs, next_inputs, bottommost, trivial_move, grandparents }
 }
 
 /// The smallest and largest user keys of `files` (which must not be empty).
