@@ -139,28 +139,12 @@ fn crash_contents(data: &[u8], synced: usize, mode: CrashMode, rng: &mut SplitMi
 
 #[cfg(test)]
 mod tests {
+    use crate::fs::test_util::*;
     use std::collections::BTreeSet;
-    use std::path::{Path, PathBuf};
+    use std::path::PathBuf;
 
     use super::*;
-    use crate::fs::{parent_dir, FileSystem, WritableFile};
-
-    fn db() -> (MemFs, PathBuf) {
-        let fs = MemFs::new();
-        let dir = PathBuf::from("/db");
-        fs.create_dir_all(&dir).unwrap();
-        (fs, dir)
-    }
-
-    /// Writes `synced` then `unsynced` to a new file and makes its entry durable.
-    fn write(fs: &MemFs, path: &Path, synced: &[u8], unsynced: &[u8]) -> Box<dyn WritableFile> {
-        let mut w = fs.create(path).unwrap();
-        w.append(synced).unwrap();
-        w.sync().unwrap();
-        fs.sync_dir(&parent_dir(path)).unwrap();
-        w.append(unsynced).unwrap();
-        w
-    }
+    use crate::fs::FileSystem;
 
     #[test]
     fn crash_keeps_synced_data() {

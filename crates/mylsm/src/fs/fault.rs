@@ -140,17 +140,11 @@ impl MemFs {
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
+    use crate::fs::test_util::*;
 
     use super::*;
     use crate::fs::FileSystem;
     use crate::Error;
-
-    fn db() -> (MemFs, PathBuf) {
-        let fs = MemFs::new();
-        fs.create_dir_all(Path::new("/db")).unwrap();
-        (fs, PathBuf::from("/db"))
-    }
 
     fn io_kind<T>(r: crate::Result<T>) -> Option<io::ErrorKind> {
         match r {

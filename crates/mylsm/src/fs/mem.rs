@@ -434,26 +434,10 @@ impl Drop for MemFileLock {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn db() -> (MemFs, PathBuf) {
-        let fs = MemFs::new();
-        let dir = PathBuf::from("/db");
-        fs.create_dir_all(&dir).unwrap();
-        (fs, dir)
-    }
+    use crate::fs::test_util::*;
 
     fn is_not_found(r: Result<impl fmt::Debug>) -> bool {
         matches!(r, Err(Error::Io(e)) if e.kind() == io::ErrorKind::NotFound)
-    }
-
-    /// Writes `synced` then `unsynced` to a new file and makes its entry durable.
-    fn write(fs: &MemFs, path: &Path, synced: &[u8], unsynced: &[u8]) -> Box<dyn WritableFile> {
-        let mut w = fs.create(path).unwrap();
-        w.append(synced).unwrap();
-        w.sync().unwrap();
-        fs.sync_dir(&parent_dir(path)).unwrap();
-        w.append(unsynced).unwrap();
-        w
     }
 
     #[test]

@@ -14,6 +14,8 @@ mod crash;
 mod fault;
 mod mem;
 mod os;
+#[cfg(test)]
+mod test_util;
 
 use std::fmt::Debug;
 use std::path::{Path, PathBuf};
