@@ -4,7 +4,9 @@
 //! Pebble, the fault-injection `Env` of LevelDB): `fail_*_after(n)` lets `n` more calls
 //! of that kind succeed and then fails every later one until [`MemFs::clear_faults`]. A
 //! space limit makes appends fail with `ENOSPC`. An injected sync failure also drops the
-//! file's unsynced bytes, as Linux does (see [`MemFs::fail_sync_after`]).
+//! file's unsynced bytes, as Linux does (see [`MemFs::fail_sync_after`]). Reads can also
+//! succeed with damaged bytes ([`MemFs::corrupt_reads_after`]), as from a disk or bus
+//! that returns bad data without an error, so tests can check that checksums catch it.
 
 use std::io;
 use std::path::Path;
@@ -20,7 +22,9 @@ pub(super) struct Faults {
     write_budget: Option<u64>,
     sync_budget: Option<u64>,
     read_budget: Option<u64>,
+    corrupt_budget: Option<u64>,
     space_limit: Option<u64>,
+    pub(super) reads_corrupted: u64,
     pub(super) syncs: u64,
     pub(super) dir_syncs: u64,
     pub(super) appends: u64,
@@ -68,6 +72,20 @@ impl Faults {
         Ok(())
     }
 
+    /// Flips one bit of `buf`, the bytes a read returns, if an armed read corruption is
+    /// due. Empty reads are left alone and do not count against the budget.
+    pub(super) fn corrupt_read(&mut self, buf: &mut [u8]) {
+        if buf.is_empty() || !spend(&mut self.corrupt_budget) {
+            return;
+        }
+        // The damaged position moves from read to read (a multiplicative hash of the
+        // count), so that across a workload headers, payloads and trailers are all hit.
+        let n = self.reads_corrupted;
+        let at = (n.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as usize % buf.len();
+        buf[at] ^= 1 << (n % 8);
+        self.reads_corrupted += 1;
+    }
+
     /// Fails with `ENOSPC` if `extra` more bytes on top of `used` exceed the space limit.
     pub(super) fn check_space(&self, used: u64, extra: u64) -> io::Result<()> {
         match self.space_limit {
@@ -100,6 +118,19 @@ impl MemFs {
         self.state().faults.read_budget = Some(n);
     }
 
+    /// Lets `n` more non-empty positional reads return true bytes, then flips one bit in
+    /// what every later one returns (the read itself succeeds) until
+    /// [`MemFs::clear_faults`]. The file's stored bytes are untouched: a read after the
+    /// fault is cleared sees them intact, as after a transient bus or controller error.
+    pub fn corrupt_reads_after(&self, n: u64) {
+        self.state().faults.corrupt_budget = Some(n);
+    }
+
+    /// How many reads [`MemFs::corrupt_reads_after`] damaged.
+    pub fn corrupted_read_count(&self) -> u64 {
+        self.state().faults.reads_corrupted
+    }
+
     /// Caps the bytes held by all files together; an append that would exceed the cap
     /// fails with `ENOSPC` ([`io::ErrorKind::StorageFull`]) and appends nothing. Files
     /// that are removed but still open count, as on a real disk.
@@ -114,6 +145,7 @@ impl MemFs {
         f.write_budget = None;
         f.sync_budget = None;
         f.read_budget = None;
+        f.corrupt_budget = None;
         f.space_limit = None;
     }
 
@@ -141,6 +173,8 @@ impl MemFs {
 #[cfg(test)]
 mod tests {
     use crate::fs::test_util::*;
+
+    use std::collections::BTreeSet;
 
     use super::*;
     use crate::fs::FileSystem;
@@ -205,6 +239,32 @@ mod tests {
         assert_eq!(io_kind(r.read_all()), Some(io::ErrorKind::Other));
         fs.clear_faults();
         assert_eq!(r.read_all().unwrap(), b"abc");
+    }
+
+    #[test]
+    fn corrupted_reads_flip_one_bit_and_leave_the_file_intact() {
+        let (fs, dir) = db();
+        let path = dir.join("f");
+        let data: Vec<u8> = (0..200u8).collect();
+        fs.write_file(&path, &data);
+        let r = fs.open(&path).unwrap();
+        fs.corrupt_reads_after(1);
+        assert_eq!(r.read_all().unwrap(), data);
+        let mut positions = BTreeSet::new();
+        for _ in 0..20 {
+            let got = r.read_all().unwrap();
+            let diff: Vec<usize> = (0..data.len()).filter(|&i| got[i] != data[i]).collect();
+            assert_eq!(diff.len(), 1, "exactly one byte differs");
+            assert_eq!((got[diff[0]] ^ data[diff[0]]).count_ones(), 1, "by one bit");
+            positions.insert(diff[0]);
+        }
+        assert!(positions.len() > 5, "the damage moves between reads: {positions:?}");
+        assert_eq!(fs.corrupted_read_count(), 20);
+        // An empty read has nothing to damage and does not use up the budget.
+        assert_eq!(r.read_at(500, &mut [0u8; 4]).unwrap(), 0);
+        fs.clear_faults();
+        assert_eq!(r.read_all().unwrap(), data);
+        assert_eq!(fs.file_contents(&path).unwrap(), data);
     }
 
     #[test]

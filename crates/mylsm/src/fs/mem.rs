@@ -396,10 +396,12 @@ impl RandomAccessFile for MemRandomAccessFile {
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize> {
         let mut st = self.fs.state();
         st.faults.check_read(&self.path)?;
-        let data = &st.inode(self.ino).data;
+        let State { inodes, faults, .. } = &mut *st;
+        let data = &inodes[&self.ino].data;
         let start = usize::try_from(offset).map_or(data.len(), |o| o.min(data.len()));
         let n = buf.len().min(data.len() - start);
         buf[..n].copy_from_slice(&data[start..start + n]);
+        faults.corrupt_read(&mut buf[..n]);
         Ok(n)
     }
 
