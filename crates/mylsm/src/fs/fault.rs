@@ -126,6 +126,12 @@ impl MemFs {
         self.state().faults.corrupt_budget = Some(n);
     }
 
+    /// Bytes held by files the OS still has (linked or open), the measure a space limit
+    /// caps; tests set a limit relative to it.
+    pub fn used_bytes(&self) -> u64 {
+        self.state().used_bytes()
+    }
+
     /// How many reads [`MemFs::corrupt_reads_after`] damaged.
     pub fn corrupted_read_count(&self) -> u64 {
         self.state().faults.reads_corrupted
