@@ -8,6 +8,7 @@ mod kv;
 mod load;
 mod progress;
 mod stats;
+mod stress;
 mod tsv;
 mod verify;
 
@@ -103,6 +104,9 @@ enum Command {
     Inspect(InspectCommand),
     /// Measures throughput and latency, in the manner of LevelDB's db_bench.
     Bench(BenchArgs),
+    /// Concurrent writers and checking readers printing an acknowledgement history;
+    /// with --verify, checks a database killed mid-run against that history.
+    Stress(stress::StressArgs),
 }
 
 /// The files `inspect` describes.
@@ -258,6 +262,7 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
         }
         Command::Inspect(InspectCommand::Wal { file, json }) => inspect::wal(&file, json),
         Command::Inspect(InspectCommand::Manifest { json }) => inspect::manifest(dir, json),
+        Command::Stress(a) => stress::stress(dir, &a),
         Command::Bench(a) => {
             let engine = mylsm::Options::default();
             let size = |v: Option<u64>, default: usize, what: &str| {
