@@ -38,6 +38,8 @@ mod error;
 mod filename;
 mod flush;
 pub mod fs;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod inspect;
 mod iter;
 mod key;

@@ -1,0 +1,323 @@
+//! The whole-database target: input bytes are a program of operations run on `MemFs`
+//! with tiny limits (so flushes and compactions happen constantly), checked against a
+//! `BTreeMap` model.
+//!
+//! While no fault is armed, every read must match the model exactly. After a fault is
+//! armed, operations may fail and reads go unchecked; what is required then is the
+//! durability contract: the next reopen (plain, or after a simulated crash) succeeds,
+//! and the database holds the model after some prefix of the write history that
+//! includes every write made durable (`docs/durability.md`, guarantees 1, 3, 4 and 8).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use super::Choices;
+use crate::fs::{CrashMode, MemFs};
+use crate::{Compression, Db, Options, RecoveryMode, Snapshot, WriteBatch, WriteOptions};
+
+type Model = BTreeMap<Vec<u8>, Vec<u8>>;
+
+const DIR: &str = "/db";
+/// The most operations one input runs, so one exec stays short.
+const MAX_OPS: usize = 200;
+const MAX_SNAPSHOTS: usize = 4;
+
+/// One write of the history: its puts (`Some`) and deletes (`None`).
+type Batch = Vec<(Vec<u8>, Option<Vec<u8>>)>;
+
+struct Harness {
+    fs: MemFs,
+    db: Db,
+    compression: Compression,
+    /// What the last open recovered (durable from then on).
+    base: Model,
+    /// Writes since the last open, acknowledged or failed, in order.
+    history: Vec<Batch>,
+    /// How many of `history` are durable for certain.
+    durable: usize,
+    /// How many of `history` were acknowledged (failures only come last).
+    acked: usize,
+    /// The model: `base` with every acknowledged write applied.
+    model: Model,
+    /// Armed since the last open: results are no longer checked exactly.
+    faulty: bool,
+    snapshots: Vec<(Snapshot, Model)>,
+}
+
+fn options(fs: &MemFs, compression: Compression, mode: RecoveryMode) -> Options {
+    Options {
+        fs: Arc::new(fs.clone()),
+        wal_recovery_mode: mode,
+        write_buffer_size: 4 << 10,
+        l0_compaction_trigger: 2,
+        max_bytes_for_level_base: 16 << 10,
+        target_file_size: 4 << 10,
+        block_size: 256,
+        block_cache_bytes: 64 << 10,
+        compression,
+        ..Options::default()
+    }
+}
+
+fn key(c: &mut Choices<'_>) -> Vec<u8> {
+    format!("k{:02}", c.u8() % 48).into_bytes()
+}
+
+fn value(c: &mut Choices<'_>) -> Vec<u8> {
+    let n = c.u8();
+    // Now and then a value long enough to cross WAL blocks and fill a memtable.
+    let len = if n == 255 { 40_000 } else { usize::from(n) };
+    let fill = c.u8();
+    (0..len).map(|i| fill.wrapping_add(i as u8)).collect()
+}
+
+fn apply(model: &mut Model, batch: &Batch) {
+    for (k, v) in batch {
+        match v {
+            Some(v) => model.insert(k.clone(), v.clone()),
+            None => model.remove(k),
+        };
+    }
+}
+
+fn contents(db: &Db) -> Model {
+    db.iter()
+        .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())))
+        .collect::<crate::Result<_>>()
+        .expect("a database that opened reads back")
+}
+
+/// Runs the program in `data`.
+pub fn db_ops(data: &[u8]) {
+    let mut c = Choices::new(data);
+    let compression = match c.u8() % 3 {
+        0 => Compression::None,
+        1 => Compression::Lz4,
+        _ => Compression::Zstd,
+    };
+    let fs = MemFs::new();
+    let db = Db::open(DIR, options(&fs, compression, RecoveryMode::default()))
+        .expect("a fresh database opens");
+    let mut h = Harness {
+        fs,
+        db,
+        compression,
+        base: Model::new(),
+        history: Vec::new(),
+        durable: 0,
+        acked: 0,
+        model: Model::new(),
+        faulty: false,
+        snapshots: Vec::new(),
+    };
+    for _ in 0..MAX_OPS {
+        if c.is_empty() {
+            break;
+        }
+        h.step(&mut c);
+    }
+    h.reopen(None);
+}
+
+impl Harness {
+    fn step(&mut self, c: &mut Choices<'_>) {
+        match c.u8() % 16 {
+            0..=2 => {
+                let (k, v, sync) = (key(c), value(c), c.bool());
+                self.write(vec![(k, Some(v))], sync);
+            }
+            3 => {
+                let (k, sync) = (key(c), c.bool());
+                self.write(vec![(k, None)], sync);
+            }
+            4 => {
+                let n = 1 + c.u8() % 8;
+                let batch = (0..n).map(|_| (key(c), c.bool().then(|| value(c)))).collect();
+                let sync = c.bool();
+                self.write(batch, sync);
+            }
+            5 => {
+                let k = key(c);
+                let got = self.db.get(&k);
+                if !self.faulty {
+                    let got = got.expect("get").map(|v| v.to_vec());
+                    assert_eq!(got.as_ref(), self.model.get(&k), "get {}", k.escape_ascii());
+                }
+            }
+            6 => self.scan(c),
+            7 => {
+                let r = self.db.flush();
+                assert!(self.faulty || r.is_ok(), "flush: {r:?}");
+            }
+            8 => {
+                let (a, b) = (key(c), key(c));
+                let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+                let r = self.db.compact_range(lo..hi);
+                assert!(self.faulty || r.is_ok(), "compact_range: {r:?}");
+                if c.bool() {
+                    let r = self.db.wait_for_compactions();
+                    assert!(self.faulty || r.is_ok(), "wait_for_compactions: {r:?}");
+                }
+            }
+            9 => {
+                if self.snapshots.len() == MAX_SNAPSHOTS {
+                    self.snapshots.remove(0);
+                }
+                self.snapshots.push((self.db.snapshot(), self.model.clone()));
+            }
+            10 => self.check_snapshot(c),
+            11 => {
+                let r = self.db.sync();
+                if r.is_ok() {
+                    self.durable = self.acked;
+                }
+                assert!(self.faulty || r.is_ok(), "sync: {r:?}");
+            }
+            12 => self.reopen(None),
+            13 => {
+                let mode = match c.u8() % 4 {
+                    0 => Some(CrashMode::DropUnsynced),
+                    1 => Some(CrashMode::KeepRandomPrefix),
+                    2 => Some(CrashMode::TornPages),
+                    _ => None,
+                };
+                let seed = u64::from(c.u16());
+                self.reopen(Some((mode, seed)));
+            }
+            14 => {
+                let n = u64::from(c.u8() % 32);
+                if c.bool() {
+                    self.fs.fail_write_after(n);
+                } else {
+                    self.fs.fail_sync_after(n);
+                }
+                self.faulty = true;
+            }
+            _ => {
+                let r = self.db.verify();
+                assert!(self.faulty || r.is_ok(), "verify: {r:?}");
+            }
+        }
+    }
+
+    fn write(&mut self, batch: Batch, sync: bool) {
+        let mut b = WriteBatch::new();
+        for (k, v) in &batch {
+            match v {
+                Some(v) => b.put(k, v),
+                None => b.delete(k),
+            }
+        }
+        let r = self.db.write_opt(b, &WriteOptions { sync });
+        assert!(self.faulty || r.is_ok(), "write: {r:?}");
+        if r.is_ok() {
+            assert_eq!(self.acked, self.history.len(), "a write succeeded after one failed");
+            apply(&mut self.model, &batch);
+            self.acked += 1;
+            if sync {
+                self.durable = self.acked;
+            }
+        }
+        self.history.push(batch);
+    }
+
+    fn scan(&mut self, c: &mut Choices<'_>) {
+        let (a, b, reverse) = (key(c), key(c), c.bool());
+        let (lo, hi) = (a.clone().min(b.clone()), a.max(b));
+        let it = self.db.range(lo.as_slice()..hi.as_slice());
+        let got: crate::Result<Vec<_>> = if reverse {
+            it.rev().map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec()))).collect()
+        } else {
+            it.map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec()))).collect()
+        };
+        if self.faulty {
+            return;
+        }
+        let mut got = got.expect("scan");
+        if reverse {
+            got.reverse();
+        }
+        let want: Vec<_> = self.model.range(lo..hi).map(|(k, v)| (k.clone(), v.clone())).collect();
+        assert!(got == want, "scan: {} entries, the model has {}", got.len(), want.len());
+    }
+
+    fn check_snapshot(&mut self, c: &mut Choices<'_>) {
+        if self.snapshots.is_empty() || self.faulty {
+            return;
+        }
+        let i = usize::from(c.u8()) % self.snapshots.len();
+        let (snap, model) = &self.snapshots[i];
+        let k = key(c);
+        let got = snap.get(&k).expect("snapshot get").map(|v| v.to_vec());
+        assert_eq!(got.as_ref(), model.get(&k), "snapshot get {}", k.escape_ascii());
+        let all: Model = snap
+            .iter()
+            .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())))
+            .collect::<crate::Result<_>>()
+            .expect("snapshot iter");
+        assert!(all == *model, "a snapshot changed: {} keys, {} expected", all.len(), model.len());
+    }
+
+    /// Closes (or crashes, `Some((mode, seed))`; mode `None` is a process crash) and
+    /// reopens, then checks what survived against the history.
+    fn reopen(&mut self, crash: Option<(Option<CrashMode>, u64)>) {
+        self.snapshots.clear();
+        self.fs.clear_faults();
+        let mut lowest = self.acked;
+        let mut recovery = RecoveryMode::default();
+        match crash {
+            None => {
+                let r = self.db.close();
+                if self.faulty {
+                    lowest = self.durable;
+                } else {
+                    r.expect("close");
+                }
+            }
+            Some((mode, seed)) => {
+                let image = match mode {
+                    Some(m) => self.fs.crash(m, seed),
+                    None => self.fs.crash_process(),
+                };
+                if mode.is_some() || self.faulty {
+                    lowest = self.durable;
+                }
+                // Pages written out of order are damage only point-in-time recovery
+                // accepts (`RecoveryMode::PointInTime`).
+                if mode == Some(CrashMode::TornPages) {
+                    recovery = RecoveryMode::PointInTime;
+                }
+                self.fs = image;
+            }
+        }
+        let opts = options(&self.fs, self.compression, recovery);
+        let db = Db::open(Path::new(DIR), opts).unwrap_or_else(|e| panic!("reopen: {e}"));
+        drop(std::mem::replace(&mut self.db, db));
+        let got = contents(&self.db);
+        let mut state = self.base.clone();
+        let mut matched = false;
+        for k in 0..=self.history.len() {
+            if k > 0 {
+                apply(&mut state, &self.history[k - 1]);
+            }
+            if k >= lowest && state == got {
+                matched = true;
+                break;
+            }
+        }
+        assert!(
+            matched,
+            "after {crash:?} the database ({} keys) is not the state after any of writes \
+             {lowest}..={} of this session",
+            got.len(),
+            self.history.len()
+        );
+        self.base = got.clone();
+        self.model = got;
+        self.history.clear();
+        self.durable = 0;
+        self.acked = 0;
+        self.faulty = false;
+    }
+}
