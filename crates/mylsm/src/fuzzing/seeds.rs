@@ -143,6 +143,13 @@ pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
     out.push(("db_ops", vec![2, 0, 3, 30, 7, 1, 0, 4, 255, 9, 1, 7, 9, 11, 13, 0, 1, 0, 5, 3]));
     out.push(("db_ops", vec![0, 4, 3, 1, 1, 5, 6, 0, 2, 7, 14, 2, 0, 0, 9, 8, 0, 12, 6, 0, 47, 0]));
     out.push(("db_ops", vec![1, 9, 0, 5, 10, 1, 0, 10, 0, 5, 8, 0, 47, 1, 10, 0, 5, 13, 2, 9, 0]));
+
+    // Regression: a Zstd block whose length prefix claims 96 MiB for 3 KiB of stream,
+    // which the reader used to allocate before decoding (see `sstable/compression.rs`).
+    let mut bomb = (96u32 << 20).to_le_bytes().to_vec();
+    bomb.extend_from_slice(&zstd::bulk::compress(&[9u8; 3 << 10], 3).expect("zstd compresses"));
+    bomb.resize(3 << 10, 0);
+    out.push(("block", [&[3u8][..], &bomb].concat()));
     out
 }
 

@@ -99,14 +99,26 @@ pub(super) fn decompress(codec: Compression, data: &[u8]) -> Result<Vec<u8>, Str
     if len > MAX_BLOCK_LEN || len > body.len().saturating_mul(max_ratio) {
         return Err(format!("implausible uncompressed length {len} for {} bytes", body.len()));
     }
-    let mut out = vec![0; len];
-    let n = match codec {
+    let (n, out) = match codec {
         Compression::None => return Err("block is not compressed".into()),
-        Compression::Lz4 => lz4_flex::decompress_into(body, &mut out).map_err(|e| e.to_string()),
-        Compression::Zstd => {
-            zstd::bulk::decompress_to_buffer(body, &mut out[..]).map_err(|e| format!("zstd: {e}"))
+        Compression::Lz4 => {
+            // At most 255 times the stored bytes, which the reader holds already.
+            let mut out = vec![0; len];
+            let n = lz4_flex::decompress_into(body, &mut out).map_err(|e| e.to_string())?;
+            (n, out)
         }
-    }?;
+        Compression::Zstd => {
+            // Zstd's ratio bound is 32768:1, so a forged prefix on a few KiB could claim
+            // hundreds of MiB: grow the buffer with the real output instead of
+            // allocating the claim, and stop one byte past it.
+            let mut out = Vec::new();
+            let decoder =
+                zstd::stream::read::Decoder::with_buffer(body).map_err(|e| format!("zstd: {e}"))?;
+            std::io::Read::read_to_end(&mut std::io::Read::take(decoder, len as u64 + 1), &mut out)
+                .map_err(|e| format!("zstd: {e}"))?;
+            (out.len(), out)
+        }
+    };
     if n != len {
         return Err(format!("decompressed to {n} bytes, {len} declared"));
     }
@@ -142,6 +154,24 @@ mod tests {
             .collect();
         assert_eq!(compress(Compression::Lz4, &raw), None);
         assert_eq!(compress(Compression::Zstd, &raw), None);
+    }
+
+    /// Found while writing the `block` fuzz target, whose `-malloc_limit_mb=64` flags it:
+    /// a 3 KiB Zstd block claiming 96 MiB passed the ratio check and had 96 MiB
+    /// allocated for it before decoding failed. Decoding now allocates only what the stream really produces
+    /// (the allocation cap itself is what libFuzzer checks on `fuzz/corpus/block`).
+    #[test]
+    fn zstd_bomb_length_prefix_is_not_allocated_up_front() {
+        let raw = vec![9u8; 3 << 10];
+        let mut c = compress(Compression::Zstd, &raw).unwrap();
+        c.resize(3 << 10, 0);
+        c[..4].copy_from_slice(&(96u32 << 20).to_le_bytes());
+        assert!(decompress(Compression::Zstd, &c).is_err());
+        // A genuine block at a high ratio still decodes.
+        let zeros = vec![0u8; 8 << 20];
+        let c = compress(Compression::Zstd, &zeros).unwrap();
+        assert!(c.len() < 4096, "{} bytes", c.len());
+        assert_eq!(decompress(Compression::Zstd, &c).unwrap(), zeros);
     }
 
     #[test]
