@@ -60,7 +60,7 @@ fn random_and_mutated_inputs_break_no_property() {
     // Per target: random inputs, then mutated seeds. The whole-database target costs
     // far more per input than the decoders, so it gets fewer.
     for target in fuzzing::TARGETS {
-        let n = if target == "db_ops" { 150 } else { 1500 };
+        let n = if target == "db_ops" { 100 } else { 5000 };
         let mine: Vec<&Vec<u8>> =
             seeds.iter().filter(|(t, _)| *t == target).map(|(_, s)| s).collect();
         assert!(!mine.is_empty(), "no seeds for {target}");
