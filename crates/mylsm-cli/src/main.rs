@@ -17,7 +17,6 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::bench::Workload;
 use crate::error::CliError;
 
 /// The exit status of `get` when the key is absent.
@@ -103,7 +102,7 @@ enum Command {
     #[command(subcommand)]
     Inspect(InspectCommand),
     /// Measures throughput and latency, in the manner of LevelDB's db_bench.
-    Bench(BenchArgs),
+    Bench(bench::BenchArgs),
     /// Concurrent writers and checking readers printing an acknowledgement history;
     /// with --verify, checks a database killed mid-run against that history.
     Stress(stress::StressArgs),
@@ -155,51 +154,6 @@ struct ScanArgs {
     /// Descending key order, starting from the end of the range.
     #[arg(long)]
     reverse: bool,
-}
-
-/// The options of `bench`.
-#[derive(Debug, Args)]
-struct BenchArgs {
-    /// Number of keys (and of operations per workload; fillsync does N/100).
-    #[arg(long, value_name = "N", default_value_t = 1_000_000)]
-    num: u64,
-    /// Bytes per value; values are pseudo-random and compress to about half.
-    #[arg(long, value_name = "B", default_value_t = 100)]
-    value_size: usize,
-    /// Comma-separated workloads, run in order. Fill workloads start from an empty
-    /// database; the others use what the last fill left (or a silent fillseq when
-    /// none ran yet).
-    #[arg(
-        long,
-        value_name = "LIST",
-        value_enum,
-        value_delimiter = ',',
-        default_values_t = bench::DEFAULT_WORKLOADS
-    )]
-    workloads: Vec<Workload>,
-    /// Threads sharing each workload's operations (readseq and readreverse: each
-    /// thread scans the whole database).
-    #[arg(long, value_name = "T", default_value_t = 1,
-          value_parser = clap::value_parser!(u16).range(1..))]
-    threads: u16,
-    /// Seed of the pseudo-random keys and values, for reproducible runs.
-    #[arg(long, default_value_t = 301)]
-    seed: u64,
-    /// Print one JSON object with every result instead of db_bench-style lines.
-    #[arg(long)]
-    json: bool,
-    /// Bytes the memtable takes before it is flushed [default: the engine's, 64 MiB].
-    #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u64).range(1..))]
-    write_buffer_size: Option<u64>,
-    /// Data block compression [default: the engine's, lz4].
-    #[arg(long, value_name = "ALGO", value_enum)]
-    compression: Option<CompressionArg>,
-    /// Block cache size in MiB, 0 for none [default: the engine's, 64].
-    #[arg(long, value_name = "N")]
-    block_cache_mb: Option<u64>,
-    /// Wait for background flushes and compactions to finish before the final stats.
-    #[arg(long)]
-    wait_compactions: bool,
 }
 
 /// The `--compression` values; the engine's enum stays free of clap.
@@ -263,34 +217,7 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Inspect(InspectCommand::Wal { file, json }) => inspect::wal(&file, json),
         Command::Inspect(InspectCommand::Manifest { json }) => inspect::manifest(dir, json),
         Command::Stress(a) => stress::stress(dir, &a),
-        Command::Bench(a) => {
-            let engine = mylsm::Options::default();
-            let size = |v: Option<u64>, default: usize, what: &str| {
-                v.map_or(Ok(default), |v| {
-                    usize::try_from(v)
-                        .map_err(|_| CliError::Input(format!("bench: {what} too big")))
-                })
-            };
-            let settings = bench::Settings {
-                num: a.num,
-                value_size: a.value_size,
-                threads: usize::from(a.threads),
-                seed: a.seed,
-                write_buffer_size: size(
-                    a.write_buffer_size,
-                    engine.write_buffer_size,
-                    "--write-buffer-size",
-                )?,
-                compression: a.compression.map_or(engine.compression, Into::into),
-                block_cache_bytes: size(
-                    a.block_cache_mb.map(|mb| mb.saturating_mul(1 << 20)),
-                    engine.block_cache_bytes,
-                    "--block-cache-mb",
-                )?,
-                wait_compactions: a.wait_compactions,
-            };
-            bench::run(&settings, &a.workloads, db_path, a.json)
-        }
+        Command::Bench(a) => bench::main(a, db_path),
     }?;
     Ok(ExitCode::SUCCESS)
 }

@@ -4,26 +4,73 @@ use rand::rngs::SmallRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 
-/// Length of every benchmark key.
+/// The default key length, db_bench's.
 pub const KEY_LEN: usize = 16;
+/// The longest key `--key-size` accepts; keys are built on the stack.
+pub const MAX_KEY_LEN: usize = 1024;
 
-/// Key number `i` as 16 zero-padded decimal digits, db_bench's `%016d`, written
-/// without allocating because it sits inside the timed loop.
-pub fn key(mut i: u64) -> [u8; KEY_LEN] {
-    let mut k = [b'0'; KEY_LEN];
-    for b in k.iter_mut().rev() {
-        *b = b'0' + (i % 10) as u8;
-        i /= 10;
-    }
-    k
+/// Keys of one fixed length: key number `i` as zero-padded decimal digits, db_bench's
+/// `%016d` at the default length, so that key order is number order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyFormat {
+    len: usize,
 }
 
-/// A key that sorts next to key `i` but is never written: db_bench's `readmissing`
-/// appends a dot.
-pub fn missing_key(i: u64) -> [u8; KEY_LEN + 1] {
-    let mut k = [b'.'; KEY_LEN + 1];
-    k[..KEY_LEN].copy_from_slice(&key(i));
-    k
+/// A key built on the stack, since keys are made inside the timed loop; one byte of
+/// room is kept for `readmissing`'s suffix.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyBuf {
+    bytes: [u8; MAX_KEY_LEN + 1],
+    len: usize,
+}
+
+impl KeyBuf {
+    /// The key's bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
+
+impl KeyFormat {
+    /// Keys of `len` bytes that can number `count` distinct keys, or why not.
+    pub fn new(len: usize, count: u64) -> Result<Self, String> {
+        if len == 0 || len > MAX_KEY_LEN {
+            return Err(format!("key size {len} is not in 1..={MAX_KEY_LEN}"));
+        }
+        // Largest key number is count - 1; it must fit in `len` decimal digits.
+        let digits = count.saturating_sub(1).checked_ilog10().map_or(1, |d| d as usize + 1);
+        if digits > len {
+            return Err(format!("{len}-byte keys cannot number {count} keys"));
+        }
+        Ok(KeyFormat { len })
+    }
+
+    /// Bytes per key.
+    pub fn key_len(&self) -> usize {
+        self.len
+    }
+
+    /// Key number `i`.
+    pub fn key(&self, mut i: u64) -> KeyBuf {
+        let mut k = KeyBuf { bytes: [b'0'; MAX_KEY_LEN + 1], len: self.len };
+        for b in k.bytes[..self.len].iter_mut().rev() {
+            if i == 0 {
+                break;
+            }
+            *b = b'0' + (i % 10) as u8;
+            i /= 10;
+        }
+        k
+    }
+
+    /// A key that sorts next to key `i` but is never written: db_bench's `readmissing`
+    /// appends a dot.
+    pub fn missing_key(&self, i: u64) -> KeyBuf {
+        let mut k = self.key(i);
+        k.bytes[self.len] = b'.';
+        k.len += 1;
+        k
+    }
 }
 
 /// The key numbers of a workload, indexed by operation number.
@@ -43,11 +90,12 @@ impl KeyOrder {
         KeyOrder::Random(perm)
     }
 
-    /// The key number of operation `j`.
+    /// The key number of operation `j`; a random order repeats itself when there are
+    /// more operations than keys (`--reads` above `--num`).
     pub fn at(&self, j: u64) -> u64 {
         match self {
             KeyOrder::Sequential => j,
-            KeyOrder::Random(perm) => perm[j as usize],
+            KeyOrder::Random(perm) => perm[(j % perm.len().max(1) as u64) as usize],
         }
     }
 }
@@ -96,9 +144,21 @@ mod tests {
 
     #[test]
     fn keys_match_db_bench() {
-        assert_eq!(&key(42), format!("{:016}", 42).as_bytes());
-        assert_eq!(&key(9_999_999_999_999_999), b"9999999999999999");
-        assert_eq!(&missing_key(7), b"0000000000000007.");
+        let f = KeyFormat::new(KEY_LEN, 1 << 40).unwrap();
+        assert_eq!(f.key(42).as_bytes(), format!("{:016}", 42).as_bytes());
+        assert_eq!(f.key(9_999_999_999_999_999).as_bytes(), b"9999999999999999");
+        assert_eq!(f.missing_key(7).as_bytes(), b"0000000000000007.");
+    }
+
+    #[test]
+    fn key_size_bounds_the_key_count() {
+        assert_eq!(KeyFormat::new(4, 10_000).unwrap().key(9999).as_bytes(), b"9999");
+        assert_eq!(KeyFormat::new(1, 1).unwrap().key(0).as_bytes(), b"0");
+        assert!(KeyFormat::new(4, 10_001).is_err());
+        assert!(KeyFormat::new(0, 1).is_err());
+        let long = KeyFormat::new(100, 10).unwrap().key(3);
+        assert_eq!(long.as_bytes().len(), 100);
+        assert!(long.as_bytes().ends_with(b"03") && long.as_bytes()[0] == b'0');
     }
 
     #[test]
@@ -108,6 +168,7 @@ mod tests {
         assert_eq!(seen, (0..1000).map(|j| KeyOrder::random(1000, 1).at(j)).collect::<Vec<_>>());
         seen.sort_unstable();
         assert_eq!(seen, (0..1000).collect::<Vec<_>>());
+        assert_eq!(a.at(1000), a.at(0));
     }
 
     #[test]

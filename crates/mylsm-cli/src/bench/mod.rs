@@ -1,74 +1,48 @@
-//! `bench`: runs the chosen workloads in order, each on a fresh or a filled database, and reports them.
+//! `bench`: runs the chosen workloads in order, each on a fresh or a filled database,
+//! and reports them; the workloads themselves live in the `mylsm_bench` library.
 
-mod gen;
-mod mem;
-mod report;
+mod args;
 mod summary;
-mod workload;
-mod writer;
 
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use mylsm::{Compression, Db};
+use mylsm_bench::engine::compression_name;
+use mylsm_bench::plot::{self, Series};
+use mylsm_bench::report::TIMELINE_INTERVAL;
+use mylsm_bench::{mem, workload, Engine, EngineConfig, MylsmEngine, Settings, Workload};
 use serde_json::json;
 use tempfile::TempDir;
 
 use crate::error::CliError;
-pub use workload::Workload;
+pub use args::{main, BenchArgs};
 
-/// The workloads run when `--workloads` is not given: db_bench's core set.
-pub const DEFAULT_WORKLOADS: [Workload; 7] = [
-    Workload::FillSeq,
-    Workload::FillRandom,
-    Workload::Overwrite,
-    Workload::ReadRandom,
-    Workload::ReadSeq,
-    Workload::ReadReverse,
-    Workload::DeleteRandom,
-];
-
-/// The parameters every workload shares.
+/// What a run does beyond the workloads' own settings.
 #[derive(Debug, Clone)]
-pub struct Settings {
-    /// Keys in the database, and operations per workload.
-    pub num: u64,
-    pub value_size: usize,
-    pub threads: usize,
-    pub seed: u64,
-    /// Engine options: the memtable size, block compression and block cache size.
-    pub write_buffer_size: usize,
-    pub compression: Compression,
-    pub block_cache_bytes: usize,
-    /// Wait for background flushes and compactions before taking the final stats,
+pub struct Run {
+    pub engine: EngineConfig,
+    /// Wait for background flushes and compactions to finish before the final stats,
     /// so that they describe the settled tree rather than one mid-compaction.
     pub wait_compactions: bool,
-}
-
-impl Settings {
-    fn options(&self) -> mylsm::Options {
-        mylsm::Options {
-            write_buffer_size: self.write_buffer_size,
-            compression: self.compression,
-            block_cache_bytes: self.block_cache_bytes,
-            ..mylsm::Options::default()
-        }
-    }
+    /// Where to draw the throughput timeline of the write workloads.
+    pub plot: Option<PathBuf>,
 }
 
 /// Runs `workloads` in order and prints one line per workload as it finishes, or one
 /// JSON object at the end when `json`.
 pub fn run(
     settings: &Settings,
+    run: &Run,
     workloads: &[Workload],
     db_dir: Option<&Path>,
     json: bool,
 ) -> Result<(), CliError> {
-    let dir = BenchDir::new(db_dir, settings.options())?;
+    let dir = BenchDir::new(db_dir, MylsmEngine::options(&run.engine))?;
     let mut out = io::stdout().lock();
     if !json {
-        write_header(&mut out, settings, &dir).map_err(CliError::Output)?;
+        write_header(&mut out, settings, &run.engine, &dir).map_err(CliError::Output)?;
     }
     let mut db = dir.fresh(None)?;
     let mut filled = false;
@@ -83,44 +57,70 @@ pub fn run(
         } else if !filled {
             // Reads, overwrites and deletes need keys to work on, as in db_bench runs
             // that always begin with a fill; this one is not reported.
-            let fill = workload::execute(&db, Workload::FillSeq, settings, false)?;
+            let fill = workload::execute(&db, Workload::FillSeq, settings, None)?;
             user_bytes += fill.totals.bytes();
         }
         filled = true;
-        let mut result = workload::execute(&db, w, settings, true)?;
+        let bar = crate::progress::ops(w.progress_total(settings), w.name());
+        let mut result = workload::execute(&db, w, settings, bar)?;
         result.rss = mem::rss();
         if w.puts() {
             user_bytes += result.totals.bytes();
         }
         user_bytes += result.writer.map_or(0, |w| w.bytes);
         if !json {
-            writeln!(out, "{}", result.human_line())
-                .and_then(|()| out.flush())
-                .map_err(CliError::Output)?;
+            writeln!(out, "{}", result.human_line()).map_err(CliError::Output)?;
+            if w.writes() {
+                // What the writes left behind, while it is fresh: the tree's shape,
+                // the stalls and the write amplification since the database opened.
+                let line = summary::shape_line(&db.db.stats(), user_bytes);
+                writeln!(out, "{:<12}   {line}", "").map_err(CliError::Output)?;
+            }
+            out.flush().map_err(CliError::Output)?;
         }
         results.push(result);
     }
-    if settings.wait_compactions {
-        db.wait_for_compactions()?;
+    if run.wait_compactions {
+        db.settle()?;
     }
-    let stats = db.stats();
-    db.close()?;
+    let stats = db.db.stats();
+    db.db.close()?;
     let peak_rss = mem::rss().peak;
+    if let Some(path) = &run.plot {
+        let series: Vec<Series> = results
+            .iter()
+            .zip(workloads)
+            .filter(|(_, w)| w.writes())
+            .map(|(r, _)| Series {
+                name: r.name.to_string(),
+                ops_per_sec: r.timeline_ops_per_sec(),
+            })
+            .collect();
+        let title =
+            format!("mylsm bench: write throughput per {} ms", TIMELINE_INTERVAL.as_millis());
+        plot::timeline(path, &title, &series, TIMELINE_INTERVAL.as_secs_f64())
+            .map_err(|e| CliError::Input(format!("bench --plot {}: {e}", path.display())))?;
+    }
     if json {
         let report = json!({
             "settings": {
                 "num": settings.num,
+                "reads": settings.reads.unwrap_or(settings.num),
                 "value_size": settings.value_size,
+                "key_size": settings.keys.key_len(),
                 "threads": settings.threads,
+                "batch": settings.batch,
+                "sync": settings.sync,
                 "seed": settings.seed,
-                "write_buffer_size": settings.write_buffer_size,
-                "compression": compression_name(settings.compression),
-                "block_cache_bytes": settings.block_cache_bytes,
-                "wait_compactions": settings.wait_compactions,
+                "write_buffer_size": run.engine.memtable_bytes,
+                "compression": compression_name(run.engine.compression),
+                "block_cache_bytes": run.engine.cache_bytes,
+                "bloom_bits_per_key": run.engine.bloom_bits_per_key,
+                "wait_compactions": run.wait_compactions,
                 "workloads": workloads.iter().map(|w| w.name()).collect::<Vec<_>>(),
                 "db": db_dir.map(|p| p.display().to_string()),
             },
-            "results": results.iter().map(report::WorkloadResult::to_json).collect::<Vec<_>>(),
+            "results": results.iter().map(mylsm_bench::WorkloadResult::to_json).collect::<Vec<_>>(),
             "stats": crate::stats::to_json(&stats),
             "write_amp": summary::write_amp(&stats, user_bytes),
             "peak_rss_bytes": peak_rss,
@@ -132,27 +132,29 @@ pub fn run(
     Ok(())
 }
 
-/// The `--compression` spelling of `c`.
-pub fn compression_name(c: Compression) -> &'static str {
-    match c {
-        Compression::None => "none",
-        Compression::Lz4 => "lz4",
-        Compression::Zstd => "zstd",
-    }
-}
-
-fn write_header(out: &mut impl Write, s: &Settings, dir: &BenchDir) -> io::Result<()> {
-    let raw_mb = (gen::KEY_LEN + s.value_size) as f64 * s.num as f64 / f64::from(1 << 20);
-    writeln!(out, "Keys:       {} bytes each", gen::KEY_LEN)?;
+fn write_header(
+    out: &mut impl Write,
+    s: &Settings,
+    e: &EngineConfig,
+    dir: &BenchDir,
+) -> io::Result<()> {
+    let raw_mb = (s.keys.key_len() + s.value_size) as f64 * s.num as f64 / f64::from(1 << 20);
+    writeln!(out, "Keys:       {} bytes each", s.keys.key_len())?;
     // The values are built to compress to about half, when compression is on.
-    let stored = if s.compression == Compression::None { s.value_size } else { s.value_size / 2 };
+    let stored = if e.compression == Compression::None { s.value_size } else { s.value_size / 2 };
     writeln!(out, "Values:     {} bytes each ({stored} bytes after compression)", s.value_size)?;
     writeln!(out, "Entries:    {}", s.num)?;
     writeln!(out, "RawSize:    {raw_mb:.1} MB (estimated)")?;
     writeln!(out, "Threads:    {}", s.threads)?;
-    writeln!(out, "Compression: {}", compression_name(s.compression))?;
-    writeln!(out, "WriteBuffer: {}", crate::stats::human(s.write_buffer_size as u64))?;
-    writeln!(out, "BlockCache: {}", crate::stats::human(s.block_cache_bytes as u64))?;
+    writeln!(
+        out,
+        "Batch:      {} entries per write{}",
+        s.batch,
+        if s.sync { ", synced" } else { "" }
+    )?;
+    writeln!(out, "Compression: {}", compression_name(e.compression))?;
+    writeln!(out, "WriteBuffer: {}", crate::stats::human(e.memtable_bytes as u64))?;
+    writeln!(out, "BlockCache: {}", crate::stats::human(e.cache_bytes as u64))?;
     let kind = if dir.temp.is_some() { " (temporary)" } else { "" };
     writeln!(out, "Database:   {}{kind}", dir.path.display())?;
     writeln!(out, "{}", "-".repeat(48))
@@ -201,9 +203,9 @@ impl BenchDir {
     }
 
     /// Closes `old`, empties the directory and opens a new database there.
-    fn fresh(&self, old: Option<Db>) -> Result<Db, CliError> {
-        if let Some(db) = old {
-            db.close()?;
+    fn fresh(&self, old: Option<MylsmEngine>) -> Result<MylsmEngine, CliError> {
+        if let Some(old) = old {
+            old.db.close()?;
         }
         let shown = self.path.display();
         fs::create_dir_all(&self.path).map_err(CliError::io(format!("creating {shown}")))?;
@@ -219,6 +221,7 @@ impl BenchDir {
                 .map_err(CliError::io(format!("writing the marker in {shown}")))?;
         }
         Db::open(&self.path, self.options.clone())
+            .map(|db| MylsmEngine { db })
             .map_err(|source| CliError::Open { path: self.path.clone(), source })
     }
 }

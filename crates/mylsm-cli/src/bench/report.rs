@@ -1,4 +1,5 @@
-//! Measuring a workload (per-thread latency histograms and counters) and reporting it.
+//! Measuring a workload (per-thread latency histograms, counters and a throughput
+//! timeline) and reporting it.
 
 use std::time::{Duration, Instant};
 
@@ -6,14 +7,17 @@ use hdrhistogram::Histogram;
 use indicatif::ProgressBar;
 use serde_json::json;
 
-use super::mem::Rss;
-use super::writer::WriterStats;
+use crate::mem::Rss;
+use crate::writer::WriterStats;
 
 /// Longest latency the histograms resolve, in nanoseconds; longer ones are clamped.
 const MAX_LATENCY_NS: u64 = 60_000_000_000;
 /// Operations a thread counts before it advances the shared progress bar, so that
 /// the bar's lock stays out of the per-operation cost.
 const PROGRESS_STEP: u64 = 1024;
+/// Width of one bucket of the throughput timeline; short enough that a write stall
+/// of a few hundred milliseconds shows as a dip.
+pub const TIMELINE_INTERVAL: Duration = Duration::from_millis(100);
 
 /// One thread's measurements of one workload.
 #[derive(Debug)]
@@ -27,15 +31,29 @@ pub struct Recorder {
     /// When the thread started and finished its operations; merged recorders span
     /// from the earliest start to the latest finish.
     span: Option<(Instant, Instant)>,
+    /// The instant every thread's timeline counts from.
+    origin: Instant,
+    /// Operations finished in each `TIMELINE_INTERVAL` since `origin`.
+    timeline: Vec<u64>,
 }
 
 impl Recorder {
-    /// An empty recorder advancing `bar`, if any.
-    pub fn new(bar: Option<ProgressBar>) -> Self {
+    /// An empty recorder advancing `bar`, if any, whose timeline starts at `origin`.
+    pub fn new(bar: Option<ProgressBar>, origin: Instant) -> Self {
         // Three significant digits over 1 ns ..= 60 s are valid constant bounds.
         let hist = Histogram::new_with_bounds(1, MAX_LATENCY_NS, 3)
             .expect("constant histogram bounds are valid");
-        Recorder { hist, ops: 0, bytes: 0, found: 0, unreported: 0, bar, span: None }
+        Recorder {
+            hist,
+            ops: 0,
+            bytes: 0,
+            found: 0,
+            unreported: 0,
+            bar,
+            span: None,
+            origin,
+            timeline: Vec::new(),
+        }
     }
 
     /// Notes that the thread's operations ran from `start` until now.
@@ -52,7 +70,14 @@ impl Recorder {
     /// Records one timed step, begun at `start`, that did `ops` operations on `bytes`
     /// bytes of keys and values.
     pub fn record(&mut self, start: Instant, ops: u64, bytes: usize) {
-        let ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        // One clock read serves both the latency and the timeline bucket.
+        let now = Instant::now();
+        let ns = u64::try_from((now - start).as_nanos()).unwrap_or(u64::MAX);
+        let bucket = ((now - self.origin).as_nanos() / TIMELINE_INTERVAL.as_nanos()) as usize;
+        if bucket >= self.timeline.len() {
+            self.timeline.resize(bucket + 1, 0);
+        }
+        self.timeline[bucket] += ops;
         self.hist.saturating_record(ns.clamp(1, MAX_LATENCY_NS));
         self.ops += ops;
         self.bytes += bytes as u64;
@@ -65,6 +90,21 @@ impl Recorder {
     /// Bytes of keys and values the operations touched.
     pub fn bytes(&self) -> u64 {
         self.bytes
+    }
+
+    /// Operations recorded.
+    pub fn ops(&self) -> u64 {
+        self.ops
+    }
+
+    /// Reads that found their key.
+    pub fn found_count(&self) -> u64 {
+        self.found
+    }
+
+    /// Operations finished in each `TIMELINE_INTERVAL` since the workload started.
+    pub fn timeline(&self) -> &[u64] {
+        &self.timeline
     }
 
     /// Counts one read that found its key.
@@ -87,6 +127,12 @@ impl Recorder {
         self.ops += other.ops;
         self.bytes += other.bytes;
         self.found += other.found;
+        if other.timeline.len() > self.timeline.len() {
+            self.timeline.resize(other.timeline.len(), 0);
+        }
+        for (mine, theirs) in self.timeline.iter_mut().zip(&other.timeline) {
+            *mine += theirs;
+        }
         self.span = match (self.span, other.span) {
             (Some((s1, e1)), Some((s2, e2))) => Some((s1.min(s2), e1.max(e2))),
             (a, b) => a.or(b),
@@ -97,6 +143,7 @@ impl Recorder {
 /// The outcome of one workload.
 #[derive(Debug)]
 pub struct WorkloadResult {
+    /// The db_bench name of the workload.
     pub name: &'static str,
     pub threads: usize,
     /// Whether `found` is meaningful (the workload reads single keys).
@@ -109,11 +156,13 @@ pub struct WorkloadResult {
 }
 
 impl WorkloadResult {
-    fn seconds(&self) -> f64 {
+    /// Wall time of the workload, in seconds.
+    pub fn seconds(&self) -> f64 {
         self.totals.elapsed().as_secs_f64().max(1e-9)
     }
 
-    fn ops_per_sec(&self) -> f64 {
+    /// Operations per second of wall time, all threads together.
+    pub fn ops_per_sec(&self) -> f64 {
         self.totals.ops as f64 / self.seconds()
     }
 
@@ -122,16 +171,25 @@ impl WorkloadResult {
         self.seconds() * 1e6 * self.threads as f64 / self.totals.ops.max(1) as f64
     }
 
-    fn mb_per_sec(&self) -> f64 {
+    /// MiB of keys and values per second.
+    pub fn mb_per_sec(&self) -> f64 {
         self.totals.bytes as f64 / f64::from(1 << 20) / self.seconds()
     }
 
-    fn quantile_us(&self, q: f64) -> f64 {
+    /// The latency at quantile `q` (0.5 for the median), in microseconds.
+    pub fn quantile_us(&self, q: f64) -> f64 {
         self.totals.hist.value_at_quantile(q) as f64 / 1000.0
     }
 
-    fn max_us(&self) -> f64 {
+    /// The longest latency, in microseconds.
+    pub fn max_us(&self) -> f64 {
         self.totals.hist.max() as f64 / 1000.0
+    }
+
+    /// Operations per second in each `TIMELINE_INTERVAL` of the run.
+    pub fn timeline_ops_per_sec(&self) -> Vec<f64> {
+        let per_sec = 1.0 / TIMELINE_INTERVAL.as_secs_f64();
+        self.totals.timeline.iter().map(|&n| n as f64 * per_sec).collect()
     }
 
     /// A db_bench-style line, e.g.
@@ -183,6 +241,8 @@ impl WorkloadResult {
         if let Some(w) = self.writer {
             v["writer_ops_per_sec"] = json!(w.ops_per_sec());
         }
+        v["timeline_interval_ms"] = json!(TIMELINE_INTERVAL.as_millis() as u64);
+        v["timeline_ops"] = json!(self.totals.timeline);
         v
     }
 }

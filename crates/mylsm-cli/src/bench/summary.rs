@@ -68,3 +68,23 @@ pub fn write(
         None => writeln!(out, "peak RSS: unavailable"),
     }
 }
+
+/// One line on what the writes so far left behind: tables per level, write stalls and
+/// write amplification, e.g. `L0 3, L1 5 | stalls 2 (0.004 s) | write amp 1.84`.
+pub fn shape_line(stats: &Stats, user_bytes: u64) -> String {
+    let levels: Vec<String> = stats
+        .levels
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.files > 0)
+        .map(|(n, l)| format!("L{n} {}", l.files))
+        .collect();
+    let shape = if levels.is_empty() { "no tables".to_string() } else { levels.join(", ") };
+    let amp = write_amp(stats, user_bytes).map_or_else(|| "-".to_string(), |a| format!("{a:.2}"));
+    format!(
+        "{shape} | memtables {} | stalls {} ({:.3} s) | write amp {amp}",
+        1 + stats.immutable_memtables,
+        stats.write_stalls,
+        stats.stall_micros as f64 / 1e6
+    )
+}

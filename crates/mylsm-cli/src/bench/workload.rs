@@ -1,17 +1,16 @@
-//! The benchmark workloads, db_bench's semantics, and the threads that run them.
+//! The benchmark workloads, db_bench's semantics, and the threads that run them on
+//! any [`Engine`].
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Barrier;
 use std::time::Instant;
 
-use mylsm::{Db, WriteBatch, WriteOptions};
+use indicatif::ProgressBar;
 
-use super::gen::{self, KeyOrder, ValueGen, KEY_LEN};
-use super::report::{Recorder, WorkloadResult};
-use super::writer;
-use super::Settings;
-use crate::error::CliError;
-use crate::progress;
+use crate::engine::{Engine, Entry};
+use crate::gen::{KeyFormat, KeyOrder, ValueGen};
+use crate::report::{Recorder, WorkloadResult};
+use crate::writer;
 
 /// One benchmark workload, named as in LevelDB's db_bench.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -32,15 +31,14 @@ pub enum Workload {
     DeleteRandom,
     /// Deletes N keys in key order.
     DeleteSeq,
-    /// Reads N keys in random order.
+    /// Reads R keys (--reads, default N) in random order.
     ReadRandom,
-    /// Reads N keys in random order with T threads while one more thread
+    /// Reads R keys in random order with T threads while one more thread
     /// overwrites random keys until they finish.
     ReadWhileWriting,
-    /// Reads N keys that are absent.
+    /// Reads R keys that are absent.
     ReadMissing,
-    /// N times: opens an iterator, seeks to a random existing key and reads up to 10
-    /// entries from there.
+    /// R times: seeks to a random existing key and reads up to 10 entries from there.
     SeekRandom,
     /// Iterates over the whole database forwards.
     ReadSeq,
@@ -48,11 +46,40 @@ pub enum Workload {
     ReadReverse,
 }
 
+/// The workloads run when `--workloads` is not given: db_bench's core set.
+pub const DEFAULT_WORKLOADS: [Workload; 7] = [
+    Workload::FillSeq,
+    Workload::FillRandom,
+    Workload::Overwrite,
+    Workload::ReadRandom,
+    Workload::ReadSeq,
+    Workload::ReadReverse,
+    Workload::DeleteRandom,
+];
+
 /// Keys written per batch by `fillbatch`.
-const BATCH_ENTRIES: u64 = 1000;
+const FILLBATCH_ENTRIES: usize = 1000;
 /// Entries `seekrandom` reads after each seek, db_bench's default `--seek_nexts`
 /// for range-scan benchmarks.
 const SEEK_NEXTS: usize = 10;
+
+/// The parameters every workload shares.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Keys in the database, and operations per write workload.
+    pub num: u64,
+    /// Operations per point-read workload; `None`: `num`.
+    pub reads: Option<u64>,
+    pub value_size: usize,
+    pub keys: KeyFormat,
+    pub threads: usize,
+    /// Entries per write batch of fills, overwrite and deletes (fillbatch: 1000);
+    /// latencies are per batch, operations per entry.
+    pub batch: usize,
+    /// Sync every write (fillsync always does).
+    pub sync: bool,
+    pub seed: u64,
+}
 
 impl Workload {
     /// The db_bench name.
@@ -82,6 +109,12 @@ impl Workload {
         )
     }
 
+    /// Whether the workload writes (puts or deletes), so that what it leaves behind
+    /// (flushes, compactions, stalls) is worth reporting after it.
+    pub fn writes(self) -> bool {
+        self.puts() || matches!(self, Workload::DeleteRandom | Workload::DeleteSeq)
+    }
+
     /// Whether the workload looks up keys one by one, so that its found count means
     /// something.
     fn point_reads(self) -> bool {
@@ -108,12 +141,19 @@ impl Workload {
     }
 
     /// Operations the workload does, `None` for the scans (as many as there are keys).
-    fn ops(self, num: u64) -> Option<u64> {
+    fn ops(self, s: &Settings) -> Option<u64> {
         match self {
-            Workload::FillSync => Some(num / 100),
+            Workload::FillSync => Some(s.num / 100),
             Workload::ReadSeq | Workload::ReadReverse => None,
-            _ => Some(num),
+            w if w.point_reads() => Some(s.reads.unwrap_or(s.num)),
+            _ => Some(s.num),
         }
+    }
+
+    /// How many operations a progress bar for the workload counts to: each thread of
+    /// a scan reads every key.
+    pub fn progress_total(self, s: &Settings) -> u64 {
+        self.ops(s).unwrap_or(s.num * s.threads as u64)
     }
 
     /// The order the workload visits keys in; random orders get a seed of their own
@@ -126,52 +166,50 @@ impl Workload {
             | Workload::DeleteRandom
             | Workload::ReadRandom
             | Workload::ReadWhileWriting
+            | Workload::ReadMissing
             | Workload::SeekRandom => KeyOrder::random(num, seed.wrapping_mul(31) + self as u64),
             _ => KeyOrder::Sequential,
         }
     }
 }
 
-/// Runs `workload` on `db` with `settings.threads` threads, showing a progress bar
-/// when `show_progress` and stderr is a terminal.
-pub fn execute(
-    db: &Db,
+/// Runs `workload` on `engine` with `settings.threads` threads, advancing `bar`.
+pub fn execute<E: Engine>(
+    engine: &E,
     workload: Workload,
     settings: &Settings,
-    show_progress: bool,
-) -> Result<WorkloadResult, CliError> {
+    bar: Option<ProgressBar>,
+) -> Result<WorkloadResult, E::Error> {
     let threads = settings.threads;
     // The key order is built before the clock starts: shuffling is not the workload.
     let order = workload.key_order(settings.num, settings.seed);
-    let ops = workload.ops(settings.num);
-    let bar = if show_progress {
-        progress::ops(ops.unwrap_or(settings.num) * scan_factor(workload, threads), workload.name())
-    } else {
-        None
-    };
+    let ops = workload.ops(settings);
     // readwhilewriting's writer runs beside the readers until they are done.
     let with_writer = workload == Workload::ReadWhileWriting;
     let stop = AtomicBool::new(false);
     // The barrier lines the threads up so that none runs alone while others start.
     let barrier = Barrier::new(threads + usize::from(with_writer));
+    let origin = Instant::now();
     let (outcomes, writer) = std::thread::scope(|s| {
-        let writer = with_writer.then(|| s.spawn(|| writer::run(db, settings, &stop, &barrier)));
+        let writer =
+            with_writer.then(|| s.spawn(|| writer::run(engine, settings, &stop, &barrier)));
         let handles: Vec<_> = (0..threads)
             .map(|t| {
-                let (db, order, barrier, bar) = (db.clone(), &order, &barrier, bar.clone());
+                let (order, barrier, bar) = (&order, &barrier, bar.clone());
                 // Thread t does operations [t*ops/T, (t+1)*ops/T).
                 let span = ops
                     .map(|n| (n * t as u64 / threads as u64, n * (t as u64 + 1) / threads as u64));
                 s.spawn(move || {
                     let mut values = ValueGen::new(settings.seed + t as u64, settings.value_size);
-                    let mut rec = Recorder::new(bar);
+                    let mut rec = Recorder::new(bar, origin);
+                    let mut thread = Thread { settings, order, values: &mut values, rec: &mut rec };
                     // Each thread times itself; the workload's time runs from the first
                     // start to the last finish.
                     barrier.wait();
                     let start = Instant::now();
-                    run_thread(&db, workload, order, span, &mut values, &mut rec)?;
+                    thread.run(engine, workload, span)?;
                     rec.finish(start);
-                    Ok::<_, mylsm::Error>(rec)
+                    Ok::<_, E::Error>(rec)
                 })
             })
             .collect();
@@ -182,7 +220,7 @@ pub fn execute(
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
-    let mut totals = Recorder::new(None);
+    let mut totals = Recorder::new(None, origin);
     for outcome in outcomes {
         // A panicking worker is a bug; re-raising it keeps its message and location.
         let rec = outcome.unwrap_or_else(|p| std::panic::resume_unwind(p))?;
@@ -195,114 +233,134 @@ pub fn execute(
         reads: workload.point_reads(),
         totals,
         writer,
-        rss: super::mem::Rss::default(),
+        rss: crate::mem::Rss::default(),
     })
 }
 
-/// How many times over the keys a workload's progress bar counts: each thread of a
-/// scan reads every key.
-fn scan_factor(workload: Workload, threads: usize) -> u64 {
-    if workload.ops(1).is_none() {
-        threads as u64
-    } else {
-        1
-    }
+/// One thread's state while it runs its share of a workload.
+struct Thread<'a> {
+    settings: &'a Settings,
+    order: &'a KeyOrder,
+    values: &'a mut ValueGen,
+    rec: &'a mut Recorder,
 }
 
-/// One thread's share of a workload: operations `span` (the whole database for scans).
-fn run_thread(
-    db: &Db,
-    workload: Workload,
-    order: &KeyOrder,
-    span: Option<(u64, u64)>,
-    values: &mut ValueGen,
-    rec: &mut Recorder,
-) -> mylsm::Result<()> {
-    let (lo, hi) = span.unwrap_or((0, 0));
-    let sync = WriteOptions { sync: workload == Workload::FillSync };
-    match workload {
-        Workload::FillSeq | Workload::FillRandom | Workload::Overwrite | Workload::FillSync => {
-            for j in lo..hi {
-                let key = gen::key(order.at(j));
-                let value = values.next_value();
-                let start = Instant::now();
-                let mut batch = WriteBatch::new();
-                batch.put(key, value);
-                db.write_opt(batch, &sync)?;
-                rec.record(start, 1, KEY_LEN + value.len());
-            }
-        }
-        Workload::FillBatch => {
-            for first in (lo..hi).step_by(BATCH_ENTRIES as usize) {
-                let last = hi.min(first + BATCH_ENTRIES);
-                let start = Instant::now();
-                let mut batch = WriteBatch::new();
-                let mut bytes = 0;
-                for j in first..last {
-                    let value = values.next_value();
-                    bytes += KEY_LEN + value.len();
-                    batch.put(gen::key(order.at(j)), value);
-                }
-                db.write_opt(batch, &sync)?;
-                rec.record(start, last - first, bytes);
-            }
-        }
-        Workload::DeleteRandom | Workload::DeleteSeq => {
-            for j in lo..hi {
-                let key = gen::key(order.at(j));
-                let start = Instant::now();
-                db.delete(key)?;
-                rec.record(start, 1, KEY_LEN);
-            }
-        }
-        Workload::ReadRandom | Workload::ReadWhileWriting | Workload::ReadMissing => {
-            for j in lo..hi {
-                // A missing key is an existing one with a dot appended.
-                let padded = gen::missing_key(order.at(j));
-                let key = if workload == Workload::ReadMissing {
-                    &padded[..]
-                } else {
-                    &padded[..KEY_LEN]
+impl Thread<'_> {
+    /// Operations `span` of `workload` (the whole database for scans).
+    fn run<E: Engine>(
+        &mut self,
+        engine: &E,
+        workload: Workload,
+        span: Option<(u64, u64)>,
+    ) -> Result<(), E::Error> {
+        let (lo, hi) = span.unwrap_or((0, 0));
+        let keys = self.settings.keys;
+        match workload {
+            Workload::FillSeq
+            | Workload::FillRandom
+            | Workload::Overwrite
+            | Workload::FillSync
+            | Workload::FillBatch
+            | Workload::DeleteRandom
+            | Workload::DeleteSeq => {
+                let batch = match workload {
+                    Workload::FillBatch => FILLBATCH_ENTRIES,
+                    _ => self.settings.batch.max(1),
                 };
-                let start = Instant::now();
-                let value = db.get(key)?;
-                let bytes = value.as_ref().map_or(0, |v| key.len() + v.len());
-                rec.record(start, 1, bytes);
-                if value.is_some() {
-                    rec.found();
-                }
+                let sync = self.settings.sync || workload == Workload::FillSync;
+                let delete = matches!(workload, Workload::DeleteRandom | Workload::DeleteSeq);
+                self.write(engine, lo..hi, batch, delete, sync)?;
             }
-        }
-        Workload::SeekRandom => {
-            for j in lo..hi {
-                let key = gen::key(order.at(j));
-                let start = Instant::now();
-                // A new iterator per seek, as db_bench does: its creation (pinning the
-                // current version) is part of what a short range scan costs.
-                let mut iter = db.iter();
-                iter.seek(key);
-                let mut bytes = 0;
-                for (i, entry) in iter.take(SEEK_NEXTS).enumerate() {
-                    let (k, v) = entry?;
-                    bytes += k.len() + v.len();
-                    if i == 0 && k[..] == key[..] {
-                        rec.found();
+            Workload::ReadRandom | Workload::ReadWhileWriting | Workload::ReadMissing => {
+                for j in lo..hi {
+                    let i = self.order.at(j);
+                    // A missing key is an existing one with a dot appended.
+                    let key = if workload == Workload::ReadMissing {
+                        keys.missing_key(i)
+                    } else {
+                        keys.key(i)
+                    };
+                    let key = key.as_bytes();
+                    let start = Instant::now();
+                    let value = engine.get(key)?;
+                    self.rec.record(start, 1, value.map_or(0, |n| key.len() + n));
+                    if value.is_some() {
+                        self.rec.found();
                     }
                 }
-                rec.record(start, 1, bytes);
+            }
+            Workload::SeekRandom => {
+                for j in lo..hi {
+                    let key = keys.key(self.order.at(j));
+                    let key = key.as_bytes();
+                    let (mut bytes, mut first) = (0, true);
+                    let mut found = false;
+                    let start = Instant::now();
+                    engine.seek(key, SEEK_NEXTS, &mut |k, v| {
+                        bytes += k.len() + v.len();
+                        found |= first && k == key;
+                        first = false;
+                    })?;
+                    self.rec.record(start, 1, bytes);
+                    if found {
+                        self.rec.found();
+                    }
+                }
+            }
+            Workload::ReadSeq | Workload::ReadReverse => {
+                // Each entry's latency is the time since the previous one arrived, so
+                // the first includes creating the iterator, as it does in db_bench.
+                let rec = &mut *self.rec;
+                let mut start = Instant::now();
+                engine.scan(workload == Workload::ReadReverse, &mut |k, v| {
+                    rec.record(start, 1, k.len() + v.len());
+                    start = Instant::now();
+                })?;
             }
         }
-        Workload::ReadSeq | Workload::ReadReverse => {
-            let mut iter = db.iter();
-            loop {
-                let start = Instant::now();
-                let entry =
-                    if workload == Workload::ReadSeq { iter.next() } else { iter.next_back() };
-                let Some(entry) = entry else { break };
-                let (key, value) = entry?;
-                rec.record(start, 1, key.len() + value.len());
-            }
-        }
+        Ok(())
     }
-    Ok(())
+
+    /// Puts (or deletes) the keys of operations `ops` in batches of `batch`.
+    fn write<E: Engine>(
+        &mut self,
+        engine: &E,
+        ops: std::ops::Range<u64>,
+        batch: usize,
+        delete: bool,
+        sync: bool,
+    ) -> Result<(), E::Error> {
+        let keys = self.settings.keys;
+        // Buffers reused across batches so that the timed loop does not allocate.
+        let mut key_bufs = Vec::with_capacity(batch);
+        let mut value_bufs: Vec<Vec<u8>> = Vec::with_capacity(batch);
+        let mut first = ops.start;
+        while first < ops.end {
+            let last = ops.end.min(first + batch as u64);
+            key_bufs.clear();
+            key_bufs.extend((first..last).map(|j| keys.key(self.order.at(j))));
+            let mut bytes = 0;
+            if !delete {
+                value_bufs.resize_with(key_bufs.len(), Vec::new);
+                for v in &mut value_bufs[..key_bufs.len()] {
+                    v.clear();
+                    v.extend_from_slice(self.values.next_value());
+                }
+            }
+            let entries: Vec<Entry<'_>> = key_bufs
+                .iter()
+                .enumerate()
+                .map(|(n, k)| {
+                    let value = (!delete).then(|| value_bufs[n].as_slice());
+                    bytes += k.as_bytes().len() + value.map_or(0, <[u8]>::len);
+                    Entry { key: k.as_bytes(), value }
+                })
+                .collect();
+            let start = Instant::now();
+            engine.write(&entries, sync)?;
+            self.rec.record(start, last - first, bytes);
+            first = last;
+        }
+        Ok(())
+    }
 }

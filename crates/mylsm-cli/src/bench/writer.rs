@@ -5,12 +5,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Barrier;
 use std::time::Instant;
 
-use mylsm::{Db, WriteBatch, WriteOptions};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
-use super::gen::{self, ValueGen, KEY_LEN};
-use super::Settings;
+use crate::engine::{Engine, Entry};
+use crate::gen::ValueGen;
+use crate::workload::Settings;
 
 /// What the background writer did.
 #[derive(Debug, Clone, Copy)]
@@ -22,34 +22,32 @@ pub struct WriterStats {
 }
 
 impl WriterStats {
+    /// Writes per second.
     pub fn ops_per_sec(&self) -> f64 {
         self.ops as f64 / self.seconds.max(1e-9)
     }
 }
 
-/// Overwrites random keys of `0..settings.num` with fresh values (unsynced) until
-/// `stop` is set, starting when `barrier` releases the readers too. It writes at
-/// least once, so that its rate is never a division of nothing.
-pub fn run(
-    db: &Db,
+/// Overwrites random keys of `0..settings.num` with fresh values (synced only under
+/// `--sync`) until `stop` is set, starting when `barrier` releases the readers too. It
+/// writes at least once, so that its rate is never a division of nothing.
+pub fn run<E: Engine>(
+    engine: &E,
     settings: &Settings,
     stop: &AtomicBool,
     barrier: &Barrier,
-) -> mylsm::Result<WriterStats> {
+) -> Result<WriterStats, E::Error> {
     let seed = settings.seed.wrapping_mul(31).wrapping_add(0xb6);
     let mut rng = SmallRng::seed_from_u64(seed);
     let mut values = ValueGen::new(seed, settings.value_size);
-    let opts = WriteOptions { sync: false };
     let (mut ops, mut bytes) = (0, 0);
     barrier.wait();
     let start = Instant::now();
     loop {
-        let key = gen::key(rng.random_range(0..settings.num.max(1)));
+        let key = settings.keys.key(rng.random_range(0..settings.num.max(1)));
         let value = values.next_value();
-        bytes += (KEY_LEN + value.len()) as u64;
-        let mut batch = WriteBatch::new();
-        batch.put(key, value);
-        db.write_opt(batch, &opts)?;
+        bytes += (key.as_bytes().len() + value.len()) as u64;
+        engine.write(&[Entry { key: key.as_bytes(), value: Some(value) }], settings.sync)?;
         ops += 1;
         if stop.load(Ordering::Relaxed) {
             break;
