@@ -1,38 +1,81 @@
-//! Running compactions for a database: picking work, running a job outside every
-//! lock, installing its edit, and deleting the table files nothing reads any more.
+//! Running compactions for a database: picking work, running jobs outside every lock,
+//! installing their edits, and deleting the table files nothing reads any more.
 //!
-//! One compaction runs at a time (`DbCore::compaction`), from the background
-//! compaction thread or from `Db::compact_range` on the caller's thread. Flushes run
-//! beside it on their own thread: a flush only adds L0 files, and a compaction's edit
-//! only removes the files it read, so the two edits compose in either order.
+//! Up to `max_compactions` compactions run at once on the background pool, each on
+//! tables no other one holds (`DbState::compacting`, see `compaction::pick_avoiding`).
+//! `Db::compact_range` runs on the caller's thread once the running ones are done, and
+//! keeps new ones from starting until it returns. Flushes run beside compactions: a
+//! flush only adds L0 files, and a compaction's edit only removes the files it read,
+//! so the edits compose in any order.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use crate::compaction::{self, Compaction, JobContext};
+use crate::compaction::{self, Busy, Compaction, JobContext};
 use crate::core::{lock, DbCore};
 use crate::filename;
 use crate::version::{FileMeta, NUM_LEVELS};
 use crate::Result;
 
+/// The compactions under way. Guarded by `DbCore::state`.
+#[derive(Debug, Default)]
+pub(crate) struct Compacting {
+    /// The tables running compactions read (inputs of both levels).
+    pub busy: Busy,
+    /// Background compactions running.
+    pub running: usize,
+    /// A manual `compact_range` is running: no background compaction starts.
+    pub manual: bool,
+}
+
 impl DbCore {
-    /// Runs compactions until the picker finds nothing to do. Background thread.
+    /// Runs compactions until the picker finds nothing to do that no other compaction
+    /// is already doing. Background pool; several may run this at once.
     pub fn compact_pending(&self) {
         loop {
-            let _running = lock(&self.compaction);
-            if lock(&self.state).bg_error.is_some() || self.closed.load(Ordering::Acquire) {
-                return;
+            let c = {
+                let mut st = lock(&self.state);
+                let cs = &st.compacting;
+                if st.bg_error.is_some()
+                    || self.closed.load(Ordering::Acquire)
+                    || cs.manual
+                    || cs.running >= self.max_compactions
+                {
+                    return;
+                }
+                let picked =
+                    compaction::pick_avoiding(&st.version, &self.compaction_opts, &cs.busy);
+                let Some(c) = picked else { return };
+                let cs = &mut st.compacting;
+                cs.busy.extend(c.inputs.iter().chain(&c.next_inputs).map(|f| f.number));
+                cs.running += 1;
+                self.counters.compactions_peak.fetch_max(cs.running as u64, Ordering::Relaxed);
+                c
+            };
+            // Another worker may find work beside this one.
+            if self.max_compactions > 1 {
+                self.schedule_compaction();
             }
-            let version = lock(&self.state).version.clone();
-            let Some(c) = compaction::pick(&version, &self.compaction_opts) else { return };
-            drop(version);
-            let result = self.run_compaction(c);
+            let numbers: Vec<u64> =
+                c.inputs.iter().chain(&c.next_inputs).map(|f| f.number).collect();
+            let result = self.run_compaction(c, &numbers);
             self.delete_obsolete_tables();
             if let Err(e) = result {
                 self.set_bg_error(e);
                 return;
             }
         }
+    }
+
+    /// Waits until no background compaction runs and keeps new ones from starting
+    /// while the returned guard lives.
+    fn hold_compactions(&self) -> ManualGuard<'_> {
+        let mut st = lock(&self.state);
+        while st.compacting.running > 0 || st.compacting.manual {
+            st = self.state_changed.wait(st).unwrap_or_else(|p| p.into_inner());
+        }
+        st.compacting.manual = true;
+        ManualGuard(self)
     }
 
     /// Compacts the files overlapping `[begin, end]` (user keys) down to the deepest
@@ -42,12 +85,11 @@ impl DbCore {
     /// Following LevelDB, data is pushed no deeper than the tree already reaches; unlike
     /// LevelDB, the deepest level is also rewritten (RocksDB's bottommost compaction).
     pub fn compact_range(&self, begin: Option<&[u8]>, end: Option<&[u8]>) -> Result<()> {
+        let _held = self.hold_compactions();
         for level in 0..NUM_LEVELS {
-            let _running = lock(&self.compaction);
-            // The deepest level is read again under the compaction lock each time: a
-            // background compaction may have pushed data deeper since the last level,
-            // and rewriting a level "into itself" as if it were the bottom while older
-            // data sits below would drop tombstones that still hide that data.
+            // The deepest level is read again each time (flushes still add L0 files):
+            // rewriting a level "into itself" as if it were the bottom while older data
+            // sits below would drop tombstones that still hide that data.
             let picked = {
                 let version = lock(&self.state).version.clone();
                 let deepest =
@@ -62,7 +104,7 @@ impl DbCore {
                 }
             };
             if let Some(c) = picked {
-                let result = self.run_compaction(c);
+                let result = self.run_compaction(c, &[]);
                 self.delete_obsolete_tables();
                 if let Err(e) = result {
                     self.set_bg_error(e.clone());
@@ -74,9 +116,10 @@ impl DbCore {
         Ok(())
     }
 
-    /// Runs one compaction and installs its result. The caller holds `compaction`, and
-    /// deletes the replaced tables afterwards (once `c`, which holds them, is gone).
-    fn run_compaction(&self, c: Compaction) -> Result<()> {
+    /// Runs one compaction and installs its result; `busy` are the tables it marked
+    /// busy (none for a manual one), unmarked as it finishes. The caller deletes the
+    /// replaced tables afterwards (once `c`, which holds them, is gone).
+    fn run_compaction(&self, c: Compaction, busy: &[u64]) -> Result<()> {
         // Inputs are fixed before the snapshot list is read (see `SnapshotList::acquire`).
         let snapshots = self.snapshots.seqnos();
         let next_file = || self.new_file_number();
@@ -89,14 +132,31 @@ impl DbCore {
             snapshots: &snapshots,
             new_file_number: &next_file,
         };
-        let out = compaction::run(&c, &ctx)?;
+        let out = match compaction::run(&c, &ctx) {
+            Ok(out) => out,
+            Err(e) => {
+                self.finish_compaction(&mut lock(&self.state), busy);
+                self.state_changed.notify_all();
+                return Err(e);
+            }
+        };
         let removed: Vec<Arc<FileMeta>> = c.inputs.iter().chain(&c.next_inputs).cloned().collect();
         {
             // Installed under the manifest lock, in logging order (see `flush_one`).
             let mut versions = lock(&self.versions);
-            let version =
-                versions.log_and_apply(out.edit, self.next_file.load(Ordering::Relaxed))?;
+            let logged = versions.log_and_apply(out.edit, self.next_file.load(Ordering::Relaxed));
             let mut st = lock(&self.state);
+            // Unmarked in the same step as the install: a compaction picked later sees
+            // either the old version with these tables busy, or the new one without them.
+            self.finish_compaction(&mut st, busy);
+            let version = match logged {
+                Ok(v) => v,
+                Err(e) => {
+                    drop(st);
+                    self.state_changed.notify_all();
+                    return Err(e);
+                }
+            };
             st.version = version;
             st.compactions += 1;
             if !c.trivial_move {
@@ -110,6 +170,18 @@ impl DbCore {
         self.counters.compacted_dropped.fetch_add(out.entries_dropped, Ordering::Relaxed);
         self.state_changed.notify_all();
         Ok(())
+    }
+
+    /// Unmarks a finished (or failed) background compaction's tables; nothing for a
+    /// manual one, which marked none.
+    fn finish_compaction(&self, st: &mut crate::core::DbState, busy: &[u64]) {
+        if busy.is_empty() {
+            return;
+        }
+        for n in busy {
+            st.compacting.busy.remove(n);
+        }
+        st.compacting.running -= 1;
     }
 
     /// Deletes the tables compactions replaced that no version, iterator or snapshot
@@ -132,8 +204,19 @@ impl DbCore {
     }
 }
 
+/// Lets background compactions start again when a manual compaction is done.
+struct ManualGuard<'a>(&'a DbCore);
+
+impl Drop for ManualGuard<'_> {
+    fn drop(&mut self) {
+        lock(&self.0.state).compacting.manual = false;
+        self.0.state_changed.notify_all();
+        self.0.schedule_compaction();
+    }
+}
+
 /// Rewrites the files of `level` overlapping the range into the same level, dropping
-/// what no snapshot needs. The caller holds the compaction lock and has checked that no
+/// what no snapshot needs. The caller holds off background compactions and has checked that no
 /// deeper level holds data, which is what makes dropping tombstones safe. L0 has no
 /// "into itself": its files may overlap, so it is left to `pick_range`.
 fn bottom_compaction(

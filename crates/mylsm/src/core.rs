@@ -2,10 +2,12 @@
 //! background workers, and `open`, which builds it from the directory.
 //!
 //! Locks (order and rules in `docs/impl.md`): `write`'s log lock (the WAL writer; held
-//! across WAL I/O), `compaction` (one compaction at a time; held across its I/O),
-//! `versions` (the manifest writer; held across manifest I/O and the install that
-//! follows), and `state` (memtables waiting for flush, the current version, the
-//! background error; never held across I/O). `view` is swapped under `state`.
+//! across WAL I/O), `flushing` (one flusher at a time; held across its I/O), `versions`
+//! (the manifest writer; held across manifest I/O and the install that follows), and
+//! `state` (memtables waiting for flush, the current version, the running compactions
+//! and their tables, the background error; never held across I/O). `view` is swapped
+//! under `state`. Compactions hold no lock while they run: the tables they read are
+//! marked in `state` instead.
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
@@ -16,6 +18,7 @@ use crossbeam_channel::Sender;
 
 use crate::background::{Channels, Job};
 use crate::cache::BlockCache;
+use crate::compact::Compacting;
 use crate::compaction::CompactionOptions;
 use crate::filename::{self, FileKind};
 use crate::fs::{FileLock, FileSystem};
@@ -52,6 +55,8 @@ pub(crate) struct DbState {
     pub compactions: u64,
     /// Tables compactions replaced, deleted once nothing else holds their `FileMeta`.
     pub obsolete: Vec<Arc<crate::version::FileMeta>>,
+    /// The compactions under way and the tables they hold.
+    pub compacting: Compacting,
 }
 
 /// Why a write group waited.
@@ -59,7 +64,8 @@ pub(crate) struct DbState {
 pub(crate) enum StallCause {
     /// Too many memtables were waiting for flush.
     Memtables = 0,
-    /// L0 reached the slowdown trigger: the group was delayed 1 ms.
+    /// L0 reached the slowdown trigger: the group was delayed for its bytes at the
+    /// delayed write rate.
     L0Slowdown = 1,
     /// L0 reached the stop trigger: the group waited for compaction.
     L0Stop = 2,
@@ -75,6 +81,8 @@ pub(crate) struct Counters {
     pub compacted_read: AtomicU64,
     pub compacted_written: AtomicU64,
     pub compacted_dropped: AtomicU64,
+    /// The most background compactions that ran at once.
+    pub compactions_peak: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -101,8 +109,11 @@ pub(crate) struct DbCore {
     /// Where flush and compaction requests are sent.
     pub flush_jobs: Sender<Job>,
     pub compaction_jobs: Sender<Job>,
-    /// Held while a compaction runs: one at a time.
-    pub compaction: Mutex<()>,
+    /// Held while memtables are flushed: one flusher at a time, oldest first.
+    pub flushing: Mutex<()>,
+    /// How many background compactions may run at once: `max_background_jobs - 1`, at
+    /// least 1, so one worker is always free for a flush.
+    pub max_compactions: usize,
     pub compaction_opts: CompactionOptions,
     /// Live snapshots, which compaction must keep readable.
     pub snapshots: SnapshotList,
@@ -198,6 +209,7 @@ impl DbCore {
                 flushes: 0,
                 compactions: 0,
                 obsolete: Vec::new(),
+                compacting: Compacting::default(),
             }),
             state_changed: Condvar::new(),
             view: RwLock::new(Arc::new(view)),
@@ -211,7 +223,8 @@ impl DbCore {
             lock: Mutex::new(Some(dir_lock)),
             flush_jobs: channels.flush.0.clone(),
             compaction_jobs: channels.compaction.0.clone(),
-            compaction: Mutex::new(()),
+            flushing: Mutex::new(()),
+            max_compactions: opts.max_background_jobs.saturating_sub(1).max(1),
             compaction_opts: CompactionOptions {
                 l0_compaction_trigger: opts.l0_compaction_trigger,
                 max_bytes_for_level_base: opts.max_bytes_for_level_base,
@@ -246,14 +259,14 @@ impl DbCore {
         *self.view.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(view);
     }
 
-    /// Asks the background worker to flush the waiting memtables.
+    /// Asks the background pool to flush the waiting memtables.
     pub fn schedule_flush(&self) {
         // The worker only stops when the database closes; a flush asked for after that
         // has nothing to do.
         let _ = self.flush_jobs.send(Job::Run);
     }
 
-    /// Asks the compaction worker to look for work.
+    /// Asks the background pool to look for compaction work.
     pub fn schedule_compaction(&self) {
         let _ = self.compaction_jobs.send(Job::Run);
     }

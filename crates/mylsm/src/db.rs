@@ -47,7 +47,7 @@ impl Db {
     pub fn open(path: impl AsRef<Path>, options: Options) -> Result<Db> {
         let channels = Channels::new();
         let core = Arc::new(DbCore::open(path.as_ref(), options, &channels)?);
-        let background = Background::start(&core, channels)?;
+        let background = Background::start(&core, channels, core.opts.max_background_jobs)?;
         // The reopened tree may already be out of shape.
         core.schedule_compaction();
         Ok(Db { inner: Arc::new(Handle { core, background: Mutex::new(background) }) })
@@ -90,7 +90,7 @@ impl Db {
     /// `sync`, durable against power loss).
     pub fn write_opt(&self, batch: WriteBatch, options: &WriteOptions) -> Result<()> {
         let core = self.core()?;
-        core.write.write(batch, options.sync, &|log| core.make_room(log))
+        core.write.write(batch, options.sync, &|log, bytes| core.make_room(log, bytes))
     }
 
     /// The current value of `key`, or `None` if it is absent or deleted.
@@ -182,7 +182,8 @@ impl Db {
 
     /// Compacts the tables holding keys in `range` down the tree, level by level, so
     /// that overwritten and deleted data in it is dropped (versions a live snapshot
-    /// needs are kept). Waits for the work; runs alongside background compactions.
+    /// needs are kept). Waits for running background compactions to finish, and keeps
+    /// new ones from starting until it is done.
     pub fn compact_range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> Result<()> {
         let core = self.core()?;
         // Compaction picks files by inclusive user-key overlap, so an excluded bound
@@ -206,7 +207,10 @@ impl Db {
                 return Err(Error::Background(Box::new(e.clone())));
             }
             let idle = st.imms.is_empty()
-                && crate::compaction::pick(&st.version, &core.compaction_opts).is_none();
+                && st.compacting.running == 0
+                && crate::compaction::scores(&st.version, &core.compaction_opts)
+                    .iter()
+                    .all(|&s| s < 1.0);
             if idle {
                 return Ok(());
             }
@@ -257,6 +261,7 @@ impl Db {
             flushes,
             flushed_bytes: core.counters.flushed_bytes.load(Ordering::Relaxed),
             compactions,
+            compactions_peak_parallel: core.counters.compactions_peak.load(Ordering::Relaxed),
             compaction_read_bytes: core.counters.compacted_read.load(Ordering::Relaxed),
             compaction_written_bytes: core.counters.compacted_written.load(Ordering::Relaxed),
             compaction_dropped_entries: core.counters.compacted_dropped.load(Ordering::Relaxed),

@@ -8,7 +8,7 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::core::{lock, DbCore, Imm, StallCause};
 use crate::filename;
@@ -21,11 +21,11 @@ use crate::write::LogState;
 use crate::Result;
 
 impl DbCore {
-    /// Called by the write leader before each group: slows down or stops while L0 has
-    /// too many tables, and if the memtable is full, stalls while too many memtables
-    /// wait for flush, then cuts a new memtable and WAL. Holding the log lock while
-    /// stalled is the point: every writer waits behind the leader.
-    pub fn make_room(&self, log: &mut LogState) -> Result<()> {
+    /// Called by the write leader before each group of `bytes`: slows down or stops
+    /// while L0 has too many tables, and if the memtable is full, stalls while too many
+    /// memtables wait for flush, then cuts a new memtable and WAL. Holding the log lock
+    /// while stalled is the point: every writer waits behind the leader.
+    pub fn make_room(&self, log: &mut LogState, bytes: usize) -> Result<()> {
         // Which causes this group has already been counted under.
         let mut counted = [false; 3];
         let mut slowed = false;
@@ -47,11 +47,13 @@ impl DbCore {
             };
             let started = Instant::now();
             if cause == StallCause::L0Slowdown {
-                // Delay this group a little, once, so compaction can keep up without
-                // writers hitting the hard stop (LevelDB's 1 ms slowdown).
+                // Delay this group, once, by the time its bytes take at
+                // `delayed_write_rate`, so compaction can catch up before writers hit
+                // the hard stop (RocksDB's delayed write rate; LevelDB sleeps 1 ms).
                 drop(st);
                 slowed = true;
-                std::thread::sleep(std::time::Duration::from_millis(1));
+                self.schedule_compaction();
+                std::thread::sleep(slowdown_delay(bytes, self.opts.delayed_write_rate));
                 st = lock(&self.state);
             } else {
                 // Stop until a flush or compaction changes the picture.
@@ -91,22 +93,40 @@ impl DbCore {
         Ok(())
     }
 
-    /// Flushes every waiting memtable, oldest first. Runs on the background worker.
+    /// Flushes every waiting memtable, oldest first. Runs on the background pool: one
+    /// worker flushes while the others compact. A worker that finds another flushing
+    /// returns at once; the flusher looks for new memtables again after letting go, so
+    /// one queued while it was finishing is not left behind.
     pub fn flush_pending(&self) {
+        loop {
+            let Ok(_flushing) = self.flushing.try_lock() else { return };
+            if !self.flush_waiting() {
+                return;
+            }
+            drop(_flushing);
+            let st = lock(&self.state);
+            if st.imms.is_empty() || st.bg_error.is_some() {
+                return;
+            }
+        }
+    }
+
+    /// Flushes memtables until none waits; false if a flush failed.
+    fn flush_waiting(&self) -> bool {
         loop {
             let (mem, log_number) = {
                 let st = lock(&self.state);
                 if st.bg_error.is_some() {
-                    return;
+                    return false;
                 }
                 match st.imms.front() {
                     Some(imm) => (Arc::clone(&imm.mem), imm.log_number),
-                    None => return,
+                    None => return true,
                 }
             };
             if let Err(e) = self.flush_one(&mem, log_number) {
                 self.set_bg_error(e);
-                return;
+                return false;
             }
         }
     }
@@ -181,5 +201,27 @@ impl DbCore {
         self.fs.sync_dir(&self.dir)?;
         self.counters.flushed_bytes.fetch_add(props.file_size, Ordering::Relaxed);
         Ok(Some(FileMeta::from_properties(number, props)))
+    }
+}
+
+/// How long a write group of `bytes` sleeps while L0 is over the slowdown trigger:
+/// its bytes at `rate` bytes per second, at least 1 µs and at most 1 s.
+fn slowdown_delay(bytes: usize, rate: u64) -> Duration {
+    let micros = (bytes as u64).saturating_mul(1_000_000) / rate.max(1);
+    Duration::from_micros(micros.clamp(1, 1_000_000))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_slowed_group_sleeps_for_its_bytes_at_the_delayed_rate() {
+        let mib = 1 << 20;
+        assert_eq!(slowdown_delay(mib, 16 * mib as u64), Duration::from_micros(62_500));
+        assert_eq!(slowdown_delay(100, 16 << 20), Duration::from_micros(5));
+        assert_eq!(slowdown_delay(0, 16 << 20), Duration::from_micros(1), "never zero");
+        assert_eq!(slowdown_delay(1 << 30, 1), Duration::from_secs(1), "at most 1 s");
+        assert_eq!(slowdown_delay(1, 0), Duration::from_secs(1), "a zero rate is the slowest");
     }
 }

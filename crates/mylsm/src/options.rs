@@ -36,12 +36,21 @@ pub struct Options {
     pub max_immutable_memtables: usize,
     /// Number of L0 tables that triggers an L0 → L1 compaction. Default: 4.
     pub l0_compaction_trigger: usize,
-    /// Number of L0 tables at which each write group is delayed by 1 ms, giving
-    /// compaction time to catch up (counted in `Stats::write_stalls`). Default: 12.
+    /// Number of L0 tables at which each write group is delayed by the time its bytes
+    /// take at `delayed_write_rate`, giving compaction time to catch up (counted in
+    /// `Stats`). Default: 20.
     pub l0_slowdown_writes_trigger: usize,
     /// Number of L0 tables at which writes stop until compaction brings the count down.
-    /// Default: 20.
+    /// Default: 36.
     pub l0_stop_writes_trigger: usize,
+    /// Bytes per second writes are held to while L0 is at or over
+    /// `l0_slowdown_writes_trigger`. Default: 16 MiB/s.
+    pub delayed_write_rate: u64,
+    /// Background threads for flushes and compactions. Flushes go first, and at most
+    /// `max_background_jobs - 1` compactions run at once (tables no other compaction
+    /// holds), so one thread is always free to flush. At least 2. Default: the number
+    /// of CPUs, between 2 and 4.
+    pub max_background_jobs: usize,
     /// Smallest target of the base level (the level L0 compacts into). Targets derive
     /// from the largest level, each level `level_multiplier` times smaller than the one
     /// below, and levels whose target would fall under this one stay empty. Default:
@@ -81,8 +90,12 @@ impl Default for Options {
             write_buffer_size: 64 << 20,
             max_immutable_memtables: 2,
             l0_compaction_trigger: 4,
-            l0_slowdown_writes_trigger: 12,
-            l0_stop_writes_trigger: 20,
+            l0_slowdown_writes_trigger: 20,
+            l0_stop_writes_trigger: 36,
+            delayed_write_rate: 16 << 20,
+            max_background_jobs: std::thread::available_parallelism()
+                .map_or(2, |n| n.get())
+                .clamp(2, 4),
             max_bytes_for_level_base: 64 << 20,
             level_multiplier: 10,
             target_file_size: 32 << 20,

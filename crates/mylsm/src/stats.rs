@@ -37,6 +37,8 @@ pub struct Stats {
     pub flushed_bytes: u64,
     /// Compactions run since open (trivial moves included).
     pub compactions: u64,
+    /// The most background compactions that ran at the same time since open.
+    pub compactions_peak_parallel: u64,
     /// Bytes of tables compactions read and wrote since open. Write amplification is
     /// `(flushed_bytes + compaction_written_bytes) / bytes written by the user`.
     pub compaction_read_bytes: u64,
@@ -59,7 +61,8 @@ pub struct Stats {
     /// Stalls because too many memtables were waiting for flush, and their time (µs).
     pub stalls_memtables: u64,
     pub stall_micros_memtables: u64,
-    /// Groups delayed 1 ms because L0 reached `l0_slowdown_writes_trigger`, and time.
+    /// Groups delayed (at `delayed_write_rate`) because L0 reached
+    /// `l0_slowdown_writes_trigger`, and the time.
     pub stalls_l0_slowdown: u64,
     pub stall_micros_l0_slowdown: u64,
     /// Groups stopped because L0 reached `l0_stop_writes_trigger`, and time.

@@ -70,7 +70,7 @@ struct Queue {
 }
 
 /// What the leader calls before each group to keep the memtable within bounds.
-pub(crate) type MakeRoom<'a> = dyn Fn(&mut LogState) -> Result<()> + 'a;
+pub(crate) type MakeRoom<'a> = dyn Fn(&mut LogState, usize) -> Result<()> + 'a;
 
 /// Coalesces concurrent writes. Shared by every handle of one `Db`.
 #[derive(Debug)]
@@ -120,8 +120,9 @@ impl WritePath {
     /// Applies `batch` atomically; returns once it is logged (and fsynced if `sync`)
     /// and visible to every later read.
     ///
-    /// Before appending, the leader calls `make_room` with the log state: it may cut a
-    /// new memtable and WAL, or stall while too many memtables wait for flush.
+    /// Before appending, the leader calls `make_room` with the log state and the
+    /// group's encoded bytes: it may cut a new memtable and WAL, slow the group down,
+    /// or stall while too many memtables or L0 tables wait.
     pub fn write(&self, batch: WriteBatch, sync: bool, make_room: &MakeRoom<'_>) -> Result<()> {
         batch.validate()?;
         let mut q = lock(&self.queue);
@@ -185,7 +186,8 @@ impl WritePath {
         if log.closed {
             return Err(Error::Closed);
         }
-        make_room(&mut log)?;
+        let bytes = group.iter().map(|p| p.batch.encoded_len()).sum();
+        make_room(&mut log, bytes)?;
         let sync = group.iter().any(|p| p.sync);
         // The group is ours: merge the later batches into the first, copying only them.
         let Some((head, rest)) = group.split_first_mut() else { return Ok(()) };

@@ -33,8 +33,12 @@
 //!   once; the job returns a `VersionEdit` that deletes every input and adds every
 //!   output. It installs nothing itself, and on error removes what it wrote.
 //!
-//! The picker assumes one compaction runs at a time: it does not track files already
-//! being compacted.
+//! - **Concurrency.** Up to `max_background_jobs - 1` compactions run at once. The
+//!   picker is told which tables running compactions hold and picks around them: no
+//!   table is in two compactions, only one L0 compaction runs at a time, and two
+//!   compactions into the same level never produce overlapping outputs (see
+//!   `pick_avoiding`). A manual `compact_range` waits for the running ones and keeps
+//!   new ones from starting until it is done.
 
 mod job;
 mod picker;
@@ -47,4 +51,8 @@ mod picker_tests;
 pub(crate) mod testing;
 
 pub(crate) use job::{run, JobContext};
-pub(crate) use picker::{level_targets, pick, pick_range, scores, Compaction, CompactionOptions};
+#[cfg(test)]
+pub(crate) use picker::pick;
+pub(crate) use picker::{
+    level_targets, pick_avoiding, pick_range, scores, Busy, Compaction, CompactionOptions,
+};

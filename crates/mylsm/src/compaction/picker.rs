@@ -8,6 +8,7 @@
 //! `kMinOverlappingRatio`) instead of a persisted round-robin pointer, and in
 //! compacting only a connected group of L0 files.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use crate::key;
@@ -139,29 +140,83 @@ pub(crate) fn scores(version: &Version, opts: &CompactionOptions) -> Vec<f64> {
     scores
 }
 
-/// The compaction the most urgent level needs, if any level scores 1 or more; ties go
-/// to the upper level, whose backlog stalls writes first. L0 compacts into the base
-/// level, every other level into the one below it.
+/// Table numbers that running compactions are reading: no other compaction may take
+/// them as inputs.
+pub(crate) type Busy = HashSet<u64>;
+
+/// The compaction the most urgent level needs, if any level scores 1 or more, with no
+/// compaction running.
+#[cfg(test)]
 pub(crate) fn pick(version: &Version, opts: &CompactionOptions) -> Option<Compaction> {
-    let scores = scores(version, opts);
-    let mut level = 0;
-    for l in 1..NUM_LEVELS - 1 {
-        if scores[l] > scores[level] {
-            level = l;
+    pick_avoiding(version, opts, &Busy::new())
+}
+
+/// The compaction the most urgent level needs that touches none of the `busy` tables,
+/// if a level scores 1 or more counting only tables that are not busy. Levels are tried
+/// from the highest score down (ties to the upper level, whose backlog stalls writes
+/// first). L0 compacts into the base level, every other level into the one below it.
+///
+/// A compaction picked this way can run beside the busy ones: its inputs and the
+/// output-level files they overlap are disjoint from theirs, and within a sorted level
+/// two disjoint sets of files overlapping disjoint inputs cover disjoint key ranges
+/// (a file overlapping both would be in both sets). So their outputs never overlap
+/// in a level, and a `bottommost` decision stays true while the others run: they only
+/// move data that lies outside this compaction's key range. L0 files overlap each
+/// other, so only one L0 compaction runs at a time.
+pub(crate) fn pick_avoiding(
+    version: &Version,
+    opts: &CompactionOptions,
+    busy: &Busy,
+) -> Option<Compaction> {
+    let scores = scores_excluding(version, opts, busy);
+    let mut levels: Vec<usize> = (0..NUM_LEVELS - 1).filter(|&l| scores[l] >= 1.0).collect();
+    // Stable: equal scores keep the upper level first.
+    levels.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+    let is_busy = |files: &[Arc<FileMeta>]| files.iter().any(|f| busy.contains(&f.number));
+    for level in levels {
+        if level == 0 {
+            if is_busy(&version.levels[0]) {
+                continue;
+            }
+            // Start from the oldest file, so no L0 file waits forever behind newer ones.
+            let Some(oldest) = version.levels[0].last() else { continue };
+            let (lo, hi) = user_range(std::slice::from_ref(oldest));
+            let inputs = l0_closure(version, Some(&lo), Some(&hi));
+            let c = finish(version, 0, base_level(version, opts), inputs, true);
+            if !is_busy(&c.next_inputs) {
+                return Some(c);
+            }
+            continue;
+        }
+        for f in by_overlap(version, level) {
+            if busy.contains(&f.number) {
+                continue;
+            }
+            let c = finish(version, level, level + 1, vec![f], true);
+            if !is_busy(&c.next_inputs) {
+                return Some(c);
+            }
         }
     }
-    if scores[level] < 1.0 {
-        return None;
+    None
+}
+
+/// `scores`, counting only the tables no running compaction holds: work already under
+/// way does not ask for more.
+fn scores_excluding(version: &Version, opts: &CompactionOptions, busy: &Busy) -> Vec<f64> {
+    let mut scores = scores(version, opts);
+    if busy.is_empty() {
+        return scores;
     }
-    let (inputs, output_level) = if level == 0 {
-        // Start from the oldest file, so no L0 file waits forever behind newer ones.
-        let oldest = version.levels[0].last()?;
-        let (lo, hi) = user_range(std::slice::from_ref(oldest));
-        (l0_closure(version, Some(&lo), Some(&hi)), base_level(version, opts))
-    } else {
-        (vec![least_overlapping(version, level)?], level + 1)
-    };
-    Some(finish(version, level, output_level, inputs, true))
+    let targets = level_targets(version, opts);
+    let idle = |l: usize| version.levels[l].iter().filter(|f| !busy.contains(&f.number));
+    scores[0] = idle(0).count() as f64 / opts.l0_compaction_trigger.max(1) as f64;
+    for level in 1..NUM_LEVELS - 1 {
+        if targets[level] > 0 {
+            scores[level] = idle(level).map(|f| f.size).sum::<u64>() as f64 / targets[level] as f64;
+        }
+    }
+    scores
 }
 
 /// A manual compaction of `level` over the user keys `[begin, end]` (`None`:
@@ -218,24 +273,20 @@ fn l0_closure(version: &Version, begin: Option<&[u8]>, end: Option<&[u8]>) -> Ve
     }
 }
 
-/// The file of `level` with the fewest bytes overlapping `level + 1` per byte of its
-/// own: the cheapest to push down (a trivial move when nothing overlaps). Ties go to
-/// the file with the smaller keys.
-fn least_overlapping(version: &Version, level: usize) -> Option<Arc<FileMeta>> {
+/// The files of `level`, those with the fewest bytes overlapping `level + 1` per byte
+/// of their own first: the cheapest to push down (a trivial move when nothing
+/// overlaps). Ties go to the file with the smaller keys.
+fn by_overlap(version: &Version, level: usize) -> Vec<Arc<FileMeta>> {
     let cost = |f: &FileMeta| -> (u128, u128) {
         let (lo, hi) = (key::user_key(&f.smallest), key::user_key(&f.largest));
         let below = version.overlapping_files(level + 1, Some(lo), Some(hi));
         (below.iter().map(|g| u128::from(g.size)).sum(), u128::from(f.size.max(1)))
     };
-    let mut best: Option<(&Arc<FileMeta>, (u128, u128))> = None;
-    for f in &version.levels[level] {
-        let (overlap, size) = cost(f);
-        // overlap / size < best_overlap / best_size, without division.
-        if best.is_none_or(|(_, (bo, bs))| overlap * bs < bo * size) {
-            best = Some((f, (overlap, size)));
-        }
-    }
-    best.map(|(f, _)| Arc::clone(f))
+    let mut files: Vec<(Arc<FileMeta>, (u128, u128))> =
+        version.levels[level].iter().map(|f| (Arc::clone(f), cost(f))).collect();
+    // overlap / size ascending, without division; stable, so ties keep key order.
+    files.sort_by(|(_, (ao, asz)), (_, (bo, bsz))| (ao * bsz).cmp(&(bo * asz)));
+    files.into_iter().map(|(f, _)| f).collect()
 }
 
 /// Fills in the output level's overlapping files and the flags.

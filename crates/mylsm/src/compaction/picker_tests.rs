@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use super::picker::base_level;
 use super::testing::meta;
-use super::{level_targets, pick, pick_range, scores, Compaction, CompactionOptions};
+use super::{
+    level_targets, pick, pick_avoiding, pick_range, scores, Busy, Compaction, CompactionOptions,
+};
 use crate::version::{FileMeta, Version, VersionEdit, NUM_LEVELS};
 
 const MIB: u64 = 1 << 20;
@@ -262,4 +264,77 @@ fn pick_range_moves_l0_into_the_first_level_holding_data_or_the_last() {
     assert_eq!((c.output_level, c.bottommost), (LAST, true));
     let c = pick_range(&version(&[l0, (5, meta(2, b"b", b"d", MIB))]), 0, None, None).unwrap();
     assert_eq!((c.output_level, numbers(&c.next_inputs)), (5, vec![2]));
+}
+
+/// L6 holds 60 MiB, so L5 is the base level at 10 MiB and holds 18 MiB in three files,
+/// each overlapping different L6 files: 1 → {10} (30 MiB), 2 → {11, 12} (20 MiB),
+/// 3 → {13} (10 MiB).
+fn three_l5_candidates() -> Version {
+    version(&[
+        (5, meta(1, b"a", b"c", 6 * MIB)),
+        (5, meta(2, b"g", b"m", 6 * MIB)),
+        (5, meta(3, b"p", b"q", 6 * MIB)),
+        (LAST, meta(10, b"a", b"c", 30 * MIB)),
+        (LAST, meta(11, b"d", b"h", 10 * MIB)),
+        (LAST, meta(12, b"i", b"k", 10 * MIB)),
+        (LAST, meta(13, b"n", b"z", 10 * MIB)),
+    ])
+}
+
+fn busy_with(c: &Compaction, busy: &mut Busy) {
+    busy.extend(c.inputs.iter().chain(&c.next_inputs).map(|f| f.number));
+}
+
+#[test]
+fn a_second_compaction_is_picked_around_the_tables_a_running_one_holds() {
+    let v = three_l5_candidates();
+    let opts = small_levels();
+    let mut busy = Busy::new();
+    let first = pick_avoiding(&v, &opts, &busy).unwrap();
+    assert_eq!((numbers(&first.inputs), numbers(&first.next_inputs)), (vec![3], vec![13]));
+    busy_with(&first, &mut busy);
+    // 12 MiB of L5 is not being compacted: still over the 10 MiB target.
+    let second = pick_avoiding(&v, &opts, &busy).expect("L5 still scores 1.2 without file 3");
+    assert_eq!((numbers(&second.inputs), numbers(&second.next_inputs)), (vec![2], vec![11, 12]));
+    busy_with(&second, &mut busy);
+    // 6 MiB left idle is under the target: the work under way is enough.
+    assert!(pick_avoiding(&v, &opts, &busy).is_none());
+}
+
+#[test]
+fn a_candidate_whose_next_level_files_are_busy_is_passed_over() {
+    let v = three_l5_candidates();
+    // File 3 is the cheapest, but a running compaction holds L6 file 13 below it.
+    let busy = Busy::from([13]);
+    let c = pick_avoiding(&v, &small_levels(), &busy).unwrap();
+    assert_eq!((numbers(&c.inputs), numbers(&c.next_inputs)), (vec![2], vec![11, 12]));
+}
+
+#[test]
+fn only_one_l0_compaction_runs_at_a_time() {
+    // Eight disjoint L0 files, trigger 4: L0 scores 2 and its oldest file goes first.
+    let files: Vec<_> = (0..8u8)
+        .map(|i| (0, meta(u64::from(i) + 1, &[b'a' + 2 * i], &[b'b' + 2 * i], MIB)))
+        .collect();
+    let v = version(&files);
+    let opts = CompactionOptions::default();
+    let first = pick_avoiding(&v, &opts, &Busy::new()).unwrap();
+    assert_eq!(first.level, 0);
+    let mut busy = Busy::new();
+    busy_with(&first, &mut busy);
+    // Seven idle files still score 1.75, but L0 files may overlap whatever the running
+    // one writes below, so no second L0 compaction starts.
+    assert!(scores(&v, &opts)[0] >= 1.75);
+    assert!(pick_avoiding(&v, &opts, &busy).is_none());
+}
+
+#[test]
+fn an_l0_compaction_waits_for_a_busy_file_of_its_output_level() {
+    let mut files: Vec<_> = (1..=4).map(|n| (0, meta(n, b"a", b"z", MIB))).collect();
+    files.push((LAST, meta(10, b"m", b"n", MIB)));
+    let v = version(&files);
+    let opts = CompactionOptions::default();
+    let c = pick_avoiding(&v, &opts, &Busy::new()).unwrap();
+    assert_eq!((c.level, numbers(&c.next_inputs)), (0, vec![10]));
+    assert!(pick_avoiding(&v, &opts, &Busy::from([10])).is_none());
 }
