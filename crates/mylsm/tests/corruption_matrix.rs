@@ -215,11 +215,17 @@ fn run_case(path: &Path, damage: Damage, allowed: Allowed) -> Result<(), String>
     }
     detected |= scan_failed;
     let state = if scan_failed {
-        // Entries a scan yields before it reports the damage are not checked: the
-        // merging iterator drops a failed child and keeps merging the others, so older
-        // versions from deeper tables surface until the error is reported at the end
-        // (an engine bug reported with this test's introduction; the strict check is
-        // that every entry before the error agrees with the model).
+        // What came before the error is a prefix of an allowed state: every entry up to
+        // the last one yielded, each with its newest value, and no hole (a failed table
+        // ends the merge; older versions from deeper tables never stand in for it).
+        let prefix_of = |m: &Model| match scanned.keys().next_back() {
+            Some(last) => m.range(..=last.clone()).eq(scanned.iter()),
+            None => true,
+        };
+        if !states.iter().any(prefix_of) {
+            let last = &states[states.len() - 1];
+            return Err(format!("scan before its error: {}", diff(&scanned, last)));
+        }
         None
     } else {
         match states.iter().find(|m| **m == scanned) {

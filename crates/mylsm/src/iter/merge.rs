@@ -7,6 +7,11 @@
 //! rebuilds the heap, as LevelDB's `MergingIterator` does (which scans linearly
 //! instead of keeping a heap). Ties between equal keys go to the lower child index, so
 //! children should be given newest first.
+//!
+//! A child that fails (a damaged block) ends the merge: the heap is emptied, so the
+//! merge is no longer valid and `status` reports the error. Going on with the other
+//! children would yield older versions of keys whose newest version sits in the part
+//! of the failed child that could not be read.
 
 use std::cmp::Ordering;
 
@@ -63,8 +68,13 @@ impl MergingIter {
         }
     }
 
-    /// Rebuilds the heap from every valid child, in the current direction.
+    /// Rebuilds the heap from every valid child, in the current direction; empty if
+    /// any child has failed.
     fn rebuild(&mut self) {
+        if self.children.iter().any(|c| !c.valid() && c.status().is_err()) {
+            self.heap.clear();
+            return;
+        }
         self.heap = (0..self.children.len()).filter(|&i| self.children[i].valid()).collect();
         for i in (0..self.heap.len() / 2).rev() {
             self.sift_down(i);
@@ -79,6 +89,10 @@ impl MergingIter {
             Direction::Reverse => self.children[top].prev(),
         }
         if !self.children[top].valid() {
+            if self.children[top].status().is_err() {
+                self.heap.clear();
+                return;
+            }
             self.heap.swap_remove(0);
         }
         if !self.heap.is_empty() {
