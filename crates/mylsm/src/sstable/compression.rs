@@ -112,8 +112,12 @@ pub(super) fn decompress(codec: Compression, data: &[u8]) -> Result<Vec<u8>, Str
             // hundreds of MiB: grow the buffer with the real output instead of
             // allocating the claim, and stop one byte past it.
             let mut out = Vec::new();
-            let decoder =
+            let mut decoder =
                 zstd::stream::read::Decoder::with_buffer(body).map_err(|e| format!("zstd: {e}"))?;
+            // The decoder allocates the window the frame header asks for (up to 128 MiB
+            // by default) before it decodes a byte. A frame `compress` wrote never needs
+            // a window beyond its content, so refuse any larger one.
+            decoder.window_log_max(window_log(len)).map_err(|e| format!("zstd: {e}"))?;
             std::io::Read::read_to_end(&mut std::io::Read::take(decoder, len as u64 + 1), &mut out)
                 .map_err(|e| format!("zstd: {e}"))?;
             (out.len(), out)
@@ -123,6 +127,12 @@ pub(super) fn decompress(codec: Compression, data: &[u8]) -> Result<Vec<u8>, Str
         return Err(format!("decompressed to {n} bytes, {len} declared"));
     }
     Ok(out)
+}
+
+/// The log2 of the smallest window holding `len` bytes, at least Zstd's minimum (1 KiB).
+fn window_log(len: usize) -> u32 {
+    let bits = usize::BITS - (len.max(1 << 10) - 1).leading_zeros();
+    bits.min(31)
 }
 
 #[cfg(test)]
@@ -186,5 +196,32 @@ mod tests {
             assert!(decompress(codec, &c).is_err());
             assert!(decompress(codec, &[1, 2]).is_err());
         }
+    }
+
+    #[test]
+    fn a_zstd_frame_asking_for_a_window_beyond_its_content_is_refused() {
+        // Magic; no content size, multi-segment; window descriptor 0x88: 2^27 = 128 MiB;
+        // one last raw block of 5 bytes.
+        let mut frame = 5u32.to_le_bytes().to_vec();
+        frame.extend_from_slice(&[0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x88, 41, 0, 0]);
+        frame.extend_from_slice(b"hello");
+        let err = decompress(Compression::Zstd, &frame).unwrap_err();
+        assert!(err.contains("zstd"), "{err}");
+        // The same frame with a 1 KiB window decodes.
+        frame[9] = 0x00;
+        assert_eq!(decompress(Compression::Zstd, &frame).unwrap(), b"hello");
+        // A real block of several MiB still decodes: its window is its content.
+        let big: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8 ^ (i >> 12) as u8).collect();
+        let c = compress(Compression::Zstd, &big).expect("compressible");
+        assert_eq!(decompress(Compression::Zstd, &c).unwrap(), big);
+    }
+
+    #[test]
+    fn window_logs_cover_the_content() {
+        assert_eq!(window_log(0), 10);
+        assert_eq!(window_log(1024), 10);
+        assert_eq!(window_log(1025), 11);
+        assert_eq!(window_log(4096), 12);
+        assert_eq!(window_log(MAX_BLOCK_LEN), 29);
     }
 }
