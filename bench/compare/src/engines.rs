@@ -36,6 +36,7 @@ impl Rocks {
         o.set_max_bytes_for_level_base(defaults.max_bytes_for_level_base);
         o.set_max_bytes_for_level_multiplier(defaults.level_multiplier as f64);
         o.set_target_file_size_base(defaults.target_file_size);
+        o.set_max_background_jobs(c.background_jobs as i32);
         o.set_level_compaction_dynamic_level_bytes(true);
         o.set_compression_type(match c.compression {
             Compression::None => rocksdb::DBCompressionType::None,

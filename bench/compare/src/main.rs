@@ -134,6 +134,7 @@ fn run(a: Args) -> Result<(), BoxError> {
             CompressionArg::Zstd => Compression::Zstd,
         },
         bloom_bits_per_key: 10,
+        background_jobs: mylsm::Options::default().max_background_jobs,
     };
     let temp;
     let parent = match &a.dir {

@@ -70,6 +70,10 @@ pub struct BenchArgs {
     /// Block cache size in MiB, 0 for none [default: the engine's, 64].
     #[arg(long, visible_alias = "cache-mb", value_name = "N")]
     block_cache_mb: Option<u64>,
+    /// Background threads for flushes and compactions [default: the engine's, the
+    /// number of CPUs between 2 and 4].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(2..=64))]
+    background_jobs: Option<u16>,
     /// Wait for background flushes and compactions to finish before the final stats.
     #[arg(long)]
     wait_compactions: bool,
@@ -110,6 +114,7 @@ pub fn main(a: BenchArgs, db: Option<&Path>) -> Result<(), CliError> {
             )?,
             compression: a.compression.map_or(engine.compression, Into::into),
             bloom_bits_per_key: engine.bloom_bits_per_key,
+            background_jobs: a.background_jobs.map_or(engine.max_background_jobs, usize::from),
         },
         wait_compactions: a.wait_compactions,
         plot: a.plot,

@@ -56,6 +56,8 @@ pub struct EngineConfig {
     pub compression: Compression,
     /// Bloom filter bits per key.
     pub bloom_bits_per_key: usize,
+    /// Background threads for flushes and compactions (where the store has a pool).
+    pub background_jobs: usize,
 }
 
 impl EngineConfig {
@@ -75,6 +77,7 @@ impl Default for EngineConfig {
             cache_bytes: o.block_cache_bytes,
             compression: o.compression,
             bloom_bits_per_key: o.bloom_bits_per_key,
+            background_jobs: o.max_background_jobs,
         }
     }
 }

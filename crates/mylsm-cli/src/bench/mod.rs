@@ -116,6 +116,7 @@ pub fn run(
                 "compression": compression_name(run.engine.compression),
                 "block_cache_bytes": run.engine.cache_bytes,
                 "bloom_bits_per_key": run.engine.bloom_bits_per_key,
+                "background_jobs": run.engine.background_jobs,
                 "wait_compactions": run.wait_compactions,
                 "workloads": workloads.iter().map(|w| w.name()).collect::<Vec<_>>(),
                 "db": db_dir.map(|p| p.display().to_string()),
@@ -155,6 +156,7 @@ fn write_header(
     writeln!(out, "Compression: {}", compression_name(e.compression))?;
     writeln!(out, "WriteBuffer: {}", crate::stats::human(e.memtable_bytes as u64))?;
     writeln!(out, "BlockCache: {}", crate::stats::human(e.cache_bytes as u64))?;
+    writeln!(out, "BgJobs:     {}", e.background_jobs)?;
     let kind = if dir.temp.is_some() { " (temporary)" } else { "" };
     writeln!(out, "Database:   {}{kind}", dir.path.display())?;
     writeln!(out, "{}", "-".repeat(48))

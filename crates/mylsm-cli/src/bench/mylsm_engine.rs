@@ -18,6 +18,7 @@ impl MylsmEngine {
             block_cache_bytes: config.cache_bytes,
             compression: config.compression,
             bloom_bits_per_key: config.bloom_bits_per_key,
+            max_background_jobs: config.background_jobs,
             ..mylsm::Options::default()
         }
     }

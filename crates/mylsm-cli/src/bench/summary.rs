@@ -37,9 +37,10 @@ pub fn write(
     writeln!(out, "flushes:      {} ({})", stats.flushes, human(stats.flushed_bytes))?;
     writeln!(
         out,
-        "compactions:  {} ({} written)",
+        "compactions:  {} ({} written, at most {} at once)",
         stats.compactions,
-        human(stats.compaction_written_bytes)
+        human(stats.compaction_written_bytes),
+        stats.compactions_peak_parallel
     )?;
     writeln!(
         out,
