@@ -28,6 +28,8 @@
 
 mod background;
 mod batch;
+#[doc(hidden)]
+pub mod bench_hooks;
 mod cache;
 mod coding;
 mod compact;

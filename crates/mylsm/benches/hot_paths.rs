@@ -1,0 +1,106 @@
+//! Criterion benchmarks of the engine's hot paths below the `Db` API: the seek inside a
+//! data block and the append of a record to the write-ahead log.
+//!
+//! Entries have db_bench's shape: a 16-byte key, the number `i` as 16 decimal digits, and
+//! a 100-byte value; a log record is 116 bytes, one such key and value. The internals are
+//! reached through `mylsm::bench_hooks`, which forwards to the engine's own types.
+//!
+//! Run with `cargo bench -p mylsm --bench hot_paths`; the times are short so that the
+//! whole suite stays quick, and criterion's `--measurement-time` overrides them.
+
+use std::hint::black_box;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use mylsm::bench_hooks::{lookup_key, DataBlockBuilder, LogWriter};
+use mylsm::fs::{FileSystem, MemFs};
+use rand::rngs::SmallRng;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+
+const VALUE_LEN: usize = 100;
+const RECORD_LEN: usize = 116;
+
+fn key(i: u64) -> [u8; 16] {
+    let mut k = [0; 16];
+    k.copy_from_slice(format!("{i:016}").as_bytes());
+    k
+}
+
+/// Seeks to keys of a full 4 KiB block, in a random order: the last step of a table's
+/// point lookup, after the bloom filter and the index. Each seek opens a fresh cursor,
+/// as `Table::get` does; the time is per seek.
+fn block_seek(c: &mut Criterion) {
+    // Consecutive keys, as a block of a densely filled table holds, from some way into
+    // the key space so that they share a long prefix as real ones do.
+    let mut builder = DataBlockBuilder::new();
+    let mut user_keys = Vec::new();
+    for (seqno, i) in (1..).zip(500_000..) {
+        if builder.is_full() {
+            break;
+        }
+        let k = key(i);
+        builder.add_put(&k, seqno, &[b'v'; VALUE_LEN]);
+        user_keys.push(k);
+    }
+    let block_len = builder.size_estimate();
+    let block = builder.finish();
+    // A snapshot newer than every entry, so each seek lands on its key's only version.
+    let mut targets: Vec<Vec<u8>> = user_keys.iter().map(|k| lookup_key(k, 1 << 40)).collect();
+    targets.shuffle(&mut SmallRng::seed_from_u64(3));
+
+    let mut group = c.benchmark_group("block");
+    group.throughput(Throughput::Elements(1));
+    let name = format!("point_seek_{}_entries_{block_len}_bytes", user_keys.len());
+    group.bench_function(name, |b| {
+        let mut next = targets.iter().cycle();
+        b.iter(|| {
+            let target = next.next().expect("a cycle never ends");
+            assert!(block.point_seek(black_box(target)));
+        });
+    });
+    group.finish();
+}
+
+/// Appends 116-byte records to a log on `MemFs`, without syncing: the framing, the
+/// CRC32C and the append, which a write pays before its fsync. The time is per record.
+fn wal_append(c: &mut Criterion) {
+    // The log is cut over to a fresh file every `ROLL` records, outside the timing, so
+    // that a long run does not grow one in-memory file without bound.
+    const ROLL: u64 = 8192;
+    let fs = MemFs::new();
+    fs.create_dir_all(Path::new("/bench")).expect("MemFs creates a directory");
+    let path = Path::new("/bench/000003.log");
+    let record: Vec<u8> = (0..RECORD_LEN).map(|i| (i * 7) as u8).collect();
+
+    let mut group = c.benchmark_group("wal");
+    group.throughput(Throughput::Bytes(RECORD_LEN as u64));
+    group.bench_function("append_116_byte_record_no_sync", |b| {
+        b.iter_custom(|iters| {
+            let mut elapsed = Duration::ZERO;
+            let mut left = iters;
+            while left > 0 {
+                let n = left.min(ROLL);
+                let mut log = LogWriter::new(fs.create(path).expect("MemFs creates a file"));
+                let start = Instant::now();
+                for _ in 0..n {
+                    log.add_record(black_box(&record)).expect("MemFs appends");
+                }
+                elapsed += start.elapsed();
+                left -= n;
+            }
+            elapsed
+        });
+    });
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(2));
+    targets = block_seek, wal_append
+}
+criterion_main!(benches);

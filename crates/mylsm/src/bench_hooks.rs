@@ -1,0 +1,100 @@
+//! Thin wrappers that let the criterion benchmarks reach internal hot paths: the seek in
+//! a data block and the append to the write-ahead log.
+//!
+//! Not part of the public API (hidden from the docs, no stability promise):
+//! `crates/mylsm/benches/hot_paths.rs` is its only caller. Each wrapper forwards to the
+//! crate-private type the engine itself uses, so a benchmark times the engine's code and
+//! nothing added here.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::fs::WritableFile;
+use crate::iter::InternalIterator;
+use crate::key::{self, Kind};
+use crate::sstable::{Block, BlockBuilder, BlockLoc, TableOptions};
+use crate::{wal, Result};
+
+/// The internal key that a point lookup of `user_key` at snapshot `seqno` seeks to.
+pub fn lookup_key(user_key: &[u8], seqno: u64) -> Vec<u8> {
+    key::lookup_key(user_key, seqno)
+}
+
+/// Lays out a data block as the table builder does, with the default restart interval.
+#[derive(Debug)]
+pub struct DataBlockBuilder {
+    inner: BlockBuilder,
+    scratch: Vec<u8>,
+}
+
+impl Default for DataBlockBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl DataBlockBuilder {
+    pub fn new() -> Self {
+        let restart_interval = TableOptions::default().restart_interval;
+        DataBlockBuilder { inner: BlockBuilder::new(restart_interval), scratch: Vec::new() }
+    }
+
+    /// Appends a put of `user_key` at `seqno`. User keys must ascend.
+    pub fn add_put(&mut self, user_key: &[u8], seqno: u64, value: &[u8]) {
+        self.scratch.clear();
+        key::append_internal_key(&mut self.scratch, user_key, seqno, Kind::Put);
+        self.inner.add(&self.scratch, value);
+    }
+
+    /// Whether the table builder would cut the block now: it has reached the default
+    /// block size.
+    pub fn is_full(&self) -> bool {
+        self.inner.size_estimate() >= TableOptions::default().block_size
+    }
+
+    /// The block's size in bytes once finished.
+    pub fn size_estimate(&self) -> usize {
+        self.inner.size_estimate()
+    }
+
+    pub fn finish(mut self) -> DataBlock {
+        let data: Arc<[u8]> = self.inner.finish().into();
+        let loc = BlockLoc { file: Arc::from(Path::new("/bench/000001.sst")), offset: 0 };
+        DataBlock { inner: Block::new(data, loc).expect("a block from BlockBuilder is valid") }
+    }
+}
+
+/// A finished, uncompressed data block.
+#[derive(Debug)]
+pub struct DataBlock {
+    inner: Block,
+}
+
+impl DataBlock {
+    /// What a table's point lookup does in the block its index chose: opens a cursor,
+    /// seeks to `lookup_key` and reports whether the entry it lands on has the lookup's
+    /// user key.
+    pub fn point_seek(&self, lookup_key: &[u8]) -> bool {
+        let mut it = self.inner.iter();
+        it.seek(lookup_key);
+        it.valid() && key::user_key(it.key()) == key::user_key(lookup_key)
+    }
+}
+
+/// Appends records to a log file in the WAL format.
+#[derive(Debug)]
+pub struct LogWriter {
+    inner: wal::LogWriter,
+}
+
+impl LogWriter {
+    /// A writer appending to `file`.
+    pub fn new(file: Box<dyn WritableFile>) -> Self {
+        LogWriter { inner: wal::LogWriter::new(file) }
+    }
+
+    /// Appends one record, without syncing.
+    pub fn add_record(&mut self, data: &[u8]) -> Result<()> {
+        self.inner.add_record(data)
+    }
+}
