@@ -1,5 +1,5 @@
 //! Criterion benchmarks of the engine's hot paths below the `Db` API: the seek inside a
-//! data block and the append of a record to the write-ahead log.
+//! data block, the bloom filter probe and the append of a record to the write-ahead log.
 //!
 //! Entries have db_bench's shape: a 16-byte key, the number `i` as 16 decimal digits, and
 //! a 100-byte value; a log record is 116 bytes, one such key and value. The internals are
@@ -13,7 +13,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use mylsm::bench_hooks::{lookup_key, DataBlockBuilder, LogWriter};
+use mylsm::bench_hooks::{lookup_key, BloomFilter, DataBlockBuilder, LogWriter};
 use mylsm::fs::{FileSystem, MemFs};
 use rand::rngs::SmallRng;
 use rand::seq::SliceRandom;
@@ -63,6 +63,35 @@ fn block_seek(c: &mut Criterion) {
     group.finish();
 }
 
+/// Probes a filter of 10,000 keys at 10 bits per key (the default) with keys it holds and
+/// keys it does not, in a random order: what a point lookup pays per table before it
+/// reads any block. The time is per probe.
+fn bloom_probe(c: &mut Criterion) {
+    const KEYS: u64 = 10_000;
+    let mut rng = SmallRng::seed_from_u64(4);
+    let mut present: Vec<[u8; 16]> = (0..KEYS).map(key).collect();
+    let mut absent: Vec<[u8; 16]> = (KEYS..2 * KEYS).map(key).collect();
+    let filter = BloomFilter::build(present.iter().map(|k| &k[..]), 10);
+    present.shuffle(&mut rng);
+    absent.shuffle(&mut rng);
+
+    let mut group = c.benchmark_group("bloom");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("probe_present_of_10k_at_10_bits", |b| {
+        let mut next = present.iter().cycle();
+        b.iter(|| {
+            let k = next.next().expect("a cycle never ends");
+            assert!(filter.may_contain(black_box(k)));
+        });
+    });
+    // About 1% of these are false positives, as in a real lookup of absent keys.
+    group.bench_function("probe_absent_of_10k_at_10_bits", |b| {
+        let mut next = absent.iter().cycle();
+        b.iter(|| filter.may_contain(black_box(next.next().expect("a cycle never ends"))));
+    });
+    group.finish();
+}
+
 /// Appends 116-byte records to a log on `MemFs`, without syncing: the framing, the
 /// CRC32C and the append, which a write pays before its fsync. The time is per record.
 fn wal_append(c: &mut Criterion) {
@@ -101,6 +130,6 @@ criterion_group! {
     config = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(2));
-    targets = block_seek, wal_append
+    targets = block_seek, bloom_probe, wal_append
 }
 criterion_main!(benches);

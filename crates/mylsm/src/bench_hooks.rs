@@ -1,5 +1,5 @@
 //! Thin wrappers that let the criterion benchmarks reach internal hot paths: the seek in
-//! a data block and the append to the write-ahead log.
+//! a data block, the bloom filter probe and the append to the write-ahead log.
 //!
 //! Not part of the public API (hidden from the docs, no stability promise):
 //! `crates/mylsm/benches/hot_paths.rs` is its only caller. Each wrapper forwards to the
@@ -12,7 +12,7 @@ use std::sync::Arc;
 use crate::fs::WritableFile;
 use crate::iter::InternalIterator;
 use crate::key::{self, Kind};
-use crate::sstable::{Block, BlockBuilder, BlockLoc, TableOptions};
+use crate::sstable::{self, Block, BlockBuilder, BlockLoc, FilterBuilder, TableOptions};
 use crate::{wal, Result};
 
 /// The internal key that a point lookup of `user_key` at snapshot `seqno` seeks to.
@@ -78,6 +78,30 @@ impl DataBlock {
         let mut it = self.inner.iter();
         it.seek(lookup_key);
         it.valid() && key::user_key(it.key()) == key::user_key(lookup_key)
+    }
+}
+
+/// A table's bloom filter over user keys, built as the table builder builds it.
+#[derive(Debug)]
+pub struct BloomFilter {
+    inner: sstable::BloomFilter,
+}
+
+impl BloomFilter {
+    /// The filter of a table holding `user_keys` (distinct), at `bits_per_key`.
+    pub fn build<'a>(user_keys: impl IntoIterator<Item = &'a [u8]>, bits_per_key: usize) -> Self {
+        let mut builder = FilterBuilder::new(bits_per_key);
+        for k in user_keys {
+            builder.add_key(k);
+        }
+        let inner = sstable::BloomFilter::new(builder.finish().into())
+            .expect("a filter from FilterBuilder is valid");
+        BloomFilter { inner }
+    }
+
+    /// False only if `user_key` was certainly not added.
+    pub fn may_contain(&self, user_key: &[u8]) -> bool {
+        self.inner.may_contain(user_key)
     }
 }
 

@@ -36,11 +36,13 @@ mod table_tests;
 #[cfg(test)]
 mod test_util;
 
-// The block layer is internal to tables; `crate::fuzzing` reaches it through these.
+// The block layer is internal to tables; `crate::fuzzing` and `crate::bench_hooks`
+// reach it through these.
 pub(crate) use block::{Block, BlockLoc};
 pub(crate) use block_builder::BlockBuilder;
 pub(crate) use builder::TableBuilder;
 pub use compression::Compression;
+pub(crate) use filter::{BloomFilter, FilterBuilder};
 pub(crate) use footer::BlockHandle;
 pub use properties::TableProperties;
 pub(crate) use raw_block::read_block;
