@@ -244,4 +244,52 @@ mod tests {
             assert!(merged.status().is_ok());
         }
     }
+
+    /// A damaged block in the newer of two tables holding the same keys: the merge
+    /// yields newest values up to the damage and then stops with the error; the older
+    /// table's values never stand in for the part it could not read.
+    #[test]
+    fn a_failed_child_ends_the_merge_instead_of_letting_older_versions_through() {
+        use std::path::Path;
+        use std::sync::Arc;
+
+        use crate::compaction::testing::{entry, TestTables};
+        use crate::iter::LazyTableIter;
+
+        let t = TestTables::new();
+        let keys: Vec<Vec<u8>> = (0..200).map(|i| format!("k{i:03}").into_bytes()).collect();
+        let table = |seqno, value: &[u8]| {
+            let entries: Vec<_> = keys.iter().map(|k| entry(k, seqno, Kind::Put, value)).collect();
+            t.table(&entries)
+        };
+        let (newer, older) = (table(10, b"new-value-new-value"), table(1, b"old-value-old-value"));
+        // Flip a byte in a data block near the middle of the newer table.
+        let path =
+            crate::filename::table_file(Path::new(crate::compaction::testing::DIR), newer.number);
+        let mut bytes = t.fs.file_contents(&path).unwrap();
+        bytes[newer.size as usize / 3] ^= 0x40;
+        t.fs.write_file(&path, &bytes);
+
+        let child = |f: &Arc<crate::version::FileMeta>| {
+            Box::new(LazyTableIter::new(Arc::clone(&t.cache), Arc::clone(f)))
+                as Box<dyn InternalIterator>
+        };
+        let mut merged = MergingIter::new(vec![child(&newer), child(&older)]);
+        merged.seek_to_first();
+        // Versions come newest first, so the first one of each user key must be new.
+        let mut last_user_key: Option<Vec<u8>> = None;
+        let mut keys_seen = 0;
+        while merged.valid() {
+            let user_key = crate::key::user_key(merged.key()).to_vec();
+            if last_user_key.as_ref() != Some(&user_key) {
+                let k = String::from_utf8_lossy(&user_key).into_owned();
+                assert_eq!(merged.value(), b"new-value-new-value", "{k}: a stale value");
+                keys_seen += 1;
+                last_user_key = Some(user_key);
+            }
+            merged.next();
+        }
+        assert!(merged.status().unwrap_err().is_corruption());
+        assert!(keys_seen < 200, "the damage was never met");
+    }
 }
