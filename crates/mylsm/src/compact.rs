@@ -60,6 +60,10 @@ impl DbCore {
                 c.inputs.iter().chain(&c.next_inputs).map(|f| f.number).collect();
             let result = self.run_compaction(c, &numbers);
             self.delete_obsolete_tables();
+            // Counted as running until the tables it replaced are deleted, so that
+            // `wait_for_compactions` returning means they are gone.
+            lock(&self.state).compacting.running -= 1;
+            self.state_changed.notify_all();
             if let Err(e) = result {
                 self.set_bg_error(e);
                 return;
@@ -173,15 +177,12 @@ impl DbCore {
     }
 
     /// Unmarks a finished (or failed) background compaction's tables; nothing for a
-    /// manual one, which marked none.
+    /// manual one, which marked none. (`compact_pending` counts it as running until
+    /// the tables it replaced are deleted.)
     fn finish_compaction(&self, st: &mut crate::core::DbState, busy: &[u64]) {
-        if busy.is_empty() {
-            return;
-        }
         for n in busy {
             st.compacting.busy.remove(n);
         }
-        st.compacting.running -= 1;
     }
 
     /// Deletes the tables compactions replaced that no version, iterator or snapshot
