@@ -220,7 +220,9 @@ impl Db {
         }
     }
 
-    /// Makes every acknowledged write durable against power loss.
+    /// Makes every acknowledged write durable against power loss. After a failed
+    /// write, sync or flush it fails too (`Error::Background`) until reopen: the
+    /// failure may have lost acknowledged writes, so nothing can be promised.
     pub fn sync(&self) -> Result<()> {
         self.core()?.write.sync()
     }

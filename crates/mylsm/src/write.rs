@@ -223,6 +223,12 @@ impl WritePath {
     /// Makes every acknowledged write durable by fsyncing the live WAL. Older logs
     /// were fsynced when they were replayed at open.
     pub fn sync(&self) -> Result<()> {
+        // After a failed write, sync or flush the log may have lost acknowledged
+        // writes (a failed fsync drops the pages it covered): syncing what is left
+        // would promise durability for them. The failure stands until reopen.
+        if let Some(e) = &lock(&self.queue).latched {
+            return Err(Error::Background(Box::new(e.clone())));
+        }
         let result = {
             let mut log = lock(&self.log);
             let r = log.wal.sync();
