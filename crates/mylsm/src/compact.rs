@@ -33,7 +33,7 @@ impl DbCore {
     /// is already doing. Background pool; several may run this at once.
     pub fn compact_pending(&self) {
         loop {
-            let c = {
+            let (c, numbers) = {
                 let mut st = lock(&self.state);
                 let cs = &st.compacting;
                 if st.bg_error.is_some()
@@ -46,18 +46,18 @@ impl DbCore {
                 let picked =
                     compaction::pick_avoiding(&st.version, &self.compaction_opts, &cs.busy);
                 let Some(c) = picked else { return };
+                let numbers: Vec<u64> =
+                    c.inputs.iter().chain(&c.next_inputs).map(|f| f.number).collect();
                 let cs = &mut st.compacting;
-                cs.busy.extend(c.inputs.iter().chain(&c.next_inputs).map(|f| f.number));
+                cs.busy.extend(&numbers);
                 cs.running += 1;
                 self.counters.compactions_peak.fetch_max(cs.running as u64, Ordering::Relaxed);
-                c
+                (c, numbers)
             };
             // Another worker may find work beside this one.
             if self.max_compactions > 1 {
                 self.schedule_compaction();
             }
-            let numbers: Vec<u64> =
-                c.inputs.iter().chain(&c.next_inputs).map(|f| f.number).collect();
             let result = self.run_compaction(c, &numbers);
             self.delete_obsolete_tables();
             // Counted as running until the tables it replaced are deleted, so that
