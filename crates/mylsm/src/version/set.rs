@@ -37,6 +37,10 @@ pub(crate) struct VersionSet {
     current: Arc<Version>,
     pub log_number: u64,
     pub last_seqno: u64,
+    /// The error of a failed manifest append or sync. The manifest may then end in a
+    /// partial or dropped record, so nothing more is appended to it: every later edit
+    /// fails with this error until a reopen writes a fresh manifest.
+    failed: Option<Error>,
 }
 
 /// Reads `CURRENT` and replays the manifest it names, returning the result and the
@@ -122,6 +126,7 @@ impl VersionSet {
             current: Arc::new(m.version.clone()),
             log_number: m.log_number,
             last_seqno: m.last_seqno,
+            failed: None,
         })
     }
 
@@ -131,23 +136,30 @@ impl VersionSet {
 
     /// Logs `edit` durably, then makes the version it produces current. On error
     /// nothing is installed and the caller must latch the error: the manifest may hold a
-    /// partial record, which is a torn tail only if nothing follows it.
+    /// partial record, which is a torn tail only if nothing follows it, so every later
+    /// call fails with the same error.
     pub fn log_and_apply(
         &mut self,
         mut edit: VersionEdit,
         next_file_number: u64,
     ) -> Result<Arc<Version>> {
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
         let version = self.current.apply(&edit)?;
         edit.next_file_number = Some(next_file_number);
-        if let Some(n) = edit.log_number {
-            self.log_number = n;
+        let log_number = edit.log_number.unwrap_or(self.log_number);
+        let last_seqno = self.last_seqno.max(edit.last_seqno.unwrap_or(0));
+        edit.last_seqno = Some(last_seqno);
+        let logged = self.manifest.add_record(&edit.encode()).and_then(|()| self.manifest.sync());
+        if let Err(e) = logged {
+            self.failed = Some(e.clone());
+            return Err(e);
         }
-        if let Some(s) = edit.last_seqno {
-            self.last_seqno = self.last_seqno.max(s);
-        }
-        edit.last_seqno = Some(self.last_seqno);
-        self.manifest.add_record(&edit.encode())?;
-        self.manifest.sync()?;
+        // Only a durable edit moves what later edits build on: a failed one must not
+        // lend its log number or seqno to the next edit that does reach the disk.
+        self.log_number = log_number;
+        self.last_seqno = last_seqno;
         self.current = Arc::new(version);
         Ok(self.current())
     }
@@ -163,4 +175,44 @@ fn set_current(fs: &dyn FileSystem, dir: &Path, number: u64, temp_number: u64) -
     drop(f);
     fs.rename(&temp, &filename::current_file(dir))?;
     fs.sync_dir(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fs::MemFs;
+
+    /// Found by `fuzz/run db_ops`: a flush's manifest sync failed after its edit had
+    /// already raised the set's log number and last seqno; a compaction finishing just
+    /// after it appended an edit that carried that seqno, with the old log number, and
+    /// the next open refused the still-live WAL ("batch seqno 14 does not follow 15").
+    #[test]
+    fn a_failed_manifest_sync_lends_its_seqno_to_no_later_edit() {
+        let fs = MemFs::new();
+        let dir = Path::new("/db");
+        fs.create_dir_all(dir).unwrap();
+        let m = Manifested {
+            log_number: 3,
+            next_file_number: 10,
+            last_seqno: 11,
+            ..Manifested::default()
+        };
+        let mut set = VersionSet::create(Arc::new(fs.clone()), dir, 5, 6, &m).unwrap();
+
+        fs.fail_sync_after(0);
+        let flush =
+            VersionEdit { log_number: Some(19), last_seqno: Some(15), ..VersionEdit::default() };
+        assert!(set.log_and_apply(flush, 20).is_err());
+        fs.clear_faults();
+        assert_eq!((set.log_number, set.last_seqno), (3, 11), "a failed edit moved the set");
+
+        // The manifest may now end in a partial record: a later edit must not follow it.
+        let compaction = VersionEdit::default();
+        assert!(
+            set.log_and_apply(compaction, 21).is_err(),
+            "an edit was appended after a failed one"
+        );
+        let (m, _) = read_manifest(&fs, dir).unwrap().unwrap();
+        assert_eq!((m.log_number, m.last_seqno), (3, 11));
+    }
 }
