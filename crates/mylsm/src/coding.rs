@@ -98,6 +98,13 @@ impl<'a> Reader<'a> {
 
     pub fn varint64(&mut self, what: &'static str) -> Result<u64, Malformed> {
         let start = self.pos;
+        // Most varints in blocks and handles are one byte.
+        if let Some(&b) = self.buf.get(start) {
+            if b < 0x80 {
+                self.pos += 1;
+                return Ok(u64::from(b));
+            }
+        }
         let mut result: u64 = 0;
         for shift in (0..64).step_by(7) {
             let b = self.u8(what).map_err(|_| Malformed { offset: start, what })?;

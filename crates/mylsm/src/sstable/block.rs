@@ -87,17 +87,35 @@ impl Block {
 
     fn restart(&self, i: usize) -> usize {
         let at = self.restarts_offset + 4 * i;
-        fixed32(&self.data[at..]) as usize
+        fixed32(&self.data[at..at + 4]) as usize
+    }
+
+    /// The offset of restart point `i + 1`, or `usize::MAX` if `i` is the last.
+    fn restart_after(&self, i: usize) -> usize {
+        if i + 1 < self.num_restarts {
+            self.restart(i + 1)
+        } else {
+            usize::MAX
+        }
     }
 
     /// Decodes the entry at `off`, checking every length against the entry area.
     fn entry(&self, off: usize) -> Option<Entry> {
-        let mut r = Reader::new(self.data.get(off..self.restarts_offset)?);
-        let shared = r.varint32("shared").ok()? as usize;
-        let unshared = r.varint32("unshared").ok()? as usize;
-        let value_len = r.varint32("value length").ok()? as usize;
-        let start = off + r.offset();
-        if unshared.checked_add(value_len)? > r.remaining() {
+        let area = self.data.get(off..self.restarts_offset)?;
+        let (shared, unshared, value_len, header) = match *area {
+            // The common case, as in LevelDB's `DecodeEntry`: all three lengths are
+            // below 128, so each varint is a single byte.
+            [a, b, c, ..] if (a | b | c) < 0x80 => (a as usize, b as usize, c as usize, 3),
+            _ => {
+                let mut r = Reader::new(area);
+                let shared = r.varint32("shared").ok()? as usize;
+                let unshared = r.varint32("unshared").ok()? as usize;
+                let value_len = r.varint32("value length").ok()? as usize;
+                (shared, unshared, value_len, r.offset())
+            }
+        };
+        let start = off + header;
+        if unshared.checked_add(value_len)? > area.len() - header {
             return None;
         }
         let value_start = start + unshared;
@@ -193,20 +211,18 @@ impl BlockIter {
             self.corrupt(self.current, "entry shares more bytes than the previous key has");
             return false;
         }
-        while self.restart_index + 1 < self.block.num_restarts
-            && self.block.restart(self.restart_index + 1) <= self.current
-        {
+        let mut next_restart = self.block.restart_after(self.restart_index);
+        while next_restart <= self.current {
             self.restart_index += 1;
+            next_restart = self.block.restart_after(self.restart_index);
         }
         // Entries must chain through every restart point, and those carry whole keys:
         // otherwise a scan from one restart would not meet the entries seen from another.
-        if self.block.restart(self.restart_index) == self.current && e.shared != 0 {
+        if e.shared != 0 && self.block.restart(self.restart_index) == self.current {
             self.corrupt(self.current, "restart entry shares a prefix");
             return false;
         }
-        if self.restart_index + 1 < self.block.num_restarts
-            && self.block.restart(self.restart_index + 1) < e.value.end
-        {
+        if next_restart < e.value.end {
             self.corrupt(self.current, "entry runs over the next restart point");
             return false;
         }
