@@ -77,11 +77,23 @@ impl DbCore {
     /// Makes the active memtable immutable and starts a new memtable and WAL. The old
     /// WAL is fsynced first: otherwise a power loss could keep a synced write in the new
     /// WAL while losing unsynced ones before it in the old — a hole in the history.
+    /// A failure marks the log failed before the log lock is let go, so no writer
+    /// waiting for it appends after the hole a failed fsync left.
     pub fn rotate(&self, log: &mut LogState) -> Result<()> {
-        log.wal.sync()?;
+        log.check()?;
         let number = self.new_file_number();
-        let file = self.fs.create(&filename::log_file(&self.dir, number))?;
-        self.fs.sync_dir(&self.dir)?;
+        let created = log.wal.sync().and_then(|()| {
+            let file = self.fs.create(&filename::log_file(&self.dir, number))?;
+            self.fs.sync_dir(&self.dir)?;
+            Ok(file)
+        });
+        let file = match created {
+            Ok(file) => file,
+            Err(e) => {
+                log.record_failure(&e);
+                return Err(e);
+            }
+        };
         let old_mem = std::mem::replace(&mut log.mem, Arc::new(MemTable::new()));
         let old_log = std::mem::replace(&mut log.log_number, number);
         log.wal = LogWriter::new(file);

@@ -40,12 +40,40 @@ pub(crate) struct LogState {
     pub last_seqno: u64,
     /// Set by `close`; a leader that finds it set writes nothing.
     closed: bool,
+    /// The first failure of the WAL (append, fsync, or the switch to a new one), set
+    /// under the log lock by whoever saw it. The queue's latch is set only after the
+    /// log lock is let go, so a leader that passed that check must look here too:
+    /// otherwise it could append after the hole a failed fsync left.
+    failed: Option<Error>,
     scratch: Vec<u8>,
 }
 
 impl LogState {
     pub fn new(wal: LogWriter, log_number: u64, mem: Arc<MemTable>, last_seqno: u64) -> Self {
-        LogState { wal, log_number, mem, last_seqno, closed: false, scratch: Vec::new() }
+        LogState {
+            wal,
+            log_number,
+            mem,
+            last_seqno,
+            closed: false,
+            failed: None,
+            scratch: Vec::new(),
+        }
+    }
+
+    /// `Error::Background` if the WAL has failed since open.
+    pub fn check(&self) -> Result<()> {
+        match &self.failed {
+            Some(e) => Err(Error::Background(Box::new(e.clone()))),
+            None => Ok(()),
+        }
+    }
+
+    /// Notes that the WAL failed with `e`: nothing more may be appended or synced.
+    pub fn record_failure(&mut self, e: &Error) {
+        if self.failed.is_none() && !matches!(e, Error::Closed) {
+            self.failed = Some(e.clone());
+        }
     }
 }
 
@@ -186,8 +214,23 @@ impl WritePath {
         if log.closed {
             return Err(Error::Closed);
         }
+        // A `sync` or a memtable switch may have failed while this group waited.
+        log.check()?;
+        let result = self.append_group(&mut log, group, make_room);
+        if let Err(e) = &result {
+            log.record_failure(e);
+        }
+        result
+    }
+
+    fn append_group(
+        &self,
+        log: &mut LogState,
+        group: &mut [Pending],
+        make_room: &MakeRoom<'_>,
+    ) -> Result<()> {
         let bytes = group.iter().map(|p| p.batch.encoded_len()).sum();
-        make_room(&mut log, bytes)?;
+        make_room(log, bytes)?;
         let sync = group.iter().any(|p| p.sync);
         // The group is ours: merge the later batches into the first, copying only them.
         let Some((head, rest)) = group.split_first_mut() else { return Ok(()) };
@@ -206,7 +249,7 @@ impl WritePath {
             log.wal.sync()?;
             self.wal_syncs.fetch_add(1, Ordering::Relaxed);
         }
-        let LogState { mem, scratch, .. } = &mut *log;
+        let LogState { mem, scratch, .. } = log;
         let mut bytes = 0;
         for (i, rec) in batch.records().enumerate() {
             mem.add(scratch, first + i as u64, rec.kind, rec.key, rec.value);
@@ -231,8 +274,12 @@ impl WritePath {
         }
         let result = {
             let mut log = lock(&self.log);
+            log.check()?;
             let r = log.wal.sync();
             self.wal_syncs.fetch_add(1, Ordering::Relaxed);
+            if let Err(e) = &r {
+                log.record_failure(e);
+            }
             r
         };
         if let Err(e) = &result {
@@ -258,12 +305,15 @@ impl WritePath {
         }
     }
 
-    /// Stops all further WAL writes and makes what was written durable.
+    /// Stops all further WAL writes and makes what was written durable. After a
+    /// failure it syncs nothing and returns that failure, as `sync` does: writes the
+    /// failure dropped cannot be promised.
     pub fn close(&self) -> Result<()> {
         let mut log = lock(&self.log);
         log.closed = true;
-        if lock(&self.queue).latched.is_some() {
-            return Ok(());
+        log.check()?;
+        if let Some(e) = &lock(&self.queue).latched {
+            return Err(Error::Background(Box::new(e.clone())));
         }
         log.wal.sync()
     }
