@@ -5,7 +5,8 @@
 //! torn tail ends its log cleanly; other damage fails with `Corruption` unless
 //! [`RecoveryMode::PointInTime`] was asked for, in which case replay stops at the
 //! damage and the state recovered so far is rewritten into a fresh log (so the damaged
-//! logs, and anything after the damage, can be deleted without leaving a hole).
+//! logs, and anything after the damage, can be deleted without leaving a hole once the
+//! new manifest names the fresh log as the oldest live one).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -84,13 +85,13 @@ pub(crate) fn replay_logs(
         }
     }
     if dropped.is_some() {
-        // Persist the recovered prefix on its own, then forget the damaged logs.
+        // Persist the recovered prefix on its own. The old logs stay until the new
+        // manifest, which names this log as the oldest live one, is durable (open then
+        // deletes them as obsolete): deleting them first, a crash partway would leave
+        // the manifest pointing at logs that are gone, and the next replay would start
+        // after the hole, dropping the intact logs' writes for good.
         let number = new_file_number();
         rewrite(fs, dir, number, &mem)?;
-        for &old in &logs {
-            fs.remove_file(&filename::log_file(dir, old))?;
-        }
-        fs.sync_dir(dir)?;
         replayed = vec![number];
     } else {
         for &number in &replayed {

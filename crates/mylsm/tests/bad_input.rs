@@ -85,6 +85,50 @@ fn point_in_time_recovery_opens_at_the_last_intact_write_and_stays_consistent() 
     assert_eq!(contents(&db).len(), n + 1);
 }
 
+/// Found by review: point-in-time recovery deleted the old logs, oldest first, before
+/// the manifest naming its rewritten log was written. Stopped partway (a crash, or a
+/// failed delete), the next open replayed from the first log left, hit the same damage
+/// and rewrote only what followed the gap: the intact older log's writes were gone.
+#[test]
+fn point_in_time_recovery_stopped_while_deleting_old_logs_loses_no_intact_log() {
+    let fs = MemFs::new();
+    let pit = Options { wal_recovery_mode: mylsm::RecoveryMode::PointInTime, ..options(&fs) };
+    // Two live logs: each open replays the logs before it and keeps them until a flush.
+    for (from, to) in [(0, 100), (100, 200)] {
+        let db = open(&fs);
+        for i in from..to {
+            db.put(format!("key{i:05}"), format!("value{i}")).unwrap();
+        }
+        db.close().unwrap();
+    }
+    let mut logs: Vec<_> = fs
+        .paths()
+        .into_iter()
+        .filter(|p| {
+            p.extension().is_some_and(|e| e == "log")
+                && fs.file_contents(p).is_some_and(|c| !c.is_empty())
+        })
+        .collect();
+    logs.sort();
+    assert_eq!(logs.len(), 2, "{logs:?}");
+    let mut bad = fs.file_contents(&logs[1]).unwrap();
+    let at = bad.len() / 2;
+    bad[at] ^= 0x10;
+    fs.write_file(&logs[1], &bad);
+
+    // The first file removal succeeds, the second fails, so the open stops partway.
+    fs.fail_remove_after(1);
+    let _ = Db::open(DIR, pit.clone());
+    fs.clear_faults();
+    let db = Db::open(DIR, pit).unwrap();
+    let got = contents(&db);
+    let n = got.len();
+    assert!((100..200).contains(&n), "{n} keys survived; the 100 of the intact log must");
+    for (i, (k, _)) in got.iter().enumerate() {
+        assert_eq!(k, format!("key{i:05}").as_bytes(), "not a prefix at {i}");
+    }
+}
+
 #[test]
 fn every_truncation_of_the_wal_opens_to_a_prefix() {
     let fs = filled(300);

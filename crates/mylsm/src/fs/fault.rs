@@ -23,6 +23,7 @@ pub(super) struct Faults {
     sync_budget: Option<u64>,
     read_budget: Option<u64>,
     corrupt_budget: Option<u64>,
+    remove_budget: Option<u64>,
     space_limit: Option<u64>,
     pub(super) reads_corrupted: u64,
     pub(super) syncs: u64,
@@ -60,6 +61,14 @@ impl Faults {
     pub(super) fn check_sync(&mut self, path: &Path) -> io::Result<()> {
         if spend(&mut self.sync_budget) {
             return Err(injected("sync", path));
+        }
+        Ok(())
+    }
+
+    /// Fails if an armed remove failure is due.
+    pub(super) fn check_remove(&mut self, path: &Path) -> io::Result<()> {
+        if spend(&mut self.remove_budget) {
+            return Err(injected("remove", path));
         }
         Ok(())
     }
@@ -112,6 +121,13 @@ impl MemFs {
         self.state().faults.sync_budget = Some(n);
     }
 
+    /// Lets `n` more file removals succeed, then fails every later one (removing
+    /// nothing) until [`MemFs::clear_faults`]: a process stopped partway through
+    /// deleting files leaves the same directory.
+    pub fn fail_remove_after(&self, n: u64) {
+        self.state().faults.remove_budget = Some(n);
+    }
+
     /// Lets `n` more positional reads succeed, then fails every later one until
     /// [`MemFs::clear_faults`].
     pub fn fail_read_after(&self, n: u64) {
@@ -152,6 +168,7 @@ impl MemFs {
         f.sync_budget = None;
         f.read_budget = None;
         f.corrupt_budget = None;
+        f.remove_budget = None;
         f.space_limit = None;
     }
 

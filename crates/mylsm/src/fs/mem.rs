@@ -283,6 +283,7 @@ impl FileSystem for MemFs {
 
     fn remove_file(&self, path: &Path) -> Result<()> {
         let mut st = self.state();
+        st.faults.check_remove(path)?;
         st.unlink_live(path).map(|_| ()).ok_or_else(|| not_found("remove_file", path))
     }
 
