@@ -91,6 +91,10 @@ impl DbCore {
     pub fn compact_range(&self, begin: Option<&[u8]>, end: Option<&[u8]>) -> Result<()> {
         let _held = self.hold_compactions();
         for level in 0..NUM_LEVELS {
+            // `close` waits for this call; it stops before the next step.
+            if self.closed.load(Ordering::Acquire) {
+                return Err(crate::Error::Closed);
+            }
             // The deepest level is read again each time (flushes still add L0 files):
             // rewriting a level "into itself" as if it were the bottom while older data
             // sits below would drop tombstones that still hide that data.

@@ -96,9 +96,10 @@ impl Db {
     /// The current value of `key`, or `None` if it is absent or deleted.
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Value>> {
         let core = self.core()?;
-        // The seqno is read before the view: the view then holds every write up to it.
+        // The view is taken before the seqno (see `view.rs` for why).
+        let view = core.current_view();
         let seqno = core.write.visible_seqno();
-        core.current_view().get(key.as_ref(), seqno)
+        view.get(key.as_ref(), seqno)
     }
 
     /// Every key and value, in key order.
@@ -120,8 +121,9 @@ impl Db {
 
     fn iter_bounds(&self, lo: Bound<Vec<u8>>, hi: Bound<Vec<u8>>) -> Iter {
         let core = &self.inner.core;
+        let view = core.current_view();
         let seqno = core.write.visible_seqno();
-        let it = Iter::new(core.current_view(), seqno, lo, hi);
+        let it = Iter::new(view, seqno, lo, hi);
         match self.core() {
             Ok(_) => it,
             Err(e) => it.with_error(e),
@@ -147,6 +149,9 @@ impl Db {
         }
         let mut st = lock(&core.state);
         while !st.imms.is_empty() && st.bg_error.is_none() {
+            if core.closed.load(Ordering::Acquire) {
+                return Err(Error::Closed);
+            }
             st = core.state_changed.wait(st).unwrap_or_else(|p| p.into_inner());
         }
         match &st.bg_error {
@@ -210,6 +215,9 @@ impl Db {
             let st = lock(&core.state);
             if let Some(e) = &st.bg_error {
                 return Err(Error::Background(Box::new(e.clone())));
+            }
+            if core.closed.load(Ordering::Acquire) {
+                return Err(Error::Closed);
             }
             let idle = st.imms.is_empty()
                 && st.compacting.running == 0
@@ -328,7 +336,19 @@ impl Handle {
         if core.closed.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
+        // Wake a writer stalled on L0 or memtables (it holds the log lock, which
+        // `write.close` needs), `Db::flush` and `wait_for_compactions`: each sees
+        // `closed` under the state lock and gives up with `Error::Closed`.
+        drop(lock(&core.state));
+        core.state_changed.notify_all();
         lock(&self.background).stop();
+        // A `compact_range` on another thread stops before its next step; wait for it,
+        // so nothing touches the manifest or deletes tables once the lock is released.
+        let mut st = lock(&core.state);
+        while st.compacting.manual {
+            st = core.state_changed.wait(st).unwrap_or_else(|p| p.into_inner());
+        }
+        drop(st);
         core.delete_obsolete_tables();
         let result = core.write.close();
         drop(lock(&core.lock).take());

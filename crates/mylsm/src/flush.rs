@@ -34,6 +34,10 @@ impl DbCore {
             if let Some(e) = &st.bg_error {
                 return Err(crate::Error::Background(Box::new(e.clone())));
             }
+            // `close` stops the workers a stall waits for, then wakes it.
+            if self.closed.load(Ordering::Acquire) {
+                return Err(crate::Error::Closed);
+            }
             let l0 = st.version.num_files(0);
             let full = log.mem.approximate_memory_usage() >= self.opts.write_buffer_size;
             let cause = if l0 >= self.opts.l0_stop_writes_trigger {

@@ -1,10 +1,14 @@
 //! `ReadView`: one consistent set of sources a read consults, shared by `Arc`.
 //!
-//! A reader loads the visible seqno, then clones the current view's `Arc`, and reads
+//! A reader clones the current view's `Arc`, then loads the visible seqno, and reads
 //! without any lock, so a writer, a flush or a compaction swapping in a new view never
-//! blocks it and never changes what it sees. Loading the seqno first matters: every
-//! view installed after that load still holds every write up to that seqno, whether in
-//! a memtable or already in a table.
+//! blocks it and never changes what it sees. Taking the view first matters: a view
+//! installed after the seqno load may come from a compaction that already dropped a
+//! version that seqno needs (a newer one, written after the load, hides it, and no
+//! snapshot registered the reader's seqno). A view taken before the load has every
+//! version as it was; a write it misses went to a memtable created after the view was
+//! taken, so it had not returned when the read began, and every write after it is
+//! missed too: the reader sees a prefix of the history.
 
 use std::sync::Arc;
 

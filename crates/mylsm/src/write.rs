@@ -61,10 +61,12 @@ impl LogState {
         }
     }
 
-    /// `Error::Background` if the WAL has failed since open.
+    /// `Error::Background` if the WAL has failed since open, `Error::Closed` after
+    /// `close`.
     pub fn check(&self) -> Result<()> {
         match &self.failed {
             Some(e) => Err(Error::Background(Box::new(e.clone()))),
+            None if self.closed => Err(Error::Closed),
             None => Ok(()),
         }
     }
@@ -310,8 +312,9 @@ impl WritePath {
     /// failure dropped cannot be promised.
     pub fn close(&self) -> Result<()> {
         let mut log = lock(&self.log);
+        let failed = log.check();
         log.closed = true;
-        log.check()?;
+        failed?;
         if let Some(e) = &lock(&self.queue).latched {
             return Err(Error::Background(Box::new(e.clone())));
         }

@@ -184,3 +184,50 @@ fn a_crash_at_every_write_and_sync_of_a_compaction_loses_nothing() {
         }
     }
 }
+
+/// Found by review: `close` returned (and released the directory lock) while a
+/// `compact_range` on another thread went on appending to the manifest and deleting
+/// tables, so a second open could find its files changing underneath it.
+#[test]
+fn close_waits_for_a_compact_range_on_another_thread() {
+    let fs = MemFs::new();
+    let mut db = Db::open(DIR, tiny(&fs)).unwrap();
+    let mut model = Model::new();
+    let mut rng = rng(21);
+    for _ in 0..3000 {
+        let ops = random_batch(&mut rng, 3000);
+        db.write(to_batch(&ops)).unwrap();
+        apply(&mut model, &ops);
+    }
+    db.wait_for_compactions().unwrap();
+    let snapshot = |fs: &MemFs| {
+        let mut files: Vec<_> = fs.paths().into_iter().map(|p| (fs.file_contents(&p), p)).collect();
+        files.sort_by(|a, b| a.1.cmp(&b.1));
+        files
+    };
+    let (mut stopped, mut finished) = (0, 0);
+    for round in 0..20 {
+        let handle = db.clone();
+        let after_close = std::thread::scope(|s| {
+            let compacting = s.spawn(move || handle.compact_range::<&[u8], _>(..));
+            // Let the manual compaction get going in some rounds, not in others.
+            std::thread::sleep(std::time::Duration::from_micros(200 * round));
+            db.close().unwrap();
+            let files = snapshot(&fs);
+            let r = compacting.join().unwrap();
+            (files, r)
+        });
+        let (files, r) = after_close;
+        match r {
+            Ok(()) => finished += 1,
+            Err(mylsm::Error::Closed) => stopped += 1,
+            Err(e) => panic!("round {round}: compact_range: {e}"),
+        }
+        assert!(snapshot(&fs) == files, "round {round}: files changed after close returned");
+        let reopened = Db::open(DIR, tiny(&fs)).unwrap();
+        assert_eq!(contents(&reopened), model, "round {round}");
+        drop(reopened);
+        db = Db::open(DIR, tiny(&fs)).unwrap();
+    }
+    eprintln!("compact_range stopped by close in {stopped} rounds, finished first in {finished}");
+}
