@@ -180,6 +180,13 @@ impl WriteBatch {
                 &format!("header says {declared} records, found {}", batch.count),
             ));
         }
+        // Logged batches are never empty, and their seqnos fit in an internal key.
+        let seqno = batch.seqno();
+        let last = seqno.checked_add(u64::from(batch.count)).map(|end| end - 1);
+        if batch.count == 0 || seqno == 0 || last.is_none_or(|l| l > crate::key::MAX_SEQNO) {
+            let detail = format!("seqnos {seqno}+{} out of range", batch.count);
+            return Err(corrupt(0, &detail));
+        }
         Ok(batch)
     }
 
@@ -223,6 +230,25 @@ mod tests {
         assert_eq!(recs[0], Record { kind: Kind::Put, key: b"a", value: b"1" });
         assert_eq!(recs[1], Record { kind: Kind::Delete, key: b"b", value: b"" });
         assert_eq!(recs[2].value.len(), 300);
+    }
+
+    /// Found by review: a logged batch whose seqnos do not fit an internal key (or an
+    /// empty one) replayed into the memtable with its seqno cut short, or overflowed.
+    #[test]
+    fn a_logged_batch_with_seqnos_out_of_range_is_corruption() {
+        for (seqno, n) in [(0, 1), (crate::key::MAX_SEQNO, 2), (u64::MAX, 1), (7, 0)] {
+            let mut b = WriteBatch::new();
+            for i in 0..n {
+                b.put(format!("k{i}"), b"v");
+            }
+            b.set_seqno(seqno);
+            let e = WriteBatch::decode(b.encoded(), Path::new("w.log"), 64).unwrap_err();
+            assert!(matches!(&e, Error::Corruption { offset: 64, .. }), "{seqno}+{n}: {e}");
+        }
+        let mut fits = WriteBatch::new();
+        fits.put(b"k", b"v");
+        fits.set_seqno(crate::key::MAX_SEQNO);
+        assert!(WriteBatch::decode(fits.encoded(), Path::new("w.log"), 0).is_ok());
     }
 
     #[test]

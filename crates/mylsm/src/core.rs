@@ -129,6 +129,7 @@ impl DbCore {
     /// Opens the database in `dir`: lock, manifest, WAL replay, a new WAL and manifest,
     /// and removal of files nothing refers to.
     pub fn open(dir: &Path, opts: Options, channels: &Channels) -> Result<DbCore> {
+        opts.validate()?;
         let fs = Arc::clone(&opts.fs);
         if !fs.exists(dir) {
             if !opts.create_if_missing {
@@ -155,6 +156,11 @@ impl DbCore {
             .unwrap_or_else(|| Manifested { next_file_number: 1, ..Manifested::default() });
         let max_seen =
             names.iter().filter_map(|n| filename::parse(n)).map(file_number).max().unwrap_or(0);
+        if max_seen >= filename::MAX_FILE_NUMBER {
+            let name = names.iter().find(|n| filename::parse(n).map(file_number) == Some(max_seen));
+            let path = dir.join(name.map_or("", String::as_str));
+            return Err(Error::corruption(&path, 0, "file number beyond the largest"));
+        }
         let next_file = AtomicU64::new(m.next_file_number.max(max_seen + 1));
         let alloc = || next_file.fetch_add(1, Ordering::Relaxed);
 

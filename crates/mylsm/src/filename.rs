@@ -14,6 +14,10 @@
 
 use std::path::{Path, PathBuf};
 
+/// The largest file number open accepts from the manifest or the directory: far beyond
+/// any real database, and far enough below `u64::MAX` that counting up cannot wrap.
+pub(crate) const MAX_FILE_NUMBER: u64 = 1 << 62;
+
 /// What a file in the database directory is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum FileKind {

@@ -109,6 +109,32 @@ impl Default for Options {
     }
 }
 
+/// The most bloom filter bits per key `Db::open` accepts: beyond about 20 the
+/// false-positive rate is already below one in ten thousand, and more only costs memory.
+const MAX_BLOOM_BITS_PER_KEY: usize = 100;
+
+impl Options {
+    /// Rejects settings the engine cannot run with, as `Error::InvalidArgument`.
+    pub(crate) fn validate(&self) -> crate::Result<()> {
+        let bad = |m: String| Err(crate::Error::InvalidArgument(m));
+        let compaction = self.l0_compaction_trigger.max(1);
+        if self.l0_stop_writes_trigger <= compaction {
+            return bad(format!(
+                "l0_stop_writes_trigger ({}) must be above l0_compaction_trigger ({compaction}): \
+                 writes would stop before a compaction of L0 could start",
+                self.l0_stop_writes_trigger
+            ));
+        }
+        if self.bloom_bits_per_key > MAX_BLOOM_BITS_PER_KEY {
+            return bad(format!(
+                "bloom_bits_per_key ({}) is above {MAX_BLOOM_BITS_PER_KEY}",
+                self.bloom_bits_per_key
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// How to make one write durable.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct WriteOptions {

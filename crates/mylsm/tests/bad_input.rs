@@ -191,6 +191,14 @@ fn bad_arguments_are_invalid_argument_and_change_nothing() {
     db.close().unwrap();
     let exists = Options { error_if_exists: true, ..options(&fs) };
     assert!(matches!(Db::open(DIR, exists), Err(Error::InvalidArgument(_))));
+    // Writes would stop at 4 L0 tables and wait forever for a compaction that starts
+    // at 8; the open refuses instead of hanging the first writer that gets there.
+    let stuck = Options { l0_compaction_trigger: 8, l0_stop_writes_trigger: 4, ..options(&fs) };
+    assert!(
+        matches!(Db::open(DIR, stuck), Err(Error::InvalidArgument(m)) if m.contains("l0_stop"))
+    );
+    let huge_filter = Options { bloom_bits_per_key: 100_000, ..options(&fs) };
+    assert!(matches!(Db::open(DIR, huge_filter), Err(Error::InvalidArgument(_))));
 }
 
 #[test]

@@ -221,7 +221,7 @@ impl Outputs<'_> {
             .as_ref()
             .is_some_and(|(_, b)| b.file_size_estimate() >= self.ctx.target_file_size);
         let too_wide = self.building.is_some()
-            && self.gp_overlap > GRANDPARENT_OVERLAP * self.ctx.target_file_size;
+            && self.gp_overlap > GRANDPARENT_OVERLAP.saturating_mul(self.ctx.target_file_size);
         if too_big || too_wide {
             self.gp_overlap = 0;
             return self.finish_table();

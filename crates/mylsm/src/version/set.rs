@@ -86,6 +86,14 @@ pub(crate) fn read_manifest(
     if !saw_next_file {
         return Err(Error::corruption(&path, 0, "manifest has no next-file-number"));
     }
+    if m.last_seqno > crate::key::MAX_SEQNO {
+        let detail = format!("last seqno {} is beyond the largest possible", m.last_seqno);
+        return Err(Error::corruption(&path, 0, detail));
+    }
+    if m.next_file_number > filename::MAX_FILE_NUMBER {
+        let detail = format!("next file number {} is beyond the largest", m.next_file_number);
+        return Err(Error::corruption(&path, 0, detail));
+    }
     Ok(Some((m, edits)))
 }
 
@@ -214,5 +222,22 @@ mod tests {
         );
         let (m, _) = read_manifest(&fs, dir).unwrap().unwrap();
         assert_eq!((m.log_number, m.last_seqno), (3, 11));
+    }
+
+    /// Found by review: a manifest's last seqno beyond what an internal key holds, or a
+    /// next file number near `u64::MAX`, was accepted, and the first write overflowed
+    /// (or the file counter wrapped onto live files).
+    #[test]
+    fn a_manifest_with_numbers_out_of_range_is_corruption() {
+        for (last_seqno, next_file_number) in [(u64::MAX, 10), (10, u64::MAX)] {
+            let fs = MemFs::new();
+            let dir = Path::new("/db");
+            fs.create_dir_all(dir).unwrap();
+            let m =
+                Manifested { log_number: 3, next_file_number, last_seqno, ..Manifested::default() };
+            VersionSet::create(Arc::new(fs.clone()), dir, 5, 6, &m).unwrap();
+            let e = read_manifest(&fs, dir).unwrap_err();
+            assert!(e.is_corruption(), "{e}");
+        }
     }
 }
