@@ -255,6 +255,19 @@ fn errors_go_to_stderr_with_a_nonzero_exit() {
     let out = run(dir.path(), &["dump"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(!dir.path().join("db").exists());
+
+    // Bench sizes it cannot run are usage errors, not a panic or an allocation abort.
+    for bad in [
+        &["bench", "--num", "0", "--reads", "1", "--workloads", "readrandom"][..],
+        &["bench", "--num", "10000000000000"],
+        &["bench", "--num", "10", "--value-size", "18446744073709551615"],
+        &["bench", "--num", "10", "--reads", "18446744073709551615"],
+    ] {
+        let out = run(dir.path(), bad);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{bad:?}: {stderr}");
+    }
 }
 
 /// The files of the database in `dir` whose names end with `suffix`, sorted.

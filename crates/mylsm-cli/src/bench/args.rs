@@ -11,18 +11,34 @@ use super::Run;
 use crate::error::CliError;
 use crate::CompressionArg;
 
+/// The most keys `--num` takes: the random key order alone is 8 bytes a key.
+const MAX_NUM: u64 = 1_000_000_000;
+/// The most operations `--reads` takes, far beyond any run's patience, so that
+/// per-thread operation counts cannot overflow.
+const MAX_READS: u64 = 1_000_000_000_000;
+
+/// `--value-size`: at most the engine's largest value.
+fn value_size(s: &str) -> Result<usize, String> {
+    let n: usize = s.parse().map_err(|e| format!("{e}"))?;
+    if n > mylsm::MAX_VALUE_LEN {
+        return Err(format!("at most {} bytes (the engine's largest value)", mylsm::MAX_VALUE_LEN));
+    }
+    Ok(n)
+}
+
 /// The options of `bench`.
 #[derive(Debug, Args)]
 pub struct BenchArgs {
     /// Number of keys (and of operations per workload; fillsync does N/100).
-    #[arg(long, value_name = "N", default_value_t = 1_000_000)]
+    #[arg(long, value_name = "N", default_value_t = 1_000_000,
+          value_parser = clap::value_parser!(u64).range(1..=MAX_NUM))]
     num: u64,
     /// Operations of the point-read workloads (readrandom, readmissing, seekrandom,
     /// readwhilewriting) [default: N].
-    #[arg(long, value_name = "R")]
+    #[arg(long, value_name = "R", value_parser = clap::value_parser!(u64).range(..=MAX_READS))]
     reads: Option<u64>,
     /// Bytes per value; values are pseudo-random and compress to about half.
-    #[arg(long, value_name = "B", default_value_t = 100)]
+    #[arg(long, value_name = "B", default_value_t = 100, value_parser = value_size)]
     value_size: usize,
     /// Bytes per key: the key number as zero-padded decimal digits.
     #[arg(long, value_name = "B", default_value_t = KEY_LEN)]

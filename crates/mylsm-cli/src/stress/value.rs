@@ -73,7 +73,7 @@ fn identity(id: KeyId, version: u64) -> u64 {
 
 /// The pad length a value of `id` at `version` gets when pads are at most `max_pad`.
 pub fn pad_len(id: KeyId, version: u64, max_pad: usize) -> usize {
-    (identity(id, version) % (max_pad as u64 + 1)) as usize
+    (identity(id, version) % (max_pad as u64).saturating_add(1)) as usize
 }
 
 /// The value writer `id.writer` puts under `id` at `version`, with `pad` pad letters.
