@@ -57,11 +57,14 @@ pub(crate) fn temp_file(dir: &Path, number: u64) -> PathBuf {
     dir.join(format!("{number:06}.dbtmp"))
 }
 
+/// The number of a name mylsm writes: exactly the `{:06}` spelling, so `1.log` or
+/// `0000001.log` beside `000001.log` is a stranger, not a second copy of log 1.
 fn number(digits: &str) -> Option<u64> {
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+    if !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    digits.parse().ok()
+    let n = digits.parse().ok()?;
+    (format!("{n:06}") == digits).then_some(n)
 }
 
 /// Recognizes a file name written by mylsm; `None` for anything else.
@@ -113,6 +116,12 @@ mod tests {
             "MANIFEST-",
             "MANIFEST-x1",
             "1.txt",
+            // Found by review: a second spelling of a number made recovery replay
+            // log 1 twice ("batch seqno does not follow").
+            "1.log",
+            "0000001.log",
+            "MANIFEST-1",
+            "00000000000000000000000000001.sst",
         ] {
             assert_eq!(parse(junk), None, "{junk}");
         }

@@ -258,7 +258,7 @@ fn a_damaged_manifest_or_current_is_corruption_naming_the_file() {
         }
     }
     let fs2 = fs.crash_process();
-    fs2.write_file(Path::new("/db/CURRENT"), b"MANIFEST-99999\n");
+    fs2.write_file(Path::new("/db/CURRENT"), b"MANIFEST-099999\n");
     assert!(matches!(Db::open(DIR, small(&fs2)), Err(Error::Corruption { .. })));
     fs2.write_file(Path::new("/db/CURRENT"), b"garbage");
     assert!(matches!(Db::open(DIR, small(&fs2)), Err(Error::Corruption { .. })));
