@@ -182,7 +182,7 @@ impl WriteBatch {
         }
         // Logged batches are never empty, and their seqnos fit in an internal key.
         let seqno = batch.seqno();
-        let last = seqno.checked_add(u64::from(batch.count)).map(|end| end - 1);
+        let last = seqno.checked_add(u64::from(batch.count)).and_then(|end| end.checked_sub(1));
         if batch.count == 0 || seqno == 0 || last.is_none_or(|l| l > crate::key::MAX_SEQNO) {
             let detail = format!("seqnos {seqno}+{} out of range", batch.count);
             return Err(corrupt(0, &detail));
@@ -236,7 +236,7 @@ mod tests {
     /// empty one) replayed into the memtable with its seqno cut short, or overflowed.
     #[test]
     fn a_logged_batch_with_seqnos_out_of_range_is_corruption() {
-        for (seqno, n) in [(0, 1), (crate::key::MAX_SEQNO, 2), (u64::MAX, 1), (7, 0)] {
+        for (seqno, n) in [(0, 1), (0, 0), (crate::key::MAX_SEQNO, 2), (u64::MAX, 1), (7, 0)] {
             let mut b = WriteBatch::new();
             for i in 0..n {
                 b.put(format!("k{i}"), b"v");
