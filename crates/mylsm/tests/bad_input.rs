@@ -10,8 +10,9 @@ use common::*;
 use mylsm::fs::MemFs;
 use mylsm::{Db, Error, Options, WriteOptions};
 
-fn the_log(fs: &MemFs) -> PathBuf {
-    let logs: Vec<_> = fs
+/// The logs of `fs` that hold something, in file-number order.
+fn logs_with_data(fs: &MemFs) -> Vec<PathBuf> {
+    let mut logs: Vec<_> = fs
         .paths()
         .into_iter()
         .filter(|p| {
@@ -19,6 +20,12 @@ fn the_log(fs: &MemFs) -> PathBuf {
                 && fs.file_contents(p).is_some_and(|c| !c.is_empty())
         })
         .collect();
+    logs.sort();
+    logs
+}
+
+fn the_log(fs: &MemFs) -> PathBuf {
+    let logs = logs_with_data(fs);
     assert_eq!(logs.len(), 1, "{logs:?}");
     logs.into_iter().next().unwrap()
 }
@@ -101,15 +108,7 @@ fn point_in_time_recovery_stopped_while_deleting_old_logs_loses_no_intact_log() 
         }
         db.close().unwrap();
     }
-    let mut logs: Vec<_> = fs
-        .paths()
-        .into_iter()
-        .filter(|p| {
-            p.extension().is_some_and(|e| e == "log")
-                && fs.file_contents(p).is_some_and(|c| !c.is_empty())
-        })
-        .collect();
-    logs.sort();
+    let logs = logs_with_data(&fs);
     assert_eq!(logs.len(), 2, "{logs:?}");
     let mut bad = fs.file_contents(&logs[1]).unwrap();
     let at = bad.len() / 2;
