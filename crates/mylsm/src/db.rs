@@ -308,9 +308,12 @@ impl Db {
         }
     }
 
-    /// Makes every acknowledged write durable, stops background work, then releases
-    /// the directory lock. Every later call on any clone of this handle fails with
-    /// [`Error::Closed`]. Dropping the last handle closes too, ignoring errors.
+    /// Makes every acknowledged write durable, stops background work (waiting for a
+    /// `compact_range` running on another thread), then releases the directory lock.
+    /// After a failed write, sync or flush it syncs nothing and returns that failure
+    /// (`Error::Background`), as [`Db::sync`] does; the lock is released all the same.
+    /// Every later call on any clone of this handle fails with [`Error::Closed`].
+    /// Dropping the last handle closes too, ignoring errors.
     pub fn close(&self) -> Result<()> {
         self.inner.close()
     }

@@ -41,7 +41,8 @@ pub struct Options {
     /// `Stats`). Default: 20.
     pub l0_slowdown_writes_trigger: usize,
     /// Number of L0 tables at which writes stop until compaction brings the count down.
-    /// Default: 36.
+    /// Must be above `l0_compaction_trigger` (else `Db::open` fails with
+    /// `InvalidArgument`). Default: 36.
     pub l0_stop_writes_trigger: usize,
     /// Bytes per second writes are held to while L0 is at or over
     /// `l0_slowdown_writes_trigger`. Default: 16 MiB/s.
@@ -70,8 +71,8 @@ pub struct Options {
     /// amplification per point lookup and a bigger index. Default: 4 KiB.
     pub block_size: usize,
     /// Bloom filter bits per key (0: no filter). 10 gives about a 1% false-positive
-    /// rate, so a lookup of a missing key touches about one table in a hundred.
-    /// Default: 10.
+    /// rate, so a lookup of a missing key touches about one table in a hundred. At
+    /// most 100 (`Db::open` fails with `InvalidArgument` above). Default: 10.
     pub bloom_bits_per_key: usize,
     /// How data blocks are compressed. Default: [`Compression::Lz4`].
     pub compression: Compression,
