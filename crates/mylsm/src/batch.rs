@@ -4,8 +4,14 @@
 //! batch  := seqno: fixed64  count: fixed32  record*      (12-byte header, LevelDB's)
 //! record := 0x01 key: varstring value: varstring         (Put)
 //!         | 0x00 key: varstring                          (Delete)
+//!         | (0x80 | kind) keyspace: varint32  ...         (the same, in keyspace N)
 //! varstring := len: varint32  bytes[len]
 //! ```
+//!
+//! A record without bit 0x80 belongs to keyspace 0, the default, so batches of the
+//! default keyspace are byte-identical to those of builds before keyspaces. Kinds 2
+//! (merge) and 0x0F (range delete) are reserved (`key.rs`); this build refuses them and
+//! any record of a keyspace other than 0 as `Corruption`, rather than misreading them.
 //!
 //! Record `i` of a batch gets sequence number `seqno + i`. The write leader
 //! concatenates the batches of a group into one such batch, so one WAL record holds a
@@ -36,6 +42,8 @@ pub struct WriteBatch {
 /// One decoded record of a batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Record<'a> {
+    /// The keyspace the record belongs to (0: the default one).
+    pub keyspace: u32,
     pub kind: Kind,
     pub key: &'a [u8],
     pub value: &'a [u8],
@@ -169,10 +177,7 @@ impl WriteBatch {
         let mut r = Reader::new(&data[HEADER_LEN..]);
         while !r.is_empty() {
             let rec = read_record(&mut r).map_err(|m| corrupt(HEADER_LEN + m.offset, m.what))?;
-            match rec.kind {
-                Kind::Put => batch.put(rec.key, rec.value),
-                Kind::Delete => batch.delete(rec.key),
-            }
+            batch.push_record(&rec);
         }
         if batch.count != declared {
             return Err(corrupt(
@@ -190,6 +195,22 @@ impl WriteBatch {
         Ok(batch)
     }
 
+    /// Appends `rec` as it was encoded (keyspace tag included).
+    fn push_record(&mut self, rec: &Record<'_>) {
+        let tag = rec.kind as u8;
+        if rec.keyspace == 0 {
+            self.rep.push(tag);
+        } else {
+            self.rep.push(KEYSPACE_BIT | tag);
+            crate::coding::put_varint32(&mut self.rep, rec.keyspace);
+        }
+        put_length_prefixed(&mut self.rep, rec.key);
+        if rec.kind == Kind::Put {
+            put_length_prefixed(&mut self.rep, rec.value);
+        }
+        self.note(rec.key.len(), rec.value.len());
+    }
+
     /// The records in order. Only for batches built or decoded by this module, whose
     /// encoding is known to be well formed.
     pub(crate) fn records(&self) -> impl Iterator<Item = Record<'_>> {
@@ -198,17 +219,21 @@ impl WriteBatch {
     }
 }
 
+/// Set in a record's tag when a keyspace id follows it.
+const KEYSPACE_BIT: u8 = 0x80;
+
 fn read_record<'a>(r: &mut Reader<'a>) -> Result<Record<'a>, crate::coding::Malformed> {
     let start = r.offset();
     let tag = r.u8("record kind")?;
-    let kind = Kind::from_u8(tag)
+    let keyspace = if tag & KEYSPACE_BIT != 0 { r.varint32("keyspace id")? } else { 0 };
+    let kind = Kind::from_u8(tag & !KEYSPACE_BIT)
         .ok_or(crate::coding::Malformed { offset: start, what: "unknown record kind" })?;
     let key = r.length_prefixed("key")?;
     let value = match kind {
         Kind::Put => r.length_prefixed("value")?,
         Kind::Delete => &[],
     };
-    Ok(Record { kind, key, value })
+    Ok(Record { keyspace, kind, key, value })
 }
 
 #[cfg(test)]
@@ -227,8 +252,8 @@ mod tests {
         assert_eq!(d.seqno(), 42);
         assert_eq!(d.len(), 3);
         let recs: Vec<_> = d.records().collect();
-        assert_eq!(recs[0], Record { kind: Kind::Put, key: b"a", value: b"1" });
-        assert_eq!(recs[1], Record { kind: Kind::Delete, key: b"b", value: b"" });
+        assert_eq!(recs[0], Record { keyspace: 0, kind: Kind::Put, key: b"a", value: b"1" });
+        assert_eq!(recs[1], Record { keyspace: 0, kind: Kind::Delete, key: b"b", value: b"" });
         assert_eq!(recs[2].value.len(), 300);
     }
 
@@ -268,6 +293,32 @@ mod tests {
         bad_kind[HEADER_LEN] = 9;
         let e = WriteBatch::decode(&bad_kind, Path::new("w.log"), 1000).unwrap_err();
         assert!(matches!(e, Error::Corruption { offset: 1012, .. }), "{e}");
+    }
+
+    /// The format hooks for keyspaces, merge and range delete: a keyspace-tagged record
+    /// decodes with its keyspace (and re-encodes byte for byte), a default-keyspace
+    /// record has no tag, and the reserved kinds are refused.
+    #[test]
+    fn keyspace_tags_round_trip_and_reserved_kinds_are_refused() {
+        let mut b = WriteBatch::new();
+        b.put(b"a", b"1");
+        let plain = b.encoded().to_vec();
+        assert_eq!(plain[HEADER_LEN], Kind::Put as u8, "keyspace 0 carries no tag");
+        let mut tagged = plain[..HEADER_LEN].to_vec();
+        tagged[8] = 1;
+        tagged.extend_from_slice(&[KEYSPACE_BIT | 1, 0x87, 0x01, 1, b'k', 1, b'v']);
+        tagged[..8].copy_from_slice(&5u64.to_le_bytes());
+        let d = WriteBatch::decode(&tagged, Path::new("w.log"), 0).unwrap();
+        let recs: Vec<_> = d.records().collect();
+        assert_eq!(recs, [Record { keyspace: 135, kind: Kind::Put, key: b"k", value: b"v" }]);
+        assert_eq!(d.rep, tagged, "re-encoded byte for byte");
+        for reserved in [2u8, 0x0f, KEYSPACE_BIT | 2] {
+            let mut bad = plain.clone();
+            bad[..8].copy_from_slice(&5u64.to_le_bytes());
+            bad[HEADER_LEN] = reserved;
+            let e = WriteBatch::decode(&bad, Path::new("w.log"), 0).unwrap_err();
+            assert!(e.is_corruption(), "kind {reserved:#x}: {e}");
+        }
     }
 
     #[test]

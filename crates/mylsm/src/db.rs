@@ -1,20 +1,22 @@
 //! `Db`, the public handle: opening, the read and write calls, flushing and closing.
-//! It only orchestrates; the work lives in `core.rs`, `write.rs`, `flush.rs`,
-//! `recovery.rs`, `view.rs` and `iter/`.
+//! It holds no logic of its own: it checks the latch, then hands each call to the
+//! engine (`engine/`), the write path (`write/`) or the jobs (`jobs/`).
 
 use std::ops::{Bound, RangeBounds};
 use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
-use crate::background::{Background, Channels};
 use crate::batch::WriteBatch;
-use crate::core::{lock, DbCore, StallCause};
-use crate::iter::db_iter::{prefix_successor, Iter};
+use crate::engine::tree::{StallCause, Tree};
+use crate::engine::{lock, open, Shared};
+use crate::iter::db_iter::{owned_bounds, prefix_bounds, Iter};
+use crate::jobs::pool::Pool;
 use crate::options::{Options, WriteOptions};
 use crate::snapshot::Snapshot;
 use crate::stats::{LevelStats, Stats};
 use crate::version::NUM_LEVELS;
+use crate::write::WritePath;
 use crate::{Error, Result, Value};
 
 /// An open database. Cheap to clone (an `Arc` inside); every clone is the same
@@ -24,46 +26,108 @@ pub struct Db {
     inner: Arc<Handle>,
 }
 
-/// What the last `Db` clone owns: the core and the background worker.
+/// What the last `Db` clone owns: the engine and the background workers.
 struct Handle {
-    core: Arc<DbCore>,
-    background: Mutex<Background>,
+    shared: Arc<Shared>,
+    tree: Arc<Tree>,
+    /// `None` on a read-only open.
+    write: Option<WritePath>,
+    pool: Mutex<Pool>,
 }
 
 impl std::fmt::Debug for Db {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Db").field("dir", &self.inner.core.dir).finish_non_exhaustive()
+        f.debug_struct("Db")
+            .field("dir", &self.inner.shared.dir())
+            .field("read_only", &self.inner.shared.is_read_only())
+            .finish_non_exhaustive()
     }
 }
 
+/// How often a read-only open tries again when a writer in another process deletes a
+/// file between the open's reading of the manifest and its opening of the file.
+const READ_ONLY_ATTEMPTS: usize = 5;
+
 impl Db {
     /// Opens (creating it if `options.create_if_missing`) the database in directory
-    /// `path`: reads the manifest, replays the write-ahead logs not yet flushed, and
-    /// starts the background worker.
+    /// `path`: reads the manifest, replays the write-ahead logs not yet flushed and
+    /// writes what they held into a table, and starts the background workers.
     ///
     /// Fails with [`Error::Locked`] if another `Db`, in this process or another, has
-    /// the directory open, and with [`Error::Corruption`] if the manifest or a log is
-    /// damaged other than by a torn tail (see [`Options::wal_recovery_mode`]).
+    /// the directory open; with [`Error::InvalidArgument`] ("no database at DIR") if
+    /// the directory holds no database and `create_if_missing` is false (nothing is
+    /// written into it then); and with [`Error::Corruption`] if the manifest or a log is
+    /// damaged other than by a torn tail (see [`Options::wal_recovery_mode`]), if a file
+    /// the manifest names is missing, or if `CURRENT` is missing from a directory that
+    /// holds tables or logs. Open deletes only files the manifest proves obsolete.
     pub fn open(path: impl AsRef<Path>, options: Options) -> Result<Db> {
-        let channels = Channels::new();
-        let core = Arc::new(DbCore::open(path.as_ref(), options, &channels)?);
-        let background = Background::start(&core, channels, core.opts.max_background_jobs)?;
+        let o = open::open(path.as_ref(), &options, false)?;
+        let workers = o.shared.opts().max_background_jobs;
+        let pool = Pool::start(&o.shared, o.receivers, workers)?;
         // The reopened tree may already be out of shape.
-        core.schedule_compaction();
-        Ok(Db { inner: Arc::new(Handle { core, background: Mutex::new(background) }) })
+        o.shared.jobs().schedule_compaction(&o.tree);
+        let handle =
+            Handle { shared: o.shared, tree: o.tree, write: o.write, pool: Mutex::new(pool) };
+        Ok(Db { inner: Arc::new(handle) })
+    }
+
+    /// Opens the database in `path` for reading only: takes no lock, writes and
+    /// deletes nothing, and replays the write-ahead logs into memory. It works while
+    /// another process has the database open for writing, and sees the database as it
+    /// was at the open (a consistent prefix of the history); later writes by that
+    /// process are not seen. Every table live at the open is held open, so the writer
+    /// deleting it cannot take it away.
+    ///
+    /// Writes, `flush`, `sync` and `compact_range` through the handle fail with
+    /// [`Error::InvalidArgument`]. `options.create_if_missing` is ignored: a directory
+    /// without a database is `InvalidArgument` ("no database at DIR").
+    pub fn open_read_only(path: impl AsRef<Path>, options: Options) -> Result<Db> {
+        let mut attempt = 0;
+        let o = loop {
+            attempt += 1;
+            match open::open(path.as_ref(), &options, true) {
+                Ok(o) => break o,
+                // A writer may have flushed or compacted between reading the manifest
+                // and opening the files it names: read it again.
+                Err(Error::Corruption { .. } | Error::Io(_)) if attempt < READ_ONLY_ATTEMPTS => {
+                    std::thread::sleep(std::time::Duration::from_millis(10 * attempt as u64));
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        let handle = Handle {
+            shared: o.shared,
+            tree: o.tree,
+            write: None,
+            pool: Mutex::new(Pool::default()),
+        };
+        Ok(Db { inner: Arc::new(handle) })
     }
 
     /// The directory the database lives in.
     pub fn path(&self) -> &Path {
-        &self.inner.core.dir
+        self.inner.shared.dir()
     }
 
-    fn core(&self) -> Result<&DbCore> {
-        let core = &self.inner.core;
-        if core.closed.load(Ordering::Acquire) {
+    /// True for a handle from [`Db::open_read_only`].
+    pub fn is_read_only(&self) -> bool {
+        self.inner.shared.is_read_only()
+    }
+
+    /// The write path, after checking that writes may go through this handle.
+    fn writer(&self) -> Result<&WritePath> {
+        self.inner.shared.check_writable()?;
+        match &self.inner.write {
+            Some(w) => Ok(w),
+            None => Err(Error::InvalidArgument("the database is open read-only".into())),
+        }
+    }
+
+    fn check_open(&self) -> Result<()> {
+        if self.inner.shared.latch().is_closed() {
             return Err(Error::Closed);
         }
-        Ok(core)
+        Ok(())
     }
 
     /// Sets `key` to `value`.
@@ -89,16 +153,16 @@ impl Db {
     /// there. Returns once the batch is visible to every later read (and, with
     /// `sync`, durable against power loss).
     pub fn write_opt(&self, batch: WriteBatch, options: &WriteOptions) -> Result<()> {
-        let core = self.core()?;
-        core.write.write(batch, options.sync, &|log, bytes| core.make_room(log, bytes))
+        let h = &self.inner;
+        self.writer()?.write(&h.shared, &h.tree, batch, options.sync)
     }
 
     /// The current value of `key`, or `None` if it is absent or deleted.
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Value>> {
-        let core = self.core()?;
+        self.check_open()?;
         // The view is taken before the seqno (see `view.rs` for why).
-        let view = core.current_view();
-        let seqno = core.write.visible_seqno();
+        let view = self.inner.tree.current_view();
+        let seqno = self.inner.shared.visible_seqno();
         view.get(key.as_ref(), seqno)
     }
 
@@ -120,42 +184,35 @@ impl Db {
     }
 
     fn iter_bounds(&self, lo: Bound<Vec<u8>>, hi: Bound<Vec<u8>>) -> Iter {
-        let core = &self.inner.core;
-        let view = core.current_view();
-        let seqno = core.write.visible_seqno();
+        let view = self.inner.tree.current_view();
+        let seqno = self.inner.shared.visible_seqno();
         let it = Iter::new(view, seqno, lo, hi);
-        match self.core() {
-            Ok(_) => it,
+        match self.check_open() {
+            Ok(()) => it,
             Err(e) => it.with_error(e),
         }
     }
 
     /// A consistent read-only view of the database as of now.
     pub fn snapshot(&self) -> Snapshot {
-        let core = &self.inner.core;
-        Snapshot::new(Arc::clone(core))
+        Snapshot::new(Arc::clone(&self.inner.shared), Arc::clone(&self.inner.tree))
     }
 
-    /// Writes the memtable out as an L0 table and waits until every memtable written
-    /// before the call is in a table.
+    /// Writes the memtable out as an L0 table and waits until every memtable that held
+    /// data when it was called is in a table. Memtables filled by writes that come
+    /// after the call are not waited for, so it returns under steady writes too.
     pub fn flush(&self) -> Result<()> {
-        let core = self.core()?;
-        let rotated =
-            core.write.with_log(|log| if log.mem.len() > 0 { core.rotate(log) } else { Ok(()) });
-        if let Err(e) = rotated {
-            // A failed WAL sync or creation is a failed write path: latch it.
-            core.set_bg_error(e.clone());
-            return Err(e);
-        }
-        let mut st = lock(&core.state);
-        while !st.imms.is_empty() && st.bg_error.is_none() {
-            if core.closed.load(Ordering::Acquire) {
-                return Err(Error::Closed);
+        let h = &self.inner;
+        let w = self.writer()?;
+        w.with_log(|log| {
+            if h.tree.active_memtable().len() > 0 {
+                crate::write::rotate(&h.shared, &h.tree, w, log)
+            } else {
+                Ok(())
             }
-            st = core.state_changed.wait(st).unwrap_or_else(|p| p.into_inner());
-        }
-        match &st.bg_error {
-            Some(e) => Err(Error::Background(Box::new(e.clone()))),
+        })?;
+        match h.tree.newest_queued_log() {
+            Some(log_number) => h.tree.wait_flushed(&h.shared, log_number),
             None => Ok(()),
         }
     }
@@ -164,28 +221,34 @@ impl Db {
     /// The first damage found is returned as [`Error::Corruption`] naming the file and
     /// offset.
     pub fn verify(&self) -> Result<VerifyReport> {
-        let core = self.core()?;
-        let view = core.current_view();
+        self.check_open()?;
+        let h = &self.inner;
+        let view = h.tree.current_view();
         let mut report = VerifyReport::default();
-        for (_, file) in view.version.files() {
-            core.tables.get(file)?.verify()?;
+        if h.shared.is_read_only() {
+            // The tables held open since the open, which a writer elsewhere may have
+            // deleted by now.
+            for table in h.shared.pinned_tables() {
+                table.verify()?;
+                report.tables += 1;
+                report.table_bytes += table.properties().file_size;
+            }
+        }
+        for (_, file) in view.version.files().filter(|_| !h.shared.is_read_only()) {
+            h.shared.tables().get(file)?.verify()?;
             report.tables += 1;
             report.table_bytes += file.size;
         }
-        let min_log = lock(&core.versions).log_number;
-        for name in core.fs.list_dir(&core.dir)? {
-            if let Some(crate::filename::FileKind::Log(n)) = crate::filename::parse(&name) {
-                if n >= min_log {
-                    match crate::inspect::wal(core.fs.as_ref(), &core.dir.join(name)) {
-                        Ok(records) => report.log_records += records.len() as u64,
-                        // A flush finished since the listing and deleted the log: its
-                        // data is in a table now, which the next verify reads.
-                        Err(_) if lock(&core.versions).log_number > n => continue,
-                        Err(e) => return Err(e),
-                    }
-                    report.logs += 1;
-                }
+        let (fs, dir) = (h.shared.fs(), h.shared.dir());
+        for n in h.shared.wal_numbers() {
+            match crate::inspect::wal(fs, &crate::filename::log_file(dir, n)) {
+                Ok(records) => report.log_records += records.len() as u64,
+                // A flush finished since the listing and deleted the log (here or, for
+                // a read-only open, in the writing process): its data is in a table.
+                Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
             }
+            report.logs += 1;
         }
         Ok(report)
     }
@@ -195,7 +258,7 @@ impl Db {
     /// needs are kept). Waits for running background compactions to finish, and keeps
     /// new ones from starting until it is done.
     pub fn compact_range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> Result<()> {
-        let core = self.core()?;
+        self.writer()?;
         // Compaction picks files by inclusive user-key overlap, so an excluded bound
         // may pull in one extra file; that is harmless.
         let bound = |b: Bound<&K>| match b {
@@ -203,64 +266,69 @@ impl Db {
             Bound::Unbounded => None,
         };
         let (begin, end) = (bound(range.start_bound()), bound(range.end_bound()));
-        core.compact_range(begin.as_deref(), end.as_deref())
+        let h = &self.inner;
+        crate::jobs::compact::compact_range(&h.shared, &h.tree, begin.as_deref(), end.as_deref())
     }
 
     /// Waits until no memtable is waiting for flush and no level needs compaction.
+    /// Returns at once on a read-only handle, which runs no background work.
     pub fn wait_for_compactions(&self) -> Result<()> {
-        let core = self.core()?;
+        let (shared, tree) = (&self.inner.shared, &self.inner.tree);
+        if shared.is_read_only() {
+            return self.check_open();
+        }
         loop {
-            core.schedule_flush();
-            core.schedule_compaction();
-            let st = lock(&core.state);
-            if let Some(e) = &st.bg_error {
-                return Err(Error::Background(Box::new(e.clone())));
-            }
-            if core.closed.load(Ordering::Acquire) {
-                return Err(Error::Closed);
-            }
+            shared.jobs().schedule_flush(tree);
+            shared.jobs().schedule_compaction(tree);
+            let st = tree.state();
+            shared.latch().check()?;
             let idle = st.imms.is_empty()
                 && st.compacting.running == 0
-                && crate::compaction::scores(&st.version, &core.compaction_opts)
+                && crate::compaction::scores(&st.version, &tree.opts().compaction)
                     .iter()
                     .all(|&s| s < 1.0);
             if idle {
                 return Ok(());
             }
-            // Woken by the next flush or compaction; the timeout covers a wake-up that
-            // happened between the check above and the wait.
-            drop(core.state_changed.wait_timeout(st, std::time::Duration::from_millis(50)));
+            // Woken by the next flush or compaction. The timeout sends the requests
+            // again: a picker that found every candidate busy asks for no more work,
+            // so a level can score above 1 with no request queued.
+            drop(tree.wait(st, Some(std::time::Duration::from_millis(50))));
         }
     }
 
     /// Makes every acknowledged write durable against power loss. After a failed
     /// write, sync or flush it fails too (`Error::Background`) until reopen: the
-    /// failure may have lost acknowledged writes, so nothing can be promised.
+    /// failure may have lost acknowledged writes, so nothing can be promised. It needs
+    /// only the log file, so a writer stalled on L0 does not hold it up.
     pub fn sync(&self) -> Result<()> {
-        self.core()?.write.sync()
+        let h = &self.inner;
+        self.writer()?.sync(&h.shared, &h.tree)
     }
 
     /// Counters and sizes describing the database.
     pub fn stats(&self) -> Stats {
-        let core = &self.inner.core;
-        let w = &core.write;
-        let view = core.current_view();
+        let (shared, tree) = (&self.inner.shared, &self.inner.tree);
+        let view = tree.current_view();
         let (flushes, compactions) = {
-            let st = lock(&core.state);
+            let st = tree.state();
             (st.flushes, st.compactions)
+        };
+        let counters = tree.counters();
+        let writes = |f: fn(&WritePath) -> &std::sync::atomic::AtomicU64| {
+            self.inner.write.as_ref().map_or(0, |w| f(w).load(Ordering::Relaxed))
         };
         let load =
             |a: &[std::sync::atomic::AtomicU64; 3]| a.each_ref().map(|c| c.load(Ordering::Relaxed));
-        let (stalls, stall_micros) =
-            (load(&core.counters.stalls), load(&core.counters.stall_micros));
-        let user_bytes = w.user_bytes.load(Ordering::Relaxed);
-        let table_bytes = core.counters.flushed_bytes.load(Ordering::Relaxed)
-            + core.counters.compacted_written.load(Ordering::Relaxed);
-        let scores = crate::compaction::scores(&view.version, &core.compaction_opts);
-        let targets = crate::compaction::level_targets(&view.version, &core.compaction_opts);
-        let blocks = core.tables.blocks();
+        let (stalls, stall_micros) = (load(&counters.stalls), load(&counters.stall_micros));
+        let user_bytes = writes(|w| &w.user_bytes);
+        let table_bytes = counters.flushed_bytes.load(Ordering::Relaxed)
+            + counters.compacted_written.load(Ordering::Relaxed);
+        let scores = crate::compaction::scores(&view.version, &tree.opts().compaction);
+        let targets = crate::compaction::level_targets(&view.version, &tree.opts().compaction);
+        let blocks = shared.tables().blocks();
         Stats {
-            last_seqno: w.visible_seqno(),
+            last_seqno: shared.visible_seqno(),
             memtable_bytes: view.mem.arena_bytes() as u64,
             memtable_entries: view.mem.len() as u64,
             immutable_memtables: view.imms.len() as u64,
@@ -274,15 +342,15 @@ impl Db {
                 })
                 .collect(),
             flushes,
-            flushed_bytes: core.counters.flushed_bytes.load(Ordering::Relaxed),
+            flushed_bytes: counters.flushed_bytes.load(Ordering::Relaxed),
             compactions,
-            compactions_peak_parallel: core.counters.compactions_peak.load(Ordering::Relaxed),
-            compaction_read_bytes: core.counters.compacted_read.load(Ordering::Relaxed),
-            compaction_written_bytes: core.counters.compacted_written.load(Ordering::Relaxed),
-            compaction_dropped_entries: core.counters.compacted_dropped.load(Ordering::Relaxed),
-            write_groups: w.groups.load(Ordering::Relaxed),
-            write_batches: w.batches.load(Ordering::Relaxed),
-            wal_syncs: w.wal_syncs.load(Ordering::Relaxed),
+            compactions_peak_parallel: counters.compactions_peak.load(Ordering::Relaxed),
+            compaction_read_bytes: counters.compacted_read.load(Ordering::Relaxed),
+            compaction_written_bytes: counters.compacted_written.load(Ordering::Relaxed),
+            compaction_dropped_entries: counters.compacted_dropped.load(Ordering::Relaxed),
+            write_groups: writes(|w| &w.groups),
+            write_batches: writes(|w| &w.batches),
+            wal_syncs: writes(|w| &w.wal_syncs),
             write_stalls: stalls.iter().sum(),
             stall_micros: stall_micros.iter().sum(),
             stalls_memtables: stalls[StallCause::Memtables as usize],
@@ -300,11 +368,11 @@ impl Db {
             block_cache_hits: blocks.hits(),
             block_cache_misses: blocks.misses(),
             block_cache_bytes: blocks.usage(),
-            filter_checks: core.tables.filter.checks.load(Ordering::Relaxed),
-            filter_negatives: core.tables.filter.negatives.load(Ordering::Relaxed),
-            filter_false_positives: core.tables.filter.false_positives.load(Ordering::Relaxed),
+            filter_checks: shared.tables().filter.checks.load(Ordering::Relaxed),
+            filter_negatives: shared.tables().filter.negatives.load(Ordering::Relaxed),
+            filter_false_positives: shared.tables().filter.false_positives.load(Ordering::Relaxed),
             block_cache_capacity: blocks.capacity(),
-            recovery_truncated: core.recovery_truncated.clone(),
+            recovery_truncated: shared.recovery_truncated().map(str::to_string),
         }
     }
 
@@ -335,26 +403,31 @@ pub struct VerifyReport {
 
 impl Handle {
     fn close(&self) -> Result<()> {
-        let core = &self.core;
-        if core.closed.swap(true, Ordering::AcqRel) {
+        let (shared, tree) = (&self.shared, &self.tree);
+        if shared.latch().close() {
             return Ok(());
         }
-        // Wake a writer stalled on L0 or memtables (it holds the log lock, which
-        // `write.close` needs), `Db::flush` and `wait_for_compactions`: each sees
-        // `closed` under the state lock and gives up with `Error::Closed`.
-        drop(lock(&core.state));
-        core.state_changed.notify_all();
-        lock(&self.background).stop();
+        // Wake a writer stalled on L0 or memtables (it holds the log lock, which the
+        // write path's close needs), `Db::flush`, `wait_for_compactions` and a
+        // `compact_range` waiting for its turn: each sees the latch closed and gives up
+        // with `Error::Closed`.
+        tree.notify();
+        lock(&self.pool).stop(shared);
         // A `compact_range` on another thread stops before its next step; wait for it,
         // so nothing touches the manifest or deletes tables once the lock is released.
-        let mut st = lock(&core.state);
+        let mut st = tree.state();
         while st.compacting.manual {
-            st = core.state_changed.wait(st).unwrap_or_else(|p| p.into_inner());
+            st = tree.wait(st, None);
         }
         drop(st);
-        core.delete_obsolete_tables();
-        let result = core.write.close();
-        drop(lock(&core.lock).take());
+        let result = match &self.write {
+            Some(w) => {
+                crate::jobs::compact::delete_obsolete_tables(shared, tree);
+                w.close(shared)
+            }
+            None => Ok(()),
+        };
+        shared.release_lock();
         result
     }
 }
@@ -364,20 +437,4 @@ impl Drop for Handle {
         // Best effort: an error here has nobody to go to.
         let _ = self.close();
     }
-}
-
-pub(crate) fn owned_bounds<K: AsRef<[u8]>, R: RangeBounds<K>>(
-    r: &R,
-) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
-    let own = |b: Bound<&K>| match b {
-        Bound::Included(k) => Bound::Included(k.as_ref().to_vec()),
-        Bound::Excluded(k) => Bound::Excluded(k.as_ref().to_vec()),
-        Bound::Unbounded => Bound::Unbounded,
-    };
-    (own(r.start_bound()), own(r.end_bound()))
-}
-
-pub(crate) fn prefix_bounds(prefix: &[u8]) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
-    let hi = prefix_successor(prefix).map_or(Bound::Unbounded, Bound::Excluded);
-    (Bound::Included(prefix.to_vec()), hi)
 }

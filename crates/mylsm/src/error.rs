@@ -33,6 +33,10 @@ pub enum Error {
     /// The `Db` was closed.
     #[error("database is closed")]
     Closed,
+    /// A background worker panicked; the database latched it as its failure (it is
+    /// reported inside [`Error::Background`]).
+    #[error("a background worker panicked: {0}")]
+    Panicked(String),
     /// An earlier background or WAL failure latched the database read-only; reopen to
     /// recover. The inner error is the original failure.
     #[error("database refuses writes after an earlier failure: {0}")]

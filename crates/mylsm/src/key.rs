@@ -21,6 +21,12 @@ pub(crate) const TRAILER_LEN: usize = 8;
 pub(crate) const MAX_SEQNO: u64 = (1 << 56) - 1;
 
 /// What an entry records about its user key.
+///
+/// Kind bytes are allocated once for every build (`docs/wal_format.md`): 0 Delete,
+/// 1 Put, 2 Merge and 0x0F RangeDelete (reserved for the merge operator and range
+/// deletes, RocksDB's numbers), 0xff only in seek targets. `from_u8` refuses every
+/// kind this build does not write, so a newer build's data is `Corruption` here, never
+/// misread.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
 pub(crate) enum Kind {

@@ -26,24 +26,22 @@
 //! database holds a prefix of the acknowledged history (see `docs/durability.md`).
 #![forbid(unsafe_code)]
 
-mod background;
 mod batch;
 #[doc(hidden)]
 pub mod bench_hooks;
 mod cache;
 mod coding;
-mod compact;
 mod compaction;
-mod core;
 mod db;
+mod engine;
 mod error;
 mod filename;
-mod flush;
 pub mod fs;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod inspect;
 mod iter;
+mod jobs;
 mod key;
 mod memtable;
 mod options;

@@ -1,9 +1,11 @@
 //! `Options` (how a database is opened) and `WriteOptions` (how one write is made
 //! durable), plain structs with documented defaults in the manner of LevelDB's
-//! `options.h`.
+//! `options.h`; and their split into database-wide settings (`DbOptions`) and the
+//! settings of one tree (`TreeOptions`), which is what the engine reads.
 
 use std::sync::Arc;
 
+use crate::compaction::CompactionOptions;
 use crate::fs::{FileSystem, OsFs};
 pub use crate::sstable::Compression;
 pub use crate::wal::RecoveryMode;
@@ -11,8 +13,11 @@ pub use crate::wal::RecoveryMode;
 /// How to open a database.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// Create the directory and an empty database if none exists.
-    /// Default: `true`.
+    /// Create the directory and an empty database if the directory holds none (no
+    /// `CURRENT` file). With `false`, opening a directory that holds no database fails
+    /// with `InvalidArgument` ("no database at DIR") and writes nothing into it.
+    /// A directory without `CURRENT` that holds tables or non-empty logs is never taken
+    /// for a new database: that is `Corruption`. Default: `true`.
     pub create_if_missing: bool,
     /// Fail with `InvalidArgument` if the directory already holds a database.
     /// Default: `false`.
@@ -24,12 +29,13 @@ pub struct Options {
     /// Upper bound on the bytes of write batches one group commit coalesces into a
     /// single WAL record. Larger groups mean fewer WAL appends and fsyncs under
     /// concurrency, at the cost of latency for the writers that wait in the group.
-    /// Default: 1 MiB.
+    /// At least 1 (`Db::open` fails with `InvalidArgument` on 0). Default: 1 MiB.
     pub max_write_group_bytes: usize,
     /// Bytes of writes the active memtable takes before it becomes immutable and is
     /// queued for flush to an L0 table (a new memtable and WAL start). Larger means
-    /// fewer, bigger L0 tables and more memory; it also bounds the WAL replayed at open.
-    /// Default: 64 MiB.
+    /// fewer, bigger L0 tables and more memory; it also bounds the WAL replayed at open
+    /// (which open writes into an L0 table, so logs never pile up across opens). At
+    /// least 1 (`Db::open` fails with `InvalidArgument` on 0). Default: 64 MiB.
     pub write_buffer_size: usize,
     /// How many immutable memtables may wait for flush before writers stall until one
     /// is flushed (counted in `Stats::write_stalls`). Default: 2.
@@ -45,12 +51,13 @@ pub struct Options {
     /// `InvalidArgument`). Default: 36.
     pub l0_stop_writes_trigger: usize,
     /// Bytes per second writes are held to while L0 is at or over
-    /// `l0_slowdown_writes_trigger`. Default: 16 MiB/s.
+    /// `l0_slowdown_writes_trigger`. At least 1 (`Db::open` fails with
+    /// `InvalidArgument` on 0). Default: 16 MiB/s.
     pub delayed_write_rate: u64,
     /// Background threads for flushes and compactions. Flushes go first, and at most
     /// `max_background_jobs - 1` compactions run at once (tables no other compaction
-    /// holds), so one thread is always free to flush. At least 2. Default: the number
-    /// of CPUs, between 2 and 4.
+    /// holds), so one thread is always free to flush. At least 2 (`Db::open` fails with
+    /// `InvalidArgument` below). Default: the number of CPUs, between 2 and 4.
     pub max_background_jobs: usize,
     /// Smallest target of the base level (the level L0 compacts into). Targets derive
     /// from the largest level, each level `level_multiplier` times smaller than the one
@@ -59,16 +66,18 @@ pub struct Options {
     pub max_bytes_for_level_base: u64,
     /// Size ratio between adjacent levels. Default: 10.
     pub level_multiplier: u64,
-    /// Size at which a compaction cuts its output into a new table. Default: 32 MiB.
+    /// Size at which a compaction cuts its output into a new table. At least 1 KiB
+    /// (`Db::open` fails with `InvalidArgument` below). Default: 32 MiB.
     pub target_file_size: u64,
-    /// How many tables are kept open (footer, index and filter in memory).
-    /// Default: 1000.
+    /// How many tables are kept open (footer, index and filter in memory). At least 1
+    /// (`Db::open` fails with `InvalidArgument` on 0). Default: 1000.
     pub max_open_files: usize,
     /// Bytes of uncompressed data blocks cached in memory, shared by all tables.
     /// 0 disables the cache. Default: 64 MiB.
     pub block_cache_bytes: usize,
     /// Target uncompressed size of a table's data block. Smaller blocks mean less read
-    /// amplification per point lookup and a bigger index. Default: 4 KiB.
+    /// amplification per point lookup and a bigger index. At least 1 (`Db::open` fails
+    /// with `InvalidArgument` on 0). Default: 4 KiB.
     pub block_size: usize,
     /// Bloom filter bits per key (0: no filter). 10 gives about a 1% false-positive
     /// rate, so a lookup of a missing key touches about one table in a hundred. At
@@ -132,8 +141,101 @@ impl Options {
                 self.bloom_bits_per_key
             ));
         }
+        if self.max_background_jobs < 2 {
+            return bad(format!(
+                "max_background_jobs ({}) must be at least 2: one worker is kept free for \
+                 flushes, so compactions need another",
+                self.max_background_jobs
+            ));
+        }
+        if self.target_file_size < MIN_TARGET_FILE_SIZE {
+            return bad(format!(
+                "target_file_size ({}) is below {MIN_TARGET_FILE_SIZE} bytes: compactions \
+                 would write a table per entry",
+                self.target_file_size
+            ));
+        }
+        let zero = [
+            ("delayed_write_rate", self.delayed_write_rate == 0),
+            ("write_buffer_size", self.write_buffer_size == 0),
+            ("max_write_group_bytes", self.max_write_group_bytes == 0),
+            ("max_open_files", self.max_open_files == 0),
+            ("block_size", self.block_size == 0),
+        ];
+        if let Some((name, _)) = zero.iter().find(|(_, z)| *z) {
+            return bad(format!("{name} must be at least 1"));
+        }
         Ok(())
     }
+
+    /// The database-wide settings.
+    pub(crate) fn db_options(&self) -> DbOptions {
+        DbOptions {
+            create_if_missing: self.create_if_missing,
+            error_if_exists: self.error_if_exists,
+            wal_recovery_mode: self.wal_recovery_mode,
+            max_write_group_bytes: self.max_write_group_bytes,
+            max_background_jobs: self.max_background_jobs,
+            max_open_files: self.max_open_files,
+            block_cache_bytes: self.block_cache_bytes,
+            fs: Arc::clone(&self.fs),
+        }
+    }
+
+    /// The settings of the database's tree.
+    pub(crate) fn tree_options(&self) -> TreeOptions {
+        TreeOptions {
+            write_buffer_size: self.write_buffer_size,
+            max_immutable_memtables: self.max_immutable_memtables.max(1),
+            l0_slowdown_writes_trigger: self.l0_slowdown_writes_trigger,
+            l0_stop_writes_trigger: self.l0_stop_writes_trigger,
+            delayed_write_rate: self.delayed_write_rate,
+            compaction: CompactionOptions {
+                l0_compaction_trigger: self.l0_compaction_trigger,
+                max_bytes_for_level_base: self.max_bytes_for_level_base,
+                level_multiplier: self.level_multiplier,
+                target_file_size: self.target_file_size,
+            },
+            table: crate::sstable::TableOptions::from(self),
+        }
+    }
+}
+
+/// The smallest `target_file_size` open accepts.
+const MIN_TARGET_FILE_SIZE: u64 = 1 << 10;
+
+/// What applies to the whole database: its files, threads and caches. (RocksDB's
+/// `DBOptions`, fjall's `Config`.)
+#[derive(Debug, Clone)]
+pub(crate) struct DbOptions {
+    pub create_if_missing: bool,
+    pub error_if_exists: bool,
+    pub wal_recovery_mode: RecoveryMode,
+    pub max_write_group_bytes: usize,
+    pub max_background_jobs: usize,
+    pub max_open_files: usize,
+    pub block_cache_bytes: usize,
+    pub fs: Arc<dyn FileSystem>,
+}
+
+impl DbOptions {
+    /// How many background compactions may run at once: one worker is kept for flushes.
+    pub fn max_compactions(&self) -> usize {
+        self.max_background_jobs.saturating_sub(1).max(1)
+    }
+}
+
+/// What applies to one tree: its memtables, stall policy, level shape and table
+/// layout. (RocksDB's `ColumnFamilyOptions`, fjall's keyspace options.)
+#[derive(Debug, Clone)]
+pub(crate) struct TreeOptions {
+    pub write_buffer_size: usize,
+    pub max_immutable_memtables: usize,
+    pub l0_slowdown_writes_trigger: usize,
+    pub l0_stop_writes_trigger: usize,
+    pub delayed_write_rate: u64,
+    pub compaction: CompactionOptions,
+    pub table: crate::sstable::TableOptions,
 }
 
 /// How to make one write durable.

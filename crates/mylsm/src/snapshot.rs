@@ -10,9 +10,9 @@ use std::collections::BTreeMap;
 use std::ops::{Bound, RangeBounds};
 use std::sync::{Arc, Mutex};
 
-use crate::core::{lock, DbCore};
-use crate::db::{owned_bounds, prefix_bounds};
-use crate::iter::db_iter::Iter;
+use crate::engine::tree::Tree;
+use crate::engine::{lock, Shared};
+use crate::iter::db_iter::{owned_bounds, prefix_bounds, Iter};
 use crate::{Error, Result, Value};
 
 /// The seqnos of live snapshots, with how many snapshots hold each.
@@ -54,17 +54,22 @@ impl SnapshotList {
 /// The database as it was when [`crate::Db::snapshot`] was called: later writes,
 /// deletes, flushes and compactions do not change what it reads. Dropping it releases
 /// it (and lets compaction drop the old versions only it needed).
+///
+/// A snapshot holds the database's shared state: a snapshot kept after
+/// [`crate::Db::close`] keeps its memtables and open table files alive (and reads fail
+/// with [`Error::Closed`]) until it is dropped.
 #[derive(Debug)]
 pub struct Snapshot {
-    core: Arc<DbCore>,
+    shared: Arc<Shared>,
+    tree: Arc<Tree>,
     seqno: u64,
 }
 
 impl Snapshot {
     /// A snapshot at the newest visible seqno.
-    pub(crate) fn new(core: Arc<DbCore>) -> Self {
-        let seqno = core.snapshots.acquire(|| core.write.visible_seqno());
-        Snapshot { core, seqno }
+    pub(crate) fn new(shared: Arc<Shared>, tree: Arc<Tree>) -> Self {
+        let seqno = shared.snapshots().acquire(|| shared.visible_seqno());
+        Snapshot { shared, tree, seqno }
     }
 
     /// The sequence number the snapshot reads at.
@@ -73,7 +78,7 @@ impl Snapshot {
     }
 
     fn check_open(&self) -> Result<()> {
-        if self.core.closed.load(std::sync::atomic::Ordering::Acquire) {
+        if self.shared.latch().is_closed() {
             return Err(Error::Closed);
         }
         Ok(())
@@ -82,11 +87,11 @@ impl Snapshot {
     /// The value `key` had when the snapshot was taken.
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Value>> {
         self.check_open()?;
-        self.core.current_view().get(key.as_ref(), self.seqno)
+        self.tree.current_view().get(key.as_ref(), self.seqno)
     }
 
     fn iter_bounds(&self, lo: Bound<Vec<u8>>, hi: Bound<Vec<u8>>) -> Iter {
-        let it = Iter::new(self.core.current_view(), self.seqno, lo, hi);
+        let it = Iter::new(self.tree.current_view(), self.seqno, lo, hi);
         match self.check_open() {
             Ok(()) => it,
             Err(e) => it.with_error(e),
@@ -113,13 +118,13 @@ impl Snapshot {
 
 impl Clone for Snapshot {
     fn clone(&self) -> Self {
-        let seqno = self.core.snapshots.acquire(|| self.seqno);
-        Snapshot { core: Arc::clone(&self.core), seqno }
+        let seqno = self.shared.snapshots().acquire(|| self.seqno);
+        Snapshot { shared: Arc::clone(&self.shared), tree: Arc::clone(&self.tree), seqno }
     }
 }
 
 impl Drop for Snapshot {
     fn drop(&mut self) {
-        self.core.snapshots.release(self.seqno);
+        self.shared.snapshots().release(self.seqno);
     }
 }

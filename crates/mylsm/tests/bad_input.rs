@@ -24,10 +24,30 @@ fn logs_with_data(fs: &MemFs) -> Vec<PathBuf> {
     logs
 }
 
+/// The one log file of `fs`, empty or not.
+fn the_live_log(fs: &MemFs) -> PathBuf {
+    let logs: Vec<_> =
+        fs.paths().into_iter().filter(|p| p.extension().is_some_and(|e| e == "log")).collect();
+    assert_eq!(logs.len(), 1, "{logs:?}");
+    logs.into_iter().next().unwrap()
+}
+
 fn the_log(fs: &MemFs) -> PathBuf {
     let logs = logs_with_data(fs);
     assert_eq!(logs.len(), 1, "{logs:?}");
     logs.into_iter().next().unwrap()
+}
+
+/// A copy of every file of `fs` with `log` holding `bytes` instead.
+fn with_log(fs: &MemFs, log: &Path, bytes: &[u8]) -> MemFs {
+    let copy = MemFs::new();
+    mylsm::fs::FileSystem::create_dir_all(&copy, Path::new(DIR)).unwrap();
+    for path in fs.paths() {
+        if let Some(contents) = fs.file_contents(&path) {
+            copy.write_file(&path, if path == log { bytes } else { &contents });
+        }
+    }
+    copy
 }
 
 fn filled(n: usize) -> MemFs {
@@ -49,9 +69,7 @@ fn a_flipped_byte_in_the_middle_of_the_wal_is_corruption_naming_file_and_offset(
     for at in (0..bytes.len() - 200).step_by(997) {
         let mut bad = bytes.clone();
         bad[at] ^= 0x10;
-        let fs2 = MemFs::new();
-        mylsm::fs::FileSystem::create_dir_all(&fs2, Path::new(DIR)).unwrap();
-        fs2.write_file(&log, &bad);
+        let fs2 = with_log(&fs, &log, &bad);
         match Db::open(DIR, options(&fs2)) {
             Err(Error::Corruption { file, offset, .. }) => {
                 assert_eq!(file, log);
@@ -100,7 +118,8 @@ fn point_in_time_recovery_opens_at_the_last_intact_write_and_stays_consistent() 
 fn point_in_time_recovery_stopped_while_deleting_old_logs_loses_no_intact_log() {
     let fs = MemFs::new();
     let pit = Options { wal_recovery_mode: mylsm::RecoveryMode::PointInTime, ..options(&fs) };
-    // Two live logs: each open replays the logs before it and keeps them until a flush.
+    // The first 100 keys reach a table (the second open writes the log it replays into
+    // one); the next 100 stay in the live log, which is then damaged.
     for (from, to) in [(0, 100), (100, 200)] {
         let db = open(&fs);
         for i in from..to {
@@ -108,12 +127,11 @@ fn point_in_time_recovery_stopped_while_deleting_old_logs_loses_no_intact_log() 
         }
         db.close().unwrap();
     }
-    let logs = logs_with_data(&fs);
-    assert_eq!(logs.len(), 2, "{logs:?}");
-    let mut bad = fs.file_contents(&logs[1]).unwrap();
+    let log = the_log(&fs);
+    let mut bad = fs.file_contents(&log).unwrap();
     let at = bad.len() / 2;
     bad[at] ^= 0x10;
-    fs.write_file(&logs[1], &bad);
+    fs.write_file(&log, &bad);
 
     // The first file removal succeeds, the second fails, so the open stops partway.
     fs.fail_remove_after(1);
@@ -134,9 +152,7 @@ fn every_truncation_of_the_wal_opens_to_a_prefix() {
     let log = the_log(&fs);
     let bytes = fs.file_contents(&log).unwrap();
     for cut in (0..bytes.len()).step_by(37) {
-        let fs2 = MemFs::new();
-        mylsm::fs::FileSystem::create_dir_all(&fs2, Path::new(DIR)).unwrap();
-        fs2.write_file(&log, &bytes[..cut]);
+        let fs2 = with_log(&fs, &log, &bytes[..cut]);
         let got = contents(&open(&fs2));
         for (i, (k, _)) in got.iter().enumerate() {
             assert_eq!(k, format!("key{i:05}").as_bytes(), "cut {cut}");
@@ -152,9 +168,11 @@ fn random_garbage_as_a_wal_never_panics() {
         let len = rng.random_range(0..70_000);
         let junk: Vec<u8> =
             (0..len).map(|_| if rng.random_bool(0.5) { 0 } else { rng.random() }).collect();
-        let fs = MemFs::new();
-        mylsm::fs::FileSystem::create_dir_all(&fs, Path::new(DIR)).unwrap();
-        fs.write_file(Path::new("/db/000001.log"), &junk);
+        // Garbage in the live log of a new database's directory.
+        let fresh = MemFs::new();
+        open(&fresh).close().unwrap();
+        let log = the_live_log(&fresh);
+        let fs = with_log(&fresh, &log, &junk);
         match Db::open(DIR, options(&fs)) {
             Ok(db) => drop(contents(&db)),
             Err(e) => assert!(e.is_corruption(), "round {round}: {e}"),

@@ -109,6 +109,8 @@ pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
                 largest_seqno: 99,
             },
         )],
+        new_wals: vec![8, 13],
+        db_format: Some(2),
     };
     out.push(("version_edit", edit.encode()));
 

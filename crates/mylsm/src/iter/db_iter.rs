@@ -27,8 +27,10 @@ pub struct Iter {
     back_from: Bound<Vec<u8>>,
     front: Option<Box<dyn InternalIterator>>,
     back: Option<Box<dyn InternalIterator>>,
-    /// The last key yielded from the front; the front skips its older versions.
+    /// The last user key the front cursor consumed; the front skips its older versions.
     front_last: Option<Vec<u8>>,
+    /// The last key yielded from the front; the back stops there.
+    front_yielded: Option<Vec<u8>>,
     /// The last key yielded from the back; the front stops there.
     back_last: Option<Vec<u8>>,
     done: bool,
@@ -59,6 +61,7 @@ impl Iter {
             front: None,
             back: None,
             front_last: None,
+            front_yielded: None,
             back_last: None,
             done: false,
             error: None,
@@ -66,8 +69,9 @@ impl Iter {
     }
 
     /// Moves the front: the next [`Iterator::next`] yields the first key at or after
-    /// `key` that lies within the iterator's range and has not been yielded from the
-    /// back. Seeking backwards re-reads keys already yielded from the front.
+    /// `key` that lies within the iterator's range. A seek forgets what either end has
+    /// yielded, so the two ends no longer stop at each other until they yield again;
+    /// seeking backwards re-reads keys already yielded.
     pub fn seek(&mut self, key: impl AsRef<[u8]>) {
         let key = key.as_ref();
         self.front_from = match &self.lower {
@@ -76,12 +80,14 @@ impl Iter {
         };
         self.front = None;
         self.front_last = None;
+        self.front_yielded = None;
+        self.back_last = None;
         self.done = false;
     }
 
     /// Moves the back: the next [`DoubleEndedIterator::next_back`] yields the last key at
-    /// or before `key` that lies within the iterator's range and has not been yielded
-    /// from the front.
+    /// or before `key` that lies within the iterator's range. Like [`Iter::seek`], it
+    /// forgets what either end has yielded.
     pub fn seek_for_prev(&mut self, key: impl AsRef<[u8]>) {
         let key = key.as_ref();
         self.back_from = match &self.upper {
@@ -90,6 +96,7 @@ impl Iter {
         };
         self.back = None;
         self.back_last = None;
+        self.front_yielded = None;
         self.done = false;
     }
 
@@ -167,6 +174,7 @@ impl Iter {
             if !self.below_upper(k) || met_back {
                 break;
             }
+            self.front_yielded = Some(k.to_vec());
             return Some(Ok((Key::copy_from(k), value)));
         }
         self.done = true;
@@ -221,7 +229,7 @@ impl Iter {
         }
         match saved {
             Some((k, Kind::Put, v)) => {
-                let met_front = self.front_last.as_deref().is_some_and(|f| k.as_slice() <= f);
+                let met_front = self.front_yielded.as_deref().is_some_and(|f| k.as_slice() <= f);
                 if !self.above_lower(&k) || met_front {
                     self.done = true;
                     return None;
@@ -262,6 +270,24 @@ impl DoubleEndedIterator for Iter {
         }
         self.step_back()
     }
+}
+
+/// The bounds of `r`, owned.
+pub(crate) fn owned_bounds<K: AsRef<[u8]>, R: std::ops::RangeBounds<K>>(
+    r: &R,
+) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
+    let own = |b: Bound<&K>| match b {
+        Bound::Included(k) => Bound::Included(k.as_ref().to_vec()),
+        Bound::Excluded(k) => Bound::Excluded(k.as_ref().to_vec()),
+        Bound::Unbounded => Bound::Unbounded,
+    };
+    (own(r.start_bound()), own(r.end_bound()))
+}
+
+/// The bounds of the keys starting with `prefix`.
+pub(crate) fn prefix_bounds(prefix: &[u8]) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
+    let hi = prefix_successor(prefix).map_or(Bound::Unbounded, Bound::Excluded);
+    (Bound::Included(prefix.to_vec()), hi)
 }
 
 /// The smallest key greater than every key starting with `prefix`, if one exists.

@@ -10,6 +10,10 @@
 //!   tag 5  new file          level: varint32  number: varint64  size: varint64
 //!                            smallest: varstring  largest: varstring   (internal keys)
 //!                            smallest_seqno: varint64  largest_seqno: varint64
+//!   tag 6..13                reserved for keyspaces, blob files and per-tree log numbers
+//!                            (see `docs/manifest_format.md`); refused by this build
+//!   tag 14 new WAL           number: varint64   a WAL that is live until log_number passes it
+//!   tag 15 db format         varint64   2: the manifest tracks live WALs (tag 14)
 //! ```
 //!
 //! Every field carries its length, so a reader can check it before decoding; tags at
@@ -33,6 +37,12 @@ const TAG_NEXT_FILE: u64 = 2;
 const TAG_LAST_SEQNO: u64 = 3;
 const TAG_DELETED_FILE: u64 = 4;
 const TAG_NEW_FILE: u64 = 5;
+const TAG_NEW_WAL: u64 = 14;
+const TAG_DB_FORMAT: u64 = 15;
+
+/// The database format this build writes and the newest it reads: 2 tracks live WALs in
+/// the manifest. A manifest without the field is format 1 (before WAL tracking).
+pub(crate) const DB_FORMAT: u64 = 2;
 
 /// What the manifest knows about one table file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,6 +80,10 @@ pub(crate) struct VersionEdit {
     pub last_seqno: Option<u64>,
     pub deleted: Vec<(usize, u64)>,
     pub added: Vec<(usize, FileMeta)>,
+    /// WALs created since the last edit: each must exist until `log_number` passes it.
+    pub new_wals: Vec<u64>,
+    /// Set in the snapshot edit that starts a manifest (see [`DB_FORMAT`]).
+    pub db_format: Option<u64>,
 }
 
 fn field(dst: &mut Vec<u8>, tag: u64, payload: &[u8]) {
@@ -91,6 +105,10 @@ impl VersionEdit {
         num(&mut out, TAG_LOG_NUMBER, self.log_number);
         num(&mut out, TAG_NEXT_FILE, self.next_file_number);
         num(&mut out, TAG_LAST_SEQNO, self.last_seqno);
+        num(&mut out, TAG_DB_FORMAT, self.db_format);
+        for &wal in &self.new_wals {
+            num(&mut out, TAG_NEW_WAL, Some(wal));
+        }
         for &(level, number) in &self.deleted {
             p.clear();
             put_varint64(&mut p, level as u64);
@@ -150,6 +168,17 @@ impl VersionEdit {
                 };
                 self.added.push((level, meta));
             }
+            TAG_NEW_WAL => self.new_wals.push(p.varint64("WAL number")?),
+            TAG_DB_FORMAT => {
+                let format = p.varint64("db format")?;
+                if format == 0 || format > DB_FORMAT {
+                    return Err(Malformed {
+                        offset: 0,
+                        what: "database format newer than this build",
+                    });
+                }
+                self.db_format = Some(format);
+            }
             t if t >= IGNORABLE_TAGS => return Ok(()),
             _ => return Err(Malformed { offset: 0, what: "unknown field tag" }),
         }
@@ -190,6 +219,8 @@ mod tests {
                     largest_seqno: 99,
                 },
             )],
+            new_wals: vec![12, 13],
+            db_format: Some(DB_FORMAT),
         }
     }
 
@@ -225,6 +256,14 @@ mod tests {
             VersionEdit::decode(&ignorable, Path::new("M"), 0).unwrap(),
             VersionEdit::default()
         );
+        let mut newer = Vec::new();
+        field(&mut newer, TAG_DB_FORMAT, &[DB_FORMAT as u8 + 1]);
+        assert!(VersionEdit::decode(&newer, Path::new("M"), 0).unwrap_err().is_corruption());
+        for reserved in 6..14 {
+            let mut r = Vec::new();
+            field(&mut r, reserved, &[0]);
+            assert!(VersionEdit::decode(&r, Path::new("M"), 0).is_err(), "tag {reserved}");
+        }
         let mut bad_level = Vec::new();
         field(&mut bad_level, TAG_DELETED_FILE, &[9, 1]);
         assert!(VersionEdit::decode(&bad_level, Path::new("M"), 0).is_err());

@@ -7,10 +7,13 @@
 //! a fresh manifest holding one snapshot edit and switches `CURRENT` to it by
 //! write-temp, fsync, rename, fsync(dir); only then is the old manifest deleted.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Arc;
 
+use super::edit::DB_FORMAT;
 use super::{Version, VersionEdit};
+use crate::engine::latch::Latch;
 use crate::filename;
 use crate::fs::FileSystem;
 use crate::wal::{LogReader, LogWriter, RecoveryMode};
@@ -26,6 +29,25 @@ pub(crate) struct Manifested {
     pub last_seqno: u64,
     /// The manifest these came from, if any.
     pub manifest_number: Option<u64>,
+    /// The live WALs (numbered at or above `log_number`), which must all exist; `None`
+    /// for a manifest written before WALs were tracked (database format 1), where every
+    /// WAL at or above `log_number` found in the directory is live.
+    pub wals: Option<BTreeSet<u64>>,
+}
+
+impl Manifested {
+    /// Applies the WAL bookkeeping of `edit`: new WALs join the live set, and a new
+    /// log number retires every WAL below it.
+    fn track_wals(&mut self, edit: &VersionEdit) {
+        if edit.db_format.is_some() && self.wals.is_none() {
+            self.wals = Some(BTreeSet::new());
+        }
+        if let Some(wals) = &mut self.wals {
+            wals.extend(&edit.new_wals);
+            let log_number = self.log_number;
+            wals.retain(|&n| n >= log_number);
+        }
+    }
 }
 
 /// The live manifest and the newest version. Guarded by the manifest lock, which is
@@ -37,10 +59,6 @@ pub(crate) struct VersionSet {
     current: Arc<Version>,
     pub log_number: u64,
     pub last_seqno: u64,
-    /// The error of a failed manifest append or sync. The manifest may then end in a
-    /// partial or dropped record, so nothing more is appended to it: every later edit
-    /// fails with this error until a reopen writes a fresh manifest.
-    failed: Option<Error>,
 }
 
 /// Reads `CURRENT` and replays the manifest it names, returning the result and the
@@ -81,6 +99,7 @@ pub(crate) fn read_manifest(
         if let Some(n) = edit.last_seqno {
             m.last_seqno = n;
         }
+        m.track_wals(&edit);
         edits.push(edit);
     }
     if !saw_next_file {
@@ -121,6 +140,8 @@ impl VersionSet {
         edit.log_number = Some(m.log_number);
         edit.next_file_number = Some(m.next_file_number);
         edit.last_seqno = Some(m.last_seqno);
+        edit.db_format = Some(DB_FORMAT);
+        edit.new_wals = m.wals.iter().flatten().copied().collect();
         manifest.add_record(&edit.encode())?;
         manifest.sync()?;
         fs.sync_dir(dir)?;
@@ -134,7 +155,6 @@ impl VersionSet {
             current: Arc::new(m.version.clone()),
             log_number: m.log_number,
             last_seqno: m.last_seqno,
-            failed: None,
         })
     }
 
@@ -143,17 +163,17 @@ impl VersionSet {
     }
 
     /// Logs `edit` durably, then makes the version it produces current. On error
-    /// nothing is installed and the caller must latch the error: the manifest may hold a
-    /// partial record, which is a torn tail only if nothing follows it, so every later
-    /// call fails with the same error.
+    /// nothing is installed and the error is latched in `latch`: the manifest may hold
+    /// a partial record, which is a torn tail only if nothing follows it, so every later
+    /// call fails (with `Error::Background`) until a reopen writes a fresh manifest. The
+    /// same goes once anything else has latched a failure.
     pub fn log_and_apply(
         &mut self,
         mut edit: VersionEdit,
         next_file_number: u64,
+        latch: &Latch,
     ) -> Result<Arc<Version>> {
-        if let Some(e) = &self.failed {
-            return Err(e.clone());
-        }
+        latch.check_failed()?;
         let version = self.current.apply(&edit)?;
         edit.next_file_number = Some(next_file_number);
         let log_number = edit.log_number.unwrap_or(self.log_number);
@@ -161,7 +181,7 @@ impl VersionSet {
         edit.last_seqno = Some(last_seqno);
         let logged = self.manifest.add_record(&edit.encode()).and_then(|()| self.manifest.sync());
         if let Err(e) = logged {
-            self.failed = Some(e.clone());
+            latch.fail(&e);
             return Err(e);
         }
         // Only a durable edit moves what later edits build on: a failed one must not
@@ -206,18 +226,19 @@ mod tests {
             ..Manifested::default()
         };
         let mut set = VersionSet::create(Arc::new(fs.clone()), dir, 5, 6, &m).unwrap();
+        let latch = Latch::default();
 
         fs.fail_sync_after(0);
         let flush =
             VersionEdit { log_number: Some(19), last_seqno: Some(15), ..VersionEdit::default() };
-        assert!(set.log_and_apply(flush, 20).is_err());
+        assert!(set.log_and_apply(flush, 20, &latch).is_err());
         fs.clear_faults();
         assert_eq!((set.log_number, set.last_seqno), (3, 11), "a failed edit moved the set");
 
         // The manifest may now end in a partial record: a later edit must not follow it.
         let compaction = VersionEdit::default();
         assert!(
-            set.log_and_apply(compaction, 21).is_err(),
+            set.log_and_apply(compaction, 21, &latch).is_err(),
             "an edit was appended after a failed one"
         );
         let (m, _) = read_manifest(&fs, dir).unwrap().unwrap();

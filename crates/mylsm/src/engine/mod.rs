@@ -1,0 +1,206 @@
+//! `Shared`: what every handle, tree and background job of one open database shares —
+//! the directory and its files, file and sequence numbering, the manifest, the live
+//! snapshots, the failure latch and the job queue. It holds no tree and does no work of
+//! its own (fjall's `Supervisor`); trees (`tree.rs`) and jobs (`crate::jobs`) are built
+//! on it, and `open.rs` builds it from the directory.
+//!
+//! Locks held here (order in `docs/impl.md`): `versions`, the manifest writer, held
+//! across manifest I/O and the install that follows; `wals`, the WAL files on disk,
+//! never held across I/O.
+
+pub(crate) mod latch;
+pub(crate) mod open;
+pub(crate) mod tree;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::filename;
+use crate::fs::{FileLock, FileSystem};
+use crate::jobs::JobQueue;
+use crate::options::DbOptions;
+use crate::snapshot::SnapshotList;
+use crate::sstable::Table;
+use crate::table_cache::TableCache;
+use crate::version::VersionSet;
+use latch::Latch;
+
+/// Locks `m`, ignoring poison. Every guarded update in the engine completes before
+/// anything that can panic, and a worker that panics latches the database failed
+/// (`jobs::pool`), so a poisoned lock still guards consistent data.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The state of one open database that outlives any single tree or job.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    dir: PathBuf,
+    fs: Arc<dyn FileSystem>,
+    opts: DbOptions,
+    tables: Arc<TableCache>,
+    /// The next unused file number (WALs, tables, manifests, temp files).
+    next_file: AtomicU64,
+    /// The last seqno whose data every reader may see; stored by the write leader.
+    visible: AtomicU64,
+    /// The manifest writer; `None` for a read-only open, which writes nothing.
+    versions: Option<Mutex<VersionSet>>,
+    /// WAL files on disk that the engine created or replayed and has not deleted.
+    wals: Mutex<BTreeSet<u64>>,
+    snapshots: SnapshotList,
+    latch: Latch,
+    jobs: JobQueue,
+    /// The directory lock, released by `release_lock` at close; `None` read-only.
+    dir_lock: Mutex<Option<Box<dyn FileLock>>>,
+    /// Tables a read-only open holds open, so that a writer deleting them (after a
+    /// compaction in another process) cannot take them from under its readers.
+    pinned: Vec<Arc<Table>>,
+    /// Where point-in-time recovery cut the history at open, if it did.
+    recovery_truncated: Option<String>,
+}
+
+/// What `open.rs` hands to `Shared::new`.
+pub(crate) struct SharedParts {
+    pub dir: PathBuf,
+    pub opts: DbOptions,
+    pub tables: Arc<TableCache>,
+    pub next_file: u64,
+    pub last_seqno: u64,
+    pub versions: Option<VersionSet>,
+    pub wals: BTreeSet<u64>,
+    pub dir_lock: Option<Box<dyn FileLock>>,
+    pub pinned: Vec<Arc<Table>>,
+    pub recovery_truncated: Option<String>,
+    pub jobs: JobQueue,
+}
+
+impl Shared {
+    pub fn new(p: SharedParts) -> Shared {
+        Shared {
+            dir: p.dir,
+            fs: Arc::clone(&p.opts.fs),
+            opts: p.opts,
+            tables: p.tables,
+            next_file: AtomicU64::new(p.next_file),
+            visible: AtomicU64::new(p.last_seqno),
+            versions: p.versions.map(Mutex::new),
+            wals: Mutex::new(p.wals),
+            snapshots: SnapshotList::default(),
+            latch: Latch::default(),
+            jobs: p.jobs,
+            dir_lock: Mutex::new(p.dir_lock),
+            pinned: p.pinned,
+            recovery_truncated: p.recovery_truncated,
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn fs(&self) -> &dyn FileSystem {
+        self.fs.as_ref()
+    }
+
+    pub fn opts(&self) -> &DbOptions {
+        &self.opts
+    }
+
+    pub fn tables(&self) -> &Arc<TableCache> {
+        &self.tables
+    }
+
+    pub fn latch(&self) -> &Latch {
+        &self.latch
+    }
+
+    pub fn snapshots(&self) -> &SnapshotList {
+        &self.snapshots
+    }
+
+    pub fn jobs(&self) -> &JobQueue {
+        &self.jobs
+    }
+
+    pub fn is_read_only(&self) -> bool {
+        self.versions.is_none()
+    }
+
+    pub fn pinned_tables(&self) -> &[Arc<Table>] {
+        &self.pinned
+    }
+
+    pub fn recovery_truncated(&self) -> Option<&str> {
+        self.recovery_truncated.as_deref()
+    }
+
+    /// `InvalidArgument` on a read-only open, else whatever the latch says.
+    pub fn check_writable(&self) -> crate::Result<()> {
+        if self.is_read_only() {
+            return Err(crate::Error::InvalidArgument(format!(
+                "{} is open read-only",
+                self.dir.display()
+            )));
+        }
+        self.latch.check()
+    }
+
+    pub fn new_file_number(&self) -> u64 {
+        self.next_file.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub fn next_file_number(&self) -> u64 {
+        self.next_file.load(Ordering::Relaxed)
+    }
+
+    /// The seqno a new read should use: everything at or below it is in a memtable or
+    /// a table.
+    pub fn visible_seqno(&self) -> u64 {
+        self.visible.load(Ordering::Acquire)
+    }
+
+    /// Called by the write leader once a group's data is in the memtable.
+    pub fn publish_seqno(&self, seqno: u64) {
+        self.visible.store(seqno, Ordering::Release);
+    }
+
+    /// The manifest writer. Only writable opens have one, and only their jobs and
+    /// writers call this.
+    pub fn versions(&self) -> MutexGuard<'_, VersionSet> {
+        match &self.versions {
+            Some(v) => lock(v),
+            None => unreachable!("a read-only open writes no manifest"),
+        }
+    }
+
+    /// Notes a WAL file the engine created.
+    pub fn add_wal(&self, number: u64) {
+        lock(&self.wals).insert(number);
+    }
+
+    /// The WAL files on disk, ascending.
+    pub fn wal_numbers(&self) -> Vec<u64> {
+        lock(&self.wals).iter().copied().collect()
+    }
+
+    /// Deletes the WALs numbered below `log_number` (their data is in tables, as a
+    /// durable manifest edit says). Runs without any lock held across the deletions. A
+    /// failure only wastes space: the next open deletes WALs below the log number.
+    pub fn delete_wals_below(&self, log_number: u64) {
+        let obsolete: Vec<u64> = {
+            let mut wals = lock(&self.wals);
+            let keep = wals.split_off(&log_number);
+            std::mem::replace(&mut *wals, keep).into_iter().collect()
+        };
+        for n in obsolete {
+            let _ = self.fs.remove_file(&filename::log_file(&self.dir, n));
+        }
+    }
+
+    /// Releases the directory lock (at close).
+    pub fn release_lock(&self) {
+        drop(lock(&self.dir_lock).take());
+    }
+}

@@ -1,0 +1,236 @@
+//! The compaction job: picking work on a tree, running it outside every lock,
+//! installing its edit, and deleting the table files nothing reads any more.
+//!
+//! Up to `max_compactions` compactions run at once on the background pool, each on
+//! tables no other one holds (`TreeState::compacting`, see `compaction::pick_avoiding`).
+//! `compact_range` runs on the caller's thread once the running ones are done, and
+//! keeps new ones from starting until it returns. Flushes run beside compactions: a
+//! flush only adds L0 files, and a compaction's edit only removes the files it read,
+//! so the edits compose in any order.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use crate::compaction::{self, Compaction, JobContext};
+use crate::engine::tree::{Tree, TreeState};
+use crate::engine::Shared;
+use crate::filename;
+use crate::version::{FileMeta, Version, NUM_LEVELS};
+use crate::Result;
+
+/// Runs compactions on `tree` until the picker finds nothing to do that no other
+/// compaction is already doing. Background pool; several may run this at once.
+pub(crate) fn compact_pending(shared: &Shared, tree: &Arc<Tree>) {
+    let max = shared.opts().max_compactions();
+    loop {
+        let (c, running) = {
+            let mut st = tree.state();
+            let cs = &st.compacting;
+            if shared.latch().check().is_err() || cs.manual || cs.running >= max {
+                return;
+            }
+            let picked = compaction::pick_avoiding(&st.version, &tree.opts().compaction, &cs.busy);
+            let Some(c) = picked else { return };
+            let numbers: Vec<u64> =
+                c.inputs.iter().chain(&c.next_inputs).map(|f| f.number).collect();
+            let cs = &mut st.compacting;
+            cs.busy.extend(&numbers);
+            cs.running += 1;
+            let peak = &tree.counters().compactions_peak;
+            peak.fetch_max(cs.running as u64, Ordering::Relaxed);
+            (c, Running { tree, numbers })
+        };
+        // Another worker may find work beside this one.
+        if max > 1 {
+            shared.jobs().schedule_compaction(tree);
+        }
+        let result = run_compaction(shared, tree, c, &running.numbers);
+        delete_obsolete_tables(shared, tree);
+        // Counted as running until the tables it replaced are deleted, so that
+        // `wait_for_compactions` returning means they are gone.
+        drop(running);
+        if let Err(e) = result {
+            tree.fail(shared, &e);
+            return;
+        }
+    }
+}
+
+/// A background compaction in flight: unmarks its tables (if the install has not
+/// already) and stops counting it as running when dropped, a panic included.
+struct Running<'a> {
+    tree: &'a Tree,
+    numbers: Vec<u64>,
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        let mut st = self.tree.state();
+        unmark(&mut st, &self.numbers);
+        st.compacting.running -= 1;
+        drop(st);
+        self.tree.notify();
+    }
+}
+
+fn unmark(st: &mut TreeState, numbers: &[u64]) {
+    for n in numbers {
+        st.compacting.busy.remove(n);
+    }
+}
+
+/// Waits until no background compaction runs on `tree` and keeps new ones from
+/// starting while the returned guard lives.
+fn hold_compactions<'a>(shared: &'a Shared, tree: &'a Arc<Tree>) -> Result<ManualGuard<'a>> {
+    let mut st = tree.state();
+    while st.compacting.running > 0 || st.compacting.manual {
+        shared.latch().check()?;
+        st = tree.wait(st, None);
+    }
+    st.compacting.manual = true;
+    Ok(ManualGuard { shared, tree })
+}
+
+/// Compacts the files of `tree` overlapping `[begin, end]` (user keys) down to the
+/// deepest level holding data, then that level into itself, so overwritten versions and
+/// tombstones in the range are dropped wherever they live. Caller's thread.
+///
+/// Following LevelDB, data is pushed no deeper than the tree already reaches; unlike
+/// LevelDB, the deepest level is also rewritten (RocksDB's bottommost compaction).
+pub(crate) fn compact_range(
+    shared: &Shared,
+    tree: &Arc<Tree>,
+    begin: Option<&[u8]>,
+    end: Option<&[u8]>,
+) -> Result<()> {
+    let _held = hold_compactions(shared, tree)?;
+    for level in 0..NUM_LEVELS {
+        // `close` waits for this call; it stops before the next step.
+        shared.latch().check()?;
+        // The deepest level is read again each time (flushes still add L0 files):
+        // rewriting a level "into itself" as if it were the bottom while older data
+        // sits below would drop tombstones that still hide that data.
+        let picked = {
+            let version = tree.state().version.clone();
+            let deepest = (0..NUM_LEVELS).rev().find(|&l| version.num_files(l) > 0).unwrap_or(0);
+            if level > deepest {
+                break;
+            }
+            if level < deepest {
+                compaction::pick_range(&version, level, begin, end)
+            } else {
+                bottom_compaction(&version, level, begin, end)
+            }
+        };
+        if let Some(c) = picked {
+            let result = run_compaction(shared, tree, c, &[]);
+            delete_obsolete_tables(shared, tree);
+            if let Err(e) = result {
+                tree.fail(shared, &e);
+                return Err(e);
+            }
+        }
+    }
+    delete_obsolete_tables(shared, tree);
+    Ok(())
+}
+
+/// Runs one compaction and installs its result; `busy` are the tables it marked busy
+/// (none for a manual one), unmarked in the step that installs the new version. The
+/// caller deletes the replaced tables afterwards (once `c`, which holds them, is gone).
+fn run_compaction(shared: &Shared, tree: &Tree, c: Compaction, busy: &[u64]) -> Result<()> {
+    // Inputs are fixed before the snapshot list is read (see `SnapshotList::acquire`).
+    let snapshots = shared.snapshots().seqnos();
+    let next_file = || shared.new_file_number();
+    let opts = tree.opts();
+    let ctx = JobContext {
+        fs: shared.fs(),
+        dir: shared.dir(),
+        tables: shared.tables(),
+        table_opts: &opts.table,
+        target_file_size: opts.compaction.target_file_size,
+        snapshots: &snapshots,
+        new_file_number: &next_file,
+    };
+    let out = compaction::run(&c, &ctx)?;
+    let removed: Vec<Arc<FileMeta>> = c.inputs.iter().chain(&c.next_inputs).cloned().collect();
+    {
+        // Installed under the manifest lock, in logging order (see `jobs::flush`).
+        let mut versions = shared.versions();
+        let version =
+            versions.log_and_apply(out.edit, shared.next_file_number(), shared.latch())?;
+        let mut st = tree.state();
+        // Unmarked in the same step as the install: a compaction picked later sees
+        // either the old version with these tables busy, or the new one without them.
+        unmark(&mut st, busy);
+        st.version = version;
+        st.compactions += 1;
+        if !c.trivial_move {
+            st.obsolete.extend(removed);
+        }
+        tree.refresh_view(&st);
+    }
+    let counters = tree.counters();
+    counters.compacted_read.fetch_add(out.bytes_read, Ordering::Relaxed);
+    counters.compacted_written.fetch_add(out.bytes_written, Ordering::Relaxed);
+    counters.compacted_dropped.fetch_add(out.entries_dropped, Ordering::Relaxed);
+    tree.notify();
+    Ok(())
+}
+
+/// Deletes the tables compactions replaced that no version, iterator or snapshot can
+/// read any more: those whose `FileMeta` only the obsolete list still holds.
+pub(crate) fn delete_obsolete_tables(shared: &Shared, tree: &Tree) {
+    let unreferenced: Vec<Arc<FileMeta>> = {
+        let mut st = tree.state();
+        let (dead, alive) =
+            std::mem::take(&mut st.obsolete).into_iter().partition(|f| Arc::strong_count(f) == 1);
+        st.obsolete = alive;
+        dead
+    };
+    for f in unreferenced {
+        shared.tables().evict(f.number);
+        // A file that cannot be removed now is removed at the next open, which deletes
+        // every table no version names.
+        let _ = shared.fs().remove_file(&filename::table_file(shared.dir(), f.number));
+    }
+}
+
+/// Lets background compactions start again when a manual compaction is done.
+struct ManualGuard<'a> {
+    shared: &'a Shared,
+    tree: &'a Arc<Tree>,
+}
+
+impl Drop for ManualGuard<'_> {
+    fn drop(&mut self) {
+        self.tree.state().compacting.manual = false;
+        self.tree.notify();
+        self.shared.jobs().schedule_compaction(self.tree);
+    }
+}
+
+/// Rewrites the files of `level` overlapping the range into the same level, dropping
+/// what no snapshot needs. The caller holds off background compactions and has checked
+/// that no deeper level holds data, which is what makes dropping tombstones safe. L0
+/// has no "into itself": its files may overlap, so it is left to `pick_range`.
+fn bottom_compaction(
+    version: &Version,
+    level: usize,
+    begin: Option<&[u8]>,
+    end: Option<&[u8]>,
+) -> Option<Compaction> {
+    if level == 0 {
+        return compaction::pick_range(version, 0, begin, end);
+    }
+    let inputs = version.overlapping_files(level, begin, end);
+    (!inputs.is_empty()).then_some(Compaction {
+        level,
+        output_level: level,
+        inputs,
+        next_inputs: Vec::new(),
+        bottommost: true,
+        trivial_move: false,
+        grandparents: Vec::new(),
+    })
+}

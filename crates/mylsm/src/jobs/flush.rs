@@ -1,0 +1,133 @@
+//! The flush job: writing a tree's immutable memtables out as L0 tables recorded in the
+//! manifest, oldest first.
+//!
+//! Order of a flush, each step durable before the next, so a crash at any point
+//! loses nothing: write and fsync the table; fsync the directory (its entry); append
+//! and fsync the manifest edit that adds it and moves the log number past the
+//! memtable's WAL; install the new view; delete the WALs the edit made obsolete (after
+//! the manifest lock is let go).
+
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use crate::engine::tree::Tree;
+use crate::engine::Shared;
+use crate::filename;
+use crate::fs::FileSystem;
+use crate::iter::InternalIterator;
+use crate::memtable::MemTable;
+use crate::sstable::{TableBuilder, TableOptions};
+use crate::version::{FileMeta, VersionEdit};
+use crate::Result;
+
+/// Flushes every waiting memtable of `tree`, oldest first. Runs on the background
+/// pool: one worker flushes a tree while the others compact. A worker that finds
+/// another flushing returns at once; the flusher looks for new memtables again before
+/// it lets go, so one queued while it was finishing is not left behind.
+pub(crate) fn flush_pending(shared: &Shared, tree: &Arc<Tree>) {
+    {
+        let mut st = tree.state();
+        if st.flushing {
+            return;
+        }
+        st.flushing = true;
+    }
+    // Clears `flushing` however the loop ends, a panic included.
+    let _flushing = FlushingGuard(tree);
+    loop {
+        let (mem, log_number) = {
+            let st = tree.state();
+            if shared.latch().failure().is_some() {
+                return;
+            }
+            match st.imms.front() {
+                Some(imm) => (Arc::clone(&imm.mem), imm.log_number),
+                None => return,
+            }
+        };
+        if let Err(e) = flush_one(shared, tree, &mem, log_number) {
+            tree.fail(shared, &e);
+            return;
+        }
+    }
+}
+
+struct FlushingGuard<'a>(&'a Tree);
+
+impl Drop for FlushingGuard<'_> {
+    fn drop(&mut self) {
+        self.0.state().flushing = false;
+        self.0.notify();
+    }
+}
+
+fn flush_one(shared: &Shared, tree: &Arc<Tree>, mem: &MemTable, log_number: u64) -> Result<()> {
+    let mut edit = VersionEdit { log_number: Some(log_number + 1), ..VersionEdit::default() };
+    let number = shared.new_file_number();
+    if let Some(meta) = write_table(shared.fs(), shared.dir(), number, &tree.opts().table, mem)? {
+        tree.counters().flushed_bytes.fetch_add(meta.size, Ordering::Relaxed);
+        edit.last_seqno = Some(meta.largest_seqno);
+        edit.added.push((0, meta));
+    }
+    {
+        // The new version is installed before the manifest lock is released, so
+        // versions are installed in the order they were logged: a flush and a
+        // compaction finishing together cannot install an older version last.
+        let mut versions = shared.versions();
+        let version = versions.log_and_apply(edit, shared.next_file_number(), shared.latch())?;
+        let mut st = tree.state();
+        st.imms.pop_front();
+        st.version = version;
+        st.flushes += 1;
+        tree.refresh_view(&st);
+    }
+    // Not under the manifest lock: listing and deleting files there would hold up every
+    // concurrent install.
+    shared.delete_wals_below(log_number + 1);
+    tree.notify();
+    shared.jobs().schedule_compaction(tree);
+    super::compact::delete_obsolete_tables(shared, tree);
+    Ok(())
+}
+
+/// Writes `mem` as table `number` of `dir`; `None` if it holds nothing. The table and
+/// its directory entry are durable on return.
+pub(crate) fn write_table(
+    fs: &dyn FileSystem,
+    dir: &Path,
+    number: u64,
+    opts: &TableOptions,
+    mem: &MemTable,
+) -> Result<Option<FileMeta>> {
+    let mut it = mem.iter();
+    it.seek_to_first();
+    if !it.valid() {
+        return Ok(None);
+    }
+    let path = filename::table_file(dir, number);
+    let mut builder = TableBuilder::new(fs.create(&path)?, path.clone(), opts.clone());
+    let mut added = Ok(());
+    while it.valid() && added.is_ok() {
+        added = builder.add(it.key(), it.value());
+        it.next();
+    }
+    let finished = match added {
+        Ok(()) => builder.finish(),
+        Err(e) => {
+            builder.abandon();
+            Err(e)
+        }
+    };
+    let props = match finished {
+        Ok(p) => p,
+        Err(e) => {
+            // No manifest names the partial table; removing it only saves space
+            // (open would remove it too), so a failure to remove is not reported.
+            let _ = fs.remove_file(&path);
+            return Err(e);
+        }
+    };
+    fs.sync_dir(dir)?;
+    Ok(Some(FileMeta::from_properties(number, props)))
+}

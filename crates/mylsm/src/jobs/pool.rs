@@ -1,0 +1,100 @@
+//! The background pool: `max_background_jobs` threads fed through two channels, one
+//! for flush requests and one for compaction requests. Every worker takes a waiting
+//! flush request before a compaction request, so a memtable never waits behind the
+//! compaction backlog while a worker is free; and at most `max_background_jobs - 1`
+//! compactions run at once (`DbOptions::max_compactions`), so a worker is always free
+//! for a flush (and with it, every writer waiting for memtable space).
+//!
+//! A job that panics latches the database failed (`Error::Background(Panicked)`) and
+//! wakes every waiter, as fjall's `PoisonDart` does: the counters and marks the job
+//! held are released by drop guards as it unwinds, and the worker goes on serving
+//! requests (each of which now finds the latch set and returns).
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, Weak};
+use std::thread::JoinHandle;
+
+use super::{Job, JobReceivers};
+use crate::engine::tree::Tree;
+use crate::engine::Shared;
+use crate::Error;
+
+/// The handles the database keeps to its workers.
+#[derive(Debug, Default)]
+pub(crate) struct Pool {
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Pool {
+    /// Starts `workers` threads. They hold only weak references, so they never keep a
+    /// closed database alive.
+    pub fn start(
+        shared: &Arc<Shared>,
+        receivers: JobReceivers,
+        workers: usize,
+    ) -> std::io::Result<Pool> {
+        let mut pool = Pool { threads: Vec::new() };
+        for i in 0..workers {
+            let weak = Arc::downgrade(shared);
+            let flush = receivers.flush.clone();
+            let compaction = receivers.compaction.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("mylsm-bg-{i}"))
+                .spawn(move || run(&weak, &JobReceivers { flush, compaction }));
+            match spawned {
+                Ok(t) => pool.threads.push(t),
+                Err(e) => {
+                    pool.stop(shared);
+                    return Err(e);
+                }
+            }
+        }
+        Ok(pool)
+    }
+
+    /// Stops the workers after their current jobs and waits for them.
+    pub fn stop(&mut self, shared: &Shared) {
+        shared.jobs().shutdown(self.threads.len());
+        for t in self.threads.drain(..) {
+            // A job's panic was caught in `run`; a join error would be a panic in the
+            // loop itself, and the database is closing anyway.
+            let _ = t.join();
+        }
+    }
+}
+
+type Work = fn(&Shared, &Arc<Tree>);
+
+/// One worker: flush requests first, then whichever channel has a request.
+fn run(shared: &Weak<Shared>, rx: &JobReceivers) {
+    loop {
+        let (job, work): (Job, Work) = match rx.flush.try_recv() {
+            Ok(job) => (job, super::flush::flush_pending),
+            Err(_) => crossbeam_channel::select! {
+                recv(rx.flush) -> job => match job {
+                    Ok(job) => (job, super::flush::flush_pending),
+                    Err(_) => return,
+                },
+                recv(rx.compaction) -> job => match job {
+                    Ok(job) => (job, super::compact::compact_pending),
+                    Err(_) => return,
+                },
+            },
+        };
+        let Job::Run(tree) = job else { return };
+        let (Some(shared), Some(tree)) = (shared.upgrade(), tree.upgrade()) else { return };
+        run_guarded(&shared, &tree, work);
+    }
+}
+
+/// Runs `work`, turning a panic into the database's latched failure.
+pub(crate) fn run_guarded(shared: &Shared, tree: &Arc<Tree>, work: Work) {
+    if let Err(payload) = catch_unwind(AssertUnwindSafe(|| work(shared, tree))) {
+        let msg = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic with a non-string payload".to_string());
+        tree.fail(shared, &Error::Panicked(msg));
+    }
+}

@@ -1,0 +1,254 @@
+//! The write path: group commit of concurrent writers into one WAL append and at most
+//! one fsync, then memtable insertion and in-order publication of the new seqno.
+//!
+//! Protocol (LevelDB's `DBImpl::Write`, with tickets instead of writer nodes):
+//!
+//! 1. A writer takes a ticket and queues its batch under the queue lock.
+//! 2. If no leader is active, the writer becomes the leader: it takes a group from the
+//!    front of the queue (up to `max_write_group_bytes`), releases the queue lock and,
+//!    holding only the log lock, assigns the group consecutive seqnos, appends it to
+//!    the WAL as one record, fsyncs once if any member asked for `sync`, inserts it
+//!    into the memtable, and publishes the group's last seqno.
+//! 3. The leader marks every ticket of the group done and wakes the waiters; one of
+//!    those still queued becomes the next leader.
+//!
+//! Invariants: at most one leader at a time, so seqnos are assigned, logged, inserted
+//! and published in one order; a ticket is marked done only after its data is
+//! published, so a write returns only once every later read sees it; groups leave the
+//! queue from the front, so tickets complete in order (`done_below` suffices). A failed
+//! WAL append or fsync is latched (`engine::latch`) before the WAL lock is let go, and
+//! every append, fsync and rotation checks the latch under that lock, so nothing is ever
+//! appended after the hole a failed fsync may have left: every later write fails with
+//! `Error::Background` until the database is reopened.
+//!
+//! Two locks: `log`, held by the leader for its whole group (the stall, the seqnos,
+//! the memtable inserts) and by a memtable rotation; and `wal`, held only across WAL
+//! I/O. `Db::sync` needs only `wal`, so it never waits behind a stalled leader.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+
+use crate::batch::WriteBatch;
+use crate::engine::tree::Tree;
+use crate::engine::{lock, Shared};
+use crate::key::MAX_SEQNO;
+use crate::wal::LogWriter;
+use crate::{Error, Result};
+
+/// What the leader owns for its group; guarded by the log lock.
+#[derive(Debug)]
+pub(crate) struct LogState {
+    pub last_seqno: u64,
+    scratch: Vec<u8>,
+}
+
+/// The live WAL; guarded by the WAL lock, the only lock held across WAL I/O.
+#[derive(Debug)]
+pub(crate) struct Wal {
+    pub writer: LogWriter,
+    /// The number of the live WAL, the one `writer` appends to.
+    pub number: u64,
+}
+
+#[derive(Debug)]
+struct Pending {
+    ticket: u64,
+    batch: WriteBatch,
+    sync: bool,
+}
+
+#[derive(Debug, Default)]
+struct Queue {
+    pending: VecDeque<Pending>,
+    next_ticket: u64,
+    /// Every ticket below this has completed.
+    done_below: u64,
+    /// Completed tickets whose group failed, with the error each gets.
+    failed: HashMap<u64, Error>,
+    leader_active: bool,
+}
+
+/// Coalesces concurrent writes. Shared by every handle of one `Db`.
+#[derive(Debug)]
+pub(crate) struct WritePath {
+    queue: Mutex<Queue>,
+    wake: Condvar,
+    log: Mutex<LogState>,
+    wal: Mutex<Wal>,
+    max_group_bytes: usize,
+    /// Counters for `Stats`.
+    pub groups: AtomicU64,
+    pub batches: AtomicU64,
+    /// Key and value bytes of every record committed.
+    pub user_bytes: AtomicU64,
+    pub wal_syncs: AtomicU64,
+}
+
+impl WritePath {
+    pub fn new(wal: LogWriter, wal_number: u64, last_seqno: u64, max_group_bytes: usize) -> Self {
+        WritePath {
+            queue: Mutex::new(Queue::default()),
+            wake: Condvar::new(),
+            log: Mutex::new(LogState { last_seqno, scratch: Vec::new() }),
+            wal: Mutex::new(Wal { writer: wal, number: wal_number }),
+            max_group_bytes: max_group_bytes.max(1),
+            groups: AtomicU64::new(0),
+            batches: AtomicU64::new(0),
+            user_bytes: AtomicU64::new(0),
+            wal_syncs: AtomicU64::new(0),
+        }
+    }
+
+    /// Applies `batch` to `tree` atomically; returns once it is logged (and fsynced if
+    /// `sync`) and visible to every later read.
+    ///
+    /// Before appending, the leader makes room (`stall.rs`): it may cut a new memtable
+    /// and WAL, slow the group down, or stall while too many memtables or L0 tables
+    /// wait.
+    pub fn write(
+        &self,
+        shared: &Shared,
+        tree: &Arc<Tree>,
+        batch: WriteBatch,
+        sync: bool,
+    ) -> Result<()> {
+        batch.validate()?;
+        shared.latch().check()?;
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let mut q = lock(&self.queue);
+        let ticket = q.next_ticket;
+        q.next_ticket += 1;
+        q.pending.push_back(Pending { ticket, batch, sync });
+        loop {
+            if ticket < q.done_below {
+                return q.failed.remove(&ticket).map_or(Ok(()), Err);
+            }
+            if q.leader_active {
+                q = self.wake.wait(q).unwrap_or_else(|p| p.into_inner());
+                continue;
+            }
+            q.leader_active = true;
+            let mut group = self.take_group(&mut q);
+            drop(q);
+            let result = self.commit(shared, tree, &mut group);
+            q = lock(&self.queue);
+            q.leader_active = false;
+            if let Err(e) = result {
+                for p in &group {
+                    q.failed.insert(p.ticket, e.clone());
+                }
+            }
+            q.done_below = group.last().map_or(q.done_below, |p| p.ticket + 1);
+            self.wake.notify_all();
+        }
+    }
+
+    fn take_group(&self, q: &mut Queue) -> Vec<Pending> {
+        let mut group = Vec::new();
+        let mut bytes = 0;
+        while let Some(p) = q.pending.front() {
+            let size = p.batch.encoded_len();
+            if !group.is_empty() && bytes + size > self.max_group_bytes {
+                break;
+            }
+            bytes += size;
+            group.extend(q.pending.pop_front());
+        }
+        group
+    }
+
+    /// The leader's work for one group, holding the log lock throughout.
+    fn commit(&self, shared: &Shared, tree: &Arc<Tree>, group: &mut [Pending]) -> Result<()> {
+        let mut log = lock(&self.log);
+        // The database may have failed or closed while this group waited.
+        shared.latch().check()?;
+        let bytes = group.iter().map(|p| p.batch.encoded_len()).sum();
+        super::stall::make_room(shared, tree, self, &mut log, bytes)?;
+        let sync = group.iter().any(|p| p.sync);
+        // The group is ours: merge the later batches into the first, copying only them.
+        let Some((head, rest)) = group.split_first_mut() else { return Ok(()) };
+        for p in rest.iter() {
+            head.batch.append(&p.batch);
+        }
+        let batch = &mut head.batch;
+        let first = log.last_seqno + 1;
+        let last = log.last_seqno + batch.len() as u64;
+        if last > MAX_SEQNO {
+            return Err(Error::InvalidArgument("sequence numbers exhausted".into()));
+        }
+        batch.set_seqno(first);
+        self.append(shared, tree, batch.encoded(), sync)?;
+        let mem = tree.active_memtable();
+        let LogState { scratch, .. } = &mut *log;
+        let mut bytes = 0;
+        for (i, rec) in batch.records().enumerate() {
+            mem.add(scratch, first + i as u64, rec.kind, rec.key, rec.value);
+            bytes += rec.key.len() + rec.value.len();
+        }
+        self.user_bytes.fetch_add(bytes as u64, Ordering::Relaxed);
+        log.last_seqno = last;
+        shared.publish_seqno(last);
+        self.groups.fetch_add(1, Ordering::Relaxed);
+        self.batches.fetch_add(group.len() as u64, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Appends one record to the live WAL (and fsyncs it if `sync`); a failure is
+    /// latched before the WAL lock is let go.
+    fn append(&self, shared: &Shared, tree: &Tree, record: &[u8], sync: bool) -> Result<()> {
+        let mut wal = lock(&self.wal);
+        shared.latch().check()?;
+        let mut result = wal.writer.add_record(record);
+        if result.is_ok() && sync {
+            result = wal.writer.sync();
+            self.wal_syncs.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Err(e) = &result {
+            tree.fail(shared, e);
+        }
+        result
+    }
+
+    /// Makes every acknowledged write durable by fsyncing the live WAL (older logs were
+    /// fsynced when they were cut loose). Takes only the WAL lock, so it never waits for
+    /// a stalled writer.
+    ///
+    /// After a failed write, sync or flush it fails too: the failure may have lost
+    /// acknowledged writes (a failed fsync drops the pages it covered), and syncing what
+    /// is left would promise durability for them. The failure stands until reopen.
+    pub fn sync(&self, shared: &Shared, tree: &Tree) -> Result<()> {
+        let mut wal = lock(&self.wal);
+        shared.latch().check()?;
+        let result = wal.writer.sync();
+        self.wal_syncs.fetch_add(1, Ordering::Relaxed);
+        if let Err(e) = &result {
+            tree.fail(shared, e);
+        }
+        result
+    }
+
+    /// Runs `f` with the log state while no group is being committed (to cut a new
+    /// memtable on demand, say).
+    pub fn with_log<T>(&self, f: impl FnOnce(&mut LogState) -> T) -> T {
+        f(&mut lock(&self.log))
+    }
+
+    /// The WAL, for a rotation (the caller holds the log lock).
+    pub(crate) fn wal(&self) -> std::sync::MutexGuard<'_, Wal> {
+        lock(&self.wal)
+    }
+
+    /// Makes what was written durable at close (the latch is already closed, so no
+    /// group appends after this). After a failure it syncs nothing and returns that
+    /// failure, as `sync` does: writes the failure dropped cannot be promised.
+    pub fn close(&self, shared: &Shared) -> Result<()> {
+        // Waits for a leader in the middle of its group.
+        let _log = lock(&self.log);
+        let mut wal = lock(&self.wal);
+        shared.latch().check_failed()?;
+        wal.writer.sync()
+    }
+}

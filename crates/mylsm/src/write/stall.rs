@@ -1,0 +1,136 @@
+//! Keeping the memtable within bounds before each write group: slowing down or
+//! stopping writes while L0 or the flush queue is too long (RocksDB's write stalls),
+//! and rotating a full memtable and its WAL out to the flush queue.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::group::{LogState, WritePath};
+use crate::engine::tree::{Imm, StallCause, Tree};
+use crate::engine::Shared;
+use crate::filename;
+use crate::memtable::MemTable;
+use crate::version::VersionEdit;
+use crate::wal::LogWriter;
+use crate::Result;
+
+/// Called by the write leader before each group of `bytes`: slows down or stops while
+/// L0 has too many tables, and if the memtable is full, stalls while too many memtables
+/// wait for flush, then cuts a new memtable and WAL. Holding the log lock while stalled
+/// is the point: every writer waits behind the leader. (`Db::sync` takes only the WAL
+/// lock, so it is not held up.)
+pub(crate) fn make_room(
+    shared: &Shared,
+    tree: &Arc<Tree>,
+    wp: &WritePath,
+    log: &mut LogState,
+    bytes: usize,
+) -> Result<()> {
+    let opts = tree.opts();
+    // Which causes this group has already been counted under.
+    let mut counted = [false; 3];
+    let mut slowed = false;
+    let mut st = tree.state();
+    loop {
+        // `close` (and a failure) wakes a stall; it must not wait for workers that
+        // have stopped.
+        shared.latch().check()?;
+        let l0 = st.version.num_files(0);
+        let full = tree.active_memtable().approximate_memory_usage() >= opts.write_buffer_size;
+        let cause = if l0 >= opts.l0_stop_writes_trigger {
+            StallCause::L0Stop
+        } else if full && st.imms.len() >= opts.max_immutable_memtables {
+            StallCause::Memtables
+        } else if l0 >= opts.l0_slowdown_writes_trigger && !slowed {
+            StallCause::L0Slowdown
+        } else {
+            break;
+        };
+        let started = Instant::now();
+        if cause == StallCause::L0Slowdown {
+            // Delay this group, once, by the time its bytes take at
+            // `delayed_write_rate`, so compaction can catch up before writers hit the
+            // hard stop (RocksDB's delayed write rate; LevelDB sleeps 1 ms).
+            drop(st);
+            slowed = true;
+            shared.jobs().schedule_compaction(tree);
+            std::thread::sleep(slowdown_delay(bytes, opts.delayed_write_rate));
+            st = tree.state();
+        } else {
+            // Stop until a flush or compaction changes the picture.
+            shared.jobs().schedule_compaction(tree);
+            st = tree.wait(st, None);
+        }
+        let first = !std::mem::replace(&mut counted[cause as usize], true);
+        tree.count_stall(cause, first, started.elapsed().as_micros() as u64);
+    }
+    drop(st);
+    if tree.active_memtable().approximate_memory_usage() < opts.write_buffer_size {
+        return Ok(());
+    }
+    rotate(shared, tree, wp, log)
+}
+
+/// Makes the active memtable immutable and starts a new memtable and WAL; the caller
+/// holds the log lock (`_log`), so no group is half committed. The old WAL is fsynced
+/// first: otherwise a power loss could keep a synced write in the new WAL while losing
+/// unsynced ones before it in the old — a hole in the history. The new WAL is named in
+/// the manifest before any write goes to it, so an open can tell a missing live WAL
+/// from one that was never written. A failure is latched before the WAL lock is let go.
+pub(crate) fn rotate(
+    shared: &Shared,
+    tree: &Arc<Tree>,
+    wp: &WritePath,
+    _log: &mut LogState,
+) -> Result<()> {
+    shared.latch().check()?;
+    let number = shared.new_file_number();
+    let mut wal = wp.wal();
+    let created = wal.writer.sync().and_then(|()| {
+        let file = shared.fs().create(&filename::log_file(shared.dir(), number))?;
+        shared.add_wal(number);
+        shared.fs().sync_dir(shared.dir())?;
+        let edit = VersionEdit { new_wals: vec![number], ..VersionEdit::default() };
+        shared.versions().log_and_apply(edit, shared.next_file_number(), shared.latch())?;
+        Ok(file)
+    });
+    let file = match created {
+        Ok(file) => file,
+        Err(e) => {
+            tree.fail(shared, &e);
+            return Err(e);
+        }
+    };
+    let old_log = std::mem::replace(&mut wal.number, number);
+    wal.writer = LogWriter::new(file);
+    drop(wal);
+    let old_mem = tree.active_memtable();
+    let mut st = tree.state();
+    st.imms.push_back(Imm { mem: old_mem, log_number: old_log });
+    tree.install_view(&st, Arc::new(MemTable::new()));
+    drop(st);
+    shared.jobs().schedule_flush(tree);
+    Ok(())
+}
+
+/// How long a write group of `bytes` sleeps while L0 is over the slowdown trigger:
+/// its bytes at `rate` bytes per second, at least 1 µs and at most 1 s.
+fn slowdown_delay(bytes: usize, rate: u64) -> Duration {
+    let micros = (bytes as u64).saturating_mul(1_000_000) / rate.max(1);
+    Duration::from_micros(micros.clamp(1, 1_000_000))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_slowed_group_sleeps_for_its_bytes_at_the_delayed_rate() {
+        let mib = 1 << 20;
+        assert_eq!(slowdown_delay(mib, 16 * mib as u64), Duration::from_micros(62_500));
+        assert_eq!(slowdown_delay(100, 16 << 20), Duration::from_micros(5));
+        assert_eq!(slowdown_delay(0, 16 << 20), Duration::from_micros(1), "never zero");
+        assert_eq!(slowdown_delay(1 << 30, 1), Duration::from_secs(1), "at most 1 s");
+        assert_eq!(slowdown_delay(1, 0), Duration::from_secs(1), "a zero rate is the slowest");
+    }
+}
