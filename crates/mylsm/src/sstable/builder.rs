@@ -1,8 +1,11 @@
 //! `TableBuilder`: writes sorted internal entries as a table file, block by block.
 //!
 //! ```text
-//! table := data_block*  filter_block?  index_block  properties_block  footer
+//! table := data_block*  filter_block?  index_block  properties_block  meta_index_block
+//!          footer
 //! index entry := separator internal key -> block handle (offset varint64, size varint64)
+//! meta-index entry := block name -> block handle, by name     (see `meta_index.rs`)
+//! footer := index handle, meta-index handle, format_version 2  (see `footer.rs`)
 //! ```
 //!
 //! Each data block is cut once it reaches `block_size` uncompressed bytes. Its index
@@ -10,7 +13,9 @@
 //! between the block's last key and the next block's first (LevelDB's
 //! `pending_index_entry`); the last block's entry is a short successor of its last key.
 //! The index block has a restart point at every entry, so a lookup binary-searches it
-//! directly. Filter, index and properties blocks are stored uncompressed.
+//! directly. Filter, index, properties and meta-index blocks are stored uncompressed.
+//! The meta-index comes last so that a reader of a format-1 table, whose footer named
+//! the filter and properties directly, sees the same blocks in the same places.
 
 use std::cmp::Ordering;
 use std::path::{Path, PathBuf};
@@ -20,7 +25,8 @@ use mylsm_skiplist::Comparator;
 use super::block_builder::BlockBuilder;
 use super::compression::{Compression, MAX_BLOCK_LEN};
 use super::filter::FilterBuilder;
-use super::footer::{BlockHandle, Footer, FOOTER_LEN};
+use super::footer::{BlockHandle, Footer, FooterMeta, FOOTER_LEN};
+use super::meta_index::TableMeta;
 use super::raw_block::{write_block, BLOCK_TRAILER_LEN};
 use super::{TableOptions, TableProperties};
 use crate::fs::WritableFile;
@@ -160,7 +166,8 @@ impl TableBuilder {
         Ok(())
     }
 
-    /// Writes an uncompressed meta block (filter, index or properties).
+    /// Writes an uncompressed block that is not a data block (filter, index, properties
+    /// or meta-index).
     fn write_meta_block(&mut self, contents: &[u8]) -> Result<BlockHandle> {
         let (handle, _) = write_block(&mut *self.file, self.offset, contents, Compression::None)?;
         self.offset += handle.size + BLOCK_TRAILER_LEN as u64;
@@ -180,7 +187,7 @@ impl TableBuilder {
         self.props.num_entries
     }
 
-    /// Writes the filter, index, properties and footer, and syncs the file.
+    /// Writes the filter, index, properties, meta-index and footer, and syncs the file.
     pub fn finish(mut self) -> Result<TableProperties> {
         self.check()?;
         self.flush_data_block()?;
@@ -198,7 +205,9 @@ impl TableBuilder {
         self.props.index_size = index.size;
         self.props.largest_key = std::mem::take(&mut self.last_key);
         let properties = self.write_meta_block(&self.props.encode())?;
-        let footer = Footer { index, filter, properties };
+        let meta_index = TableMeta { filter, properties }.encode_meta_index();
+        let meta_index = self.write_meta_block(&meta_index)?;
+        let footer = Footer { index, meta: FooterMeta::MetaIndex(meta_index) };
         self.file.append(&footer.encode())?;
         self.offset += FOOTER_LEN as u64;
         self.file.sync()?;

@@ -1,13 +1,17 @@
-//! Damaged tables: flipped, zeroed and truncated bytes in every part of a table, garbage
-//! files, and crafted files whose checksums are valid but whose contents lie. Each must
-//! be `Corruption` naming the file, never a panic, a huge allocation or a wrong value.
+//! Damaged tables: flipped, zeroed and truncated bytes in every part of a table of
+//! either format, garbage files, and crafted files whose checksums are valid but whose
+//! contents lie (in blocks, the meta-index or the footer). Each must be `Corruption`
+//! naming the file, never a panic, a huge allocation or a wrong value.
 
 use std::sync::Arc;
 
 use mylsm_skiplist::Comparator;
 
-use super::footer::{BlockHandle, Footer, FOOTER_LEN};
-use super::test_util::{build_block, build_table, ikey, open_table, table_path, BytesFile};
+use super::footer::{BlockHandle, Footer, FooterMeta, FOOTER_LEN};
+use super::meta_index::TableMeta;
+use super::test_util::{
+    build_block, build_table, downgrade_to_v1, ikey, open_block, open_table, table_path, BytesFile,
+};
 use super::{Compression, Table, TableOptions};
 use crate::cache::BlockCache;
 use crate::iter::conformance::{random_entries, Entries, Entry, KeyShape};
@@ -101,17 +105,20 @@ fn check_damaged(bytes: Vec<u8>, file_size: u64, entries: &Entries, what: &str) 
 }
 
 /// Every byte of a table is under a checksum (blocks and trailers under their block's,
-/// the footer under its own and the magic), so no single-byte change goes unnoticed.
+/// the footer under its own and the magic), so no single-byte change goes unnoticed, in
+/// either format.
 #[test]
 fn every_flipped_byte_in_every_part_is_reported() {
     for codec in [Compression::None, Compression::Lz4, Compression::Zstd] {
-        let (good, entries) = small_table(codec);
-        assert!(!check_damaged(good.clone(), good.len() as u64, &entries, "intact"));
-        for at in 0..good.len() {
-            let mut bad = good.clone();
-            bad[at] ^= 1 << (at % 8);
-            let what = format!("{codec}: flip at {at} of {}", good.len());
-            assert!(check_damaged(bad, good.len() as u64, &entries, &what), "{what} unnoticed");
+        let (v2, entries) = small_table(codec);
+        for (format, good) in [("format 2", v2.clone()), ("format 1", downgrade_to_v1(&v2))] {
+            assert!(!check_damaged(good.clone(), good.len() as u64, &entries, "intact"));
+            for at in 0..good.len() {
+                let mut bad = good.clone();
+                bad[at] ^= 1 << (at % 8);
+                let what = format!("{format}, {codec}: flip at {at} of {}", good.len());
+                assert!(check_damaged(bad, good.len() as u64, &entries, &what), "{what}");
+            }
         }
     }
 }
@@ -164,11 +171,28 @@ fn garbage_files_of_any_length_are_corruption() {
     }
 }
 
-/// A file with valid checksums everywhere but lying contents: the checks behind the
-/// checksums must still hold.
-fn with_footer(mut body: Vec<u8>, index: BlockHandle, properties: BlockHandle) -> Vec<u8> {
-    let footer = Footer { index, filter: None, properties };
-    body.extend_from_slice(&footer.encode());
+/// The two ways a footer can lead to the properties block.
+#[derive(Debug, Clone, Copy)]
+enum Format {
+    V1,
+    V2,
+}
+
+/// Ends `body` with a footer of `format` naming `index` and `properties`, by way of a
+/// meta-index block for format 2; for files with valid checksums everywhere but lying
+/// contents, where the checks behind the checksums must still hold.
+fn with_footer(
+    mut body: Vec<u8>,
+    format: Format,
+    index: BlockHandle,
+    properties: BlockHandle,
+) -> Vec<u8> {
+    let meta = TableMeta { filter: None, properties };
+    let meta = match format {
+        Format::V1 => FooterMeta::Inline(meta),
+        Format::V2 => FooterMeta::MetaIndex(push_block(&mut body, &meta.encode_meta_index(), 0)),
+    };
+    body.extend_from_slice(&Footer { index, meta }.encode());
     body
 }
 
@@ -191,9 +215,16 @@ fn handles_outside_the_file_are_corruption_without_allocating() {
         BlockHandle { offset: 10, size: 0 },
     ];
     for h in huge {
-        let bytes = with_footer(vec![0; 10], h, h);
-        let e = open_table(bytes, 0).unwrap_err();
-        assert_names_the_table(&e, &format!("{h:?}"));
+        for format in [Format::V1, Format::V2] {
+            let bytes = with_footer(vec![0; 10], format, h, h);
+            let e = open_table(bytes, 0).unwrap_err();
+            assert_names_the_table(&e, &format!("{format:?}, {h:?}"));
+        }
+        // A format-2 footer whose meta-index handle lies outside the file.
+        let mut bytes = vec![0; 10];
+        let meta = FooterMeta::MetaIndex(h);
+        bytes.extend_from_slice(&Footer { index: h, meta }.encode());
+        assert_names_the_table(&open_table(bytes, 0).unwrap_err(), &format!("meta-index {h:?}"));
     }
 }
 
@@ -218,11 +249,14 @@ fn checksummed_lies_are_still_corruption() {
         ("unknown compression", build_block(&entries, 1), 9, false),
         ("index value is not a handle", not_a_handle, 0, true),
     ];
-    for (what, contents, kind, opens) in cases {
+    for ((what, contents, kind, opens), format) in
+        cases.into_iter().flat_map(|c| [(c.clone(), Format::V1), (c, Format::V2)])
+    {
         let mut file = Vec::new();
         let index = push_block(&mut file, &contents, kind);
         let props = push_block(&mut file, &good_props, 0);
-        let bytes = with_footer(file, index, props);
+        let bytes = with_footer(file, format, index, props);
+        let what = &format!("{format:?}: {what}");
         match open_table(bytes, 0) {
             Err(e) => assert!(!opens, "{what}: {e}"),
             Ok(t) => {
@@ -243,7 +277,98 @@ fn checksummed_lies_are_still_corruption() {
     into_footer.encode_to(&mut v);
     let index = push_block(&mut file, &build_block(&[(ikey(b"k", 1, Kind::Put), v)], 1), 0);
     let props = push_block(&mut file, &good_props, 0);
-    let t = open_table(with_footer(file, index, props), 0).unwrap();
+    let t = open_table(with_footer(file, Format::V2, index, props), 0).unwrap();
     assert_names_the_table(&t.get(&entries[0].0).unwrap_err(), "handle into the footer");
     assert_eq!(FOOTER_LEN, 64);
+}
+
+/// The meta-index of format-2 table `bytes`: its offset and its entries.
+fn meta_index_entries(bytes: &[u8]) -> (u64, Vec<Entry>) {
+    let data_end = bytes.len() - FOOTER_LEN;
+    let footer = Footer::decode(bytes[data_end..].try_into().unwrap(), &table_path(), 0).unwrap();
+    let FooterMeta::MetaIndex(h) = footer.meta else { panic!("not a format-2 table") };
+    let block = open_block(&bytes[h.offset as usize..(h.offset + h.size) as usize]).unwrap();
+    let mut it = block.iter();
+    it.seek_to_first();
+    let mut entries = Vec::new();
+    while it.valid() {
+        entries.push((it.key().to_vec(), it.value().to_vec()));
+        it.next();
+    }
+    (h.offset, entries)
+}
+
+/// Format-2 table `bytes` with its meta-index holding `entries` instead, every
+/// checksum valid (the meta-index is the last block, so it is simply replaced).
+fn with_meta_index(bytes: &[u8], entries: &[Entry]) -> Vec<u8> {
+    let data_end = bytes.len() - FOOTER_LEN;
+    let footer = Footer::decode(bytes[data_end..].try_into().unwrap(), &table_path(), 0).unwrap();
+    let (offset, _) = meta_index_entries(bytes);
+    let mut out = bytes[..offset as usize].to_vec();
+    let meta = FooterMeta::MetaIndex(push_block(&mut out, &build_block(entries, 1), 0));
+    out.extend_from_slice(&Footer { index: footer.index, meta }.encode());
+    out
+}
+
+/// Opens `bytes` expecting `Corruption` naming the table at `offset` and saying `needle`.
+fn assert_corruption_at(bytes: Vec<u8>, offset: u64, needle: &str) {
+    match open_table(bytes, 0).unwrap_err() {
+        Error::Corruption { file, offset: at, detail } => {
+            assert_eq!((file, at), (table_path(), offset), "{needle}: {detail}");
+            assert!(detail.contains(needle), "{detail:?} lacks {needle:?}");
+        }
+        other => panic!("expected Corruption saying {needle:?}, got {other}"),
+    }
+}
+
+#[test]
+fn meta_index_names_a_reader_must_know_are_enforced() {
+    let (good, entries) = small_table(Compression::Lz4);
+    let (offset, meta) = meta_index_entries(&good);
+    let names: Vec<&[u8]> = meta.iter().map(|(k, _)| &k[..]).collect();
+    assert_eq!(names, [&b"mylsm.filter"[..], b"mylsm.properties"]);
+    let (filter, props) = (meta[0].clone(), meta[1].clone());
+    let named = |name: &[u8]| (name.to_vec(), props.1.clone());
+
+    // A block this build does not know and may not ignore, such as one a newer build
+    // adds for range tombstones.
+    let unknown = with_meta_index(&good, &[filter.clone(), props.clone(), named(b"mylsm.rd")]);
+    assert_corruption_at(unknown, offset, "needs a newer build");
+    let no_properties = with_meta_index(&good, std::slice::from_ref(&filter));
+    assert_corruption_at(no_properties, offset, "mylsm.properties");
+    let duplicate = with_meta_index(&good, &[filter.clone(), props.clone(), props.clone()]);
+    assert_corruption_at(duplicate, offset, "does not sort after");
+    let unsorted = with_meta_index(&good, &[props.clone(), filter.clone()]);
+    assert_corruption_at(unsorted, offset, "does not sort after");
+
+    // An optional block this build does not know is skipped, and the table reads whole.
+    let optional = named(b"mylsm.opt.histogram");
+    let bytes = with_meta_index(&good, &[filter.clone(), optional, props.clone()]);
+    assert!(!check_damaged(bytes.clone(), bytes.len() as u64, &entries, "optional block"));
+    // Without the filter entry the table still reads, through no filter.
+    let bytes = with_meta_index(&good, &[props]);
+    assert!(open_table(bytes.clone(), 0).unwrap().filter_info().is_none());
+    assert!(!check_damaged(bytes.clone(), bytes.len() as u64, &entries, "no filter"));
+}
+
+/// Footer fields a checksum cannot vouch for: it covers them, so these carry a valid one.
+#[test]
+fn reserved_footer_bytes_and_unknown_versions_are_corruption_at_the_footer() {
+    let (good, _) = small_table(Compression::None);
+    let data_end = good.len() - FOOTER_LEN;
+    let resealed = |at: usize, bytes: &[u8]| {
+        let mut bad = good.clone();
+        bad[data_end + at..data_end + at + bytes.len()].copy_from_slice(bytes);
+        let crc = crate::wal::mask_crc(crc32c::crc32c(&bad[data_end..data_end + 52]));
+        bad[data_end + 52..data_end + 56].copy_from_slice(&crc.to_le_bytes());
+        bad
+    };
+    for at in [32, 40, 47] {
+        let bad = resealed(at, &[1]);
+        assert_corruption_at(bad, data_end as u64 + 32, "reserved bytes are not zero");
+    }
+    for version in [0u32, 3, u32::MAX] {
+        let bad = resealed(48, &version.to_le_bytes());
+        assert_corruption_at(bad, data_end as u64 + 48, "unknown format version");
+    }
 }

@@ -2,20 +2,27 @@
 //!
 //! ```text
 //! block handle (index values) := offset: varint64  size: varint64
-//! footer := index:      offset fixed64, size fixed64
-//!           filter:     offset fixed64, size fixed64    (size 0: no filter)
-//!           properties: offset fixed64, size fixed64
-//!           format_version: fixed32                      (1)
-//!           checksum: fixed32     masked CRC32C of the 52 bytes before it
-//!           magic: fixed64        0x5453536d736c796d ("mylsmSST" in file order)
+//! footer (format 2) := index:      offset fixed64, size fixed64
+//!                      meta_index: offset fixed64, size fixed64
+//!                      reserved:   [u8; 16]                        (all zero)
+//!                      format_version: fixed32                      (2)
+//!                      checksum: fixed32   masked CRC32C of the 52 bytes before it
+//!                      magic: fixed64      0x5453536d736c796d ("mylsmSST" in file order)
+//! footer (format 1) := index, filter, properties: offset fixed64, size fixed64 each
+//!                      (filter size 0: no filter), format_version 1, checksum, magic
 //! ```
 //!
-//! A handle's size counts the block contents only, not its 5-byte trailer. Unlike
-//! LevelDB's varint-packed footer with a metaindex block, every handle here is
-//! fixed-width and the footer has its own checksum, so it is checked before it is used.
+//! A handle's size counts the block contents only, not its 5-byte trailer. Format 2
+//! names the filter and properties in the meta-index block (`meta_index.rs`), so a new
+//! per-table block needs no new footer; format 1 is still read, never written. Unlike
+//! LevelDB's varint-packed footer, every handle here is fixed-width and the footer has
+//! its own checksum, so it is checked before it is used. Every build since format 1
+//! refuses an unknown version, so an older build reports a format-2 table as
+//! `Corruption` ("unknown format version 2") rather than misreading it.
 
 use std::path::Path;
 
+use super::meta_index::TableMeta;
 use crate::coding::{fixed32, fixed64, put_fixed32, put_fixed64, put_varint64, Reader};
 use crate::{Error, Result};
 
@@ -25,8 +32,11 @@ pub(crate) const FOOTER_LEN: usize = 64;
 /// The last eight bytes of every table.
 pub(crate) const MAGIC: u64 = u64::from_le_bytes(*b"mylsmSST");
 
-/// The only table format version written and read.
-pub(crate) const FORMAT_VERSION: u32 = 1;
+/// The format version every new table is written in: the footer names a meta-index.
+pub(crate) const FORMAT_VERSION: u32 = 2;
+
+/// The first format version, whose footer names the filter and properties itself.
+pub(crate) const FORMAT_VERSION_1: u32 = 1;
 
 /// Where a block's contents lie in the file (its trailer follows them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -41,7 +51,7 @@ impl BlockHandle {
         put_varint64(dst, self.size);
     }
 
-    /// Decodes an index entry's value, which must be exactly one handle.
+    /// Decodes an index or meta-index entry's value, which must be exactly one handle.
     pub fn decode(src: &[u8]) -> Option<BlockHandle> {
         let mut r = Reader::new(src);
         let h = BlockHandle { offset: r.varint64("offset").ok()?, size: r.varint64("size").ok()? };
@@ -53,19 +63,39 @@ impl BlockHandle {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Footer {
     pub index: BlockHandle,
-    /// `None` when the table was written without a filter.
-    pub filter: Option<BlockHandle>,
-    pub properties: BlockHandle,
+    pub meta: FooterMeta,
+}
+
+/// How the footer leads to the filter and properties blocks; the variant is the format
+/// version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FooterMeta {
+    /// Format 1: the footer holds their handles itself.
+    Inline(TableMeta),
+    /// Format 2: the footer names the meta-index block, which holds them.
+    MetaIndex(BlockHandle),
 }
 
 impl Footer {
+    pub fn format_version(&self) -> u32 {
+        match self.meta {
+            FooterMeta::Inline(_) => FORMAT_VERSION_1,
+            FooterMeta::MetaIndex(_) => FORMAT_VERSION,
+        }
+    }
+
     pub fn encode(&self) -> [u8; FOOTER_LEN] {
+        let (second, third) = match self.meta {
+            FooterMeta::Inline(m) => (m.filter.unwrap_or_default(), m.properties),
+            // The reserved bytes are the zeros of a default handle.
+            FooterMeta::MetaIndex(h) => (h, BlockHandle::default()),
+        };
         let mut buf = Vec::with_capacity(FOOTER_LEN);
-        for h in [self.index, self.filter.unwrap_or_default(), self.properties] {
+        for h in [self.index, second, third] {
             put_fixed64(&mut buf, h.offset);
             put_fixed64(&mut buf, h.size);
         }
-        put_fixed32(&mut buf, FORMAT_VERSION);
+        put_fixed32(&mut buf, self.format_version());
         let crc = crate::wal::mask_crc(crc32c::crc32c(&buf));
         put_fixed32(&mut buf, crc);
         put_fixed64(&mut buf, MAGIC);
@@ -84,17 +114,27 @@ impl Footer {
         if fixed32(&bytes[52..]) != crate::wal::mask_crc(crc32c::crc32c(&bytes[..52])) {
             return Err(bad(52, "table footer: checksum mismatch"));
         }
-        let version = fixed32(&bytes[48..]);
-        if version != FORMAT_VERSION {
-            return Err(bad(48, &format!("table footer: unknown format version {version}")));
-        }
         let handle = |at: usize| BlockHandle {
             offset: fixed64(&bytes[at..]),
             size: fixed64(&bytes[at + 8..]),
         };
-        let (index, filter, properties) = (handle(0), handle(16), handle(32));
-        let filter = (filter.size != 0).then_some(filter);
-        Ok(Footer { index, filter, properties })
+        let index = handle(0);
+        let meta = match fixed32(&bytes[48..]) {
+            FORMAT_VERSION_1 => {
+                let filter = Some(handle(16)).filter(|h| h.size != 0);
+                FooterMeta::Inline(TableMeta { filter, properties: handle(32) })
+            }
+            FORMAT_VERSION => {
+                // Zero, so that a later build may put something here that this one
+                // must not ignore: this one then refuses the table, not misreads it.
+                if bytes[32..48].iter().any(|&b| b != 0) {
+                    return Err(bad(32, "table footer: reserved bytes are not zero"));
+                }
+                FooterMeta::MetaIndex(handle(16))
+            }
+            v => return Err(bad(48, &format!("table footer: unknown format version {v}"))),
+        };
+        Ok(Footer { index, meta })
     }
 }
 
@@ -102,23 +142,68 @@ impl Footer {
 mod tests {
     use super::*;
 
-    #[test]
-    fn footer_round_trips_and_every_byte_is_checked() {
-        let f = Footer {
+    fn v2() -> Footer {
+        Footer {
             index: BlockHandle { offset: 100, size: 20 },
-            filter: Some(BlockHandle { offset: 7, size: 93 }),
-            properties: BlockHandle { offset: 125, size: 300 },
-        };
-        let bytes = f.encode();
-        assert_eq!(Footer::decode(&bytes, Path::new("t"), 0).unwrap(), f);
-        for i in 0..FOOTER_LEN {
-            let mut b = bytes;
-            b[i] ^= 0x10;
-            let e = Footer::decode(&b, Path::new("t"), 1000).unwrap_err();
-            assert!(matches!(e, Error::Corruption { offset, .. } if offset >= 1048), "{i}");
+            meta: FooterMeta::MetaIndex(BlockHandle { offset: 125, size: 40 }),
         }
-        let none = Footer { filter: None, ..f };
-        assert_eq!(Footer::decode(&none.encode(), Path::new("t"), 0).unwrap(), none);
+    }
+
+    fn v1(filter: Option<BlockHandle>) -> Footer {
+        let properties = BlockHandle { offset: 125, size: 300 };
+        Footer {
+            index: BlockHandle { offset: 100, size: 20 },
+            meta: FooterMeta::Inline(TableMeta { filter, properties }),
+        }
+    }
+
+    /// Rewrites the footer's checksum after a test changed the bytes it covers.
+    fn reseal(bytes: &mut [u8; FOOTER_LEN]) {
+        let crc = crate::wal::mask_crc(crc32c::crc32c(&bytes[..52]));
+        bytes[52..56].copy_from_slice(&crc.to_le_bytes());
+    }
+
+    fn corruption_offset(bytes: &[u8; FOOTER_LEN]) -> u64 {
+        match Footer::decode(bytes, Path::new("t"), 1000) {
+            Err(Error::Corruption { offset, .. }) => offset,
+            other => panic!("expected Corruption, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn both_formats_round_trip_and_every_byte_is_checked() {
+        let some_filter = Some(BlockHandle { offset: 7, size: 93 });
+        for f in [v2(), v1(some_filter), v1(None)] {
+            let bytes = f.encode();
+            assert_eq!(Footer::decode(&bytes, Path::new("t"), 0).unwrap(), f);
+            for i in 0..FOOTER_LEN {
+                let mut b = bytes;
+                b[i] ^= 0x10;
+                assert!(corruption_offset(&b) >= 1048, "{i}");
+            }
+        }
+        assert_eq!(v2().encode()[48..52], 2u32.to_le_bytes());
+        assert_eq!(v1(None).encode()[48..52], 1u32.to_le_bytes());
+    }
+
+    #[test]
+    fn reserved_bytes_of_a_format_2_footer_must_be_zero() {
+        for i in 32..48 {
+            let mut b = v2().encode();
+            b[i] = 1;
+            reseal(&mut b);
+            assert_eq!(corruption_offset(&b), 1032, "{i}");
+        }
+    }
+
+    #[test]
+    fn unknown_versions_are_corruption_at_the_version() {
+        for version in [0, 3, 0x100, u32::MAX] {
+            let mut b = v2().encode();
+            b[48..52].copy_from_slice(&u32::to_le_bytes(version));
+            reseal(&mut b);
+            assert_eq!(corruption_offset(&b), 1048, "{version}");
+        }
     }
 
     #[test]

@@ -2,16 +2,20 @@
 //! compactions write and reads search through a sparse index and a bloom filter.
 //!
 //! ```text
-//! table      := data_block* filter_block? index_block properties_block footer
+//! table      := data_block* filter_block? index_block properties_block meta_index_block
+//!               footer
 //! each block := contents  compression: u8  checksum: fixed32      (the 5-byte trailer)
-//! footer     := 64 bytes at the end of the file, naming the index, filter and
-//!               properties blocks (see `footer.rs`)
+//! meta_index := block names ("mylsm.filter", "mylsm.properties") -> block handles
+//! footer     := 64 bytes at the end of the file, naming the index and meta-index
+//!               blocks (see `footer.rs`)
 //! ```
 //!
 //! The layout is LevelDB's `table_format.md` with a fixed-width footer, one bloom filter
-//! for the whole table instead of a filter per 2 KiB of data, and a properties block in
-//! place of the metaindex. `docs/table_format.md` is the byte-exact description; each
-//! writer file's header carries the grammar of what it writes.
+//! for the whole table instead of a filter per 2 KiB of data, and a properties block
+//! listed in the meta-index. That is format version 2; format 1 tables, whose footer
+//! names the filter and properties itself and which have no meta-index, are still
+//! read. `docs/table_format.md` is the byte-exact description; each writer file's
+//! header carries the grammar of what it writes.
 //!
 //! Principal types: [`TableBuilder`] writes a table, [`Table`] reads one (point lookups
 //! through [`Table::get`], scans through [`TableIter`]), [`TableOptions`] shapes it.
@@ -22,6 +26,7 @@ mod builder;
 mod compression;
 mod filter;
 mod footer;
+mod meta_index;
 mod properties;
 mod raw_block;
 mod reader;
@@ -31,6 +36,8 @@ mod table_iter;
 mod block_tests;
 #[cfg(test)]
 mod corruption_tests;
+#[cfg(test)]
+mod format_v1_tests;
 #[cfg(test)]
 mod table_tests;
 #[cfg(test)]

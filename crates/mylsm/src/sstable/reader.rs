@@ -1,9 +1,11 @@
-//! `Table`: an open table file: its footer, index, filter and properties held in
-//! memory, data blocks read on demand through the shared block cache.
+//! `Table`: an open table file: its index, filter and properties held in memory, data
+//! blocks read on demand through the shared block cache.
 //!
-//! Opening checks every checksum of the footer, index, filter and properties; data
-//! blocks are checked as they are read. Any damage, including a handle that points
-//! outside the file, is `Corruption` naming the file and the block's offset.
+//! Opening reads the footer, then (format 2) the meta-index block it names, which says
+//! where the filter and properties lie (format 1 footers say so themselves), then the
+//! index, filter and properties, checking every checksum; data blocks are checked as
+//! they are read. Any damage, including a handle that points outside the file, is
+//! `Corruption` naming the file and the block's offset.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,7 +15,8 @@ use mylsm_skiplist::Comparator;
 
 use super::block::{Block, BlockIter, BlockLoc};
 use super::filter::BloomFilter;
-use super::footer::{BlockHandle, Footer, FOOTER_LEN};
+use super::footer::{BlockHandle, Footer, FooterMeta, FOOTER_LEN};
+use super::meta_index::TableMeta;
 use super::raw_block::{read_block, read_exact_at};
 use super::{Compression, TableIter, TableProperties};
 use crate::cache::BlockCache;
@@ -74,8 +77,8 @@ pub struct FilterInfo {
 }
 
 impl Table {
-    /// Opens table `file` (`file_size` bytes, numbered `file_number`), reading and
-    /// verifying its footer, index, filter and properties.
+    /// Opens table `file` (`file_size` bytes, numbered `file_number`) of either format
+    /// version, reading and verifying its footer, meta-index, index, filter and properties.
     pub fn open(
         file: Arc<dyn RandomAccessFile>,
         path: PathBuf,
@@ -94,15 +97,21 @@ impl Table {
         let read = |h: BlockHandle| read_block(file.as_ref(), &path, h, data_end);
         let loc = |h: BlockHandle| BlockLoc { file: Arc::clone(&path), offset: h.offset };
 
+        let meta = match footer.meta {
+            FooterMeta::Inline(meta) => meta,
+            FooterMeta::MetaIndex(h) => {
+                TableMeta::decode_meta_index(&Block::new(read(h)?.0, loc(h))?)?
+            }
+        };
         let index = Block::new(read(footer.index)?.0, loc(footer.index))?;
-        let filter = match footer.filter {
+        let filter = match meta.filter {
             Some(h) => Some(
                 BloomFilter::new(read(h)?.0)
                     .map_err(|e| loc(h).corruption(format!("filter: {e}")))?,
             ),
             None => None,
         };
-        let h = footer.properties;
+        let h = meta.properties;
         let mut properties = TableProperties::decode(&read(h)?.0)
             .map_err(|(at, e)| loc(h).corruption(format!("{e} at byte {at} of the block")))?;
         properties.file_size = file_size;

@@ -1,10 +1,14 @@
-//! Test helpers: in-memory files, and building a table or a block from entries.
+//! Test helpers: in-memory files, building a table or a block from entries, and turning
+//! a new table into the format-1 table the old writer would have produced.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use super::block::{Block, BlockLoc};
 use super::block_builder::BlockBuilder;
+use super::footer::{Footer, FooterMeta, FOOTER_LEN};
+use super::meta_index::TableMeta;
+use super::raw_block::BLOCK_TRAILER_LEN;
 use super::{Table, TableBuilder, TableOptions, TableProperties};
 use crate::cache::BlockCache;
 use crate::fs::{RandomAccessFile, WritableFile};
@@ -99,4 +103,20 @@ pub(crate) fn build_block(entries: &Entries, restart_interval: usize) -> Vec<u8>
 pub(crate) fn open_block(bytes: &[u8]) -> Result<Block> {
     let loc = BlockLoc { file: Arc::from(table_path()), offset: 4096 };
     Block::new(Arc::from(bytes), loc)
+}
+
+/// The format-1 table holding the same entries as format-2 table `bytes`: the writer
+/// puts the meta-index block last, so dropping it and writing a footer that names the
+/// filter and properties itself gives, byte for byte, what the format-1 writer wrote.
+pub(crate) fn downgrade_to_v1(bytes: &[u8]) -> Vec<u8> {
+    let data_end = bytes.len() - FOOTER_LEN;
+    let footer_bytes = bytes[data_end..].try_into().unwrap();
+    let footer = Footer::decode(footer_bytes, &table_path(), data_end as u64).unwrap();
+    let FooterMeta::MetaIndex(h) = footer.meta else { panic!("not a format-2 table") };
+    let (start, end) = (h.offset as usize, (h.offset + h.size) as usize);
+    assert_eq!(end + BLOCK_TRAILER_LEN, data_end, "the meta-index is the last block");
+    let meta = TableMeta::decode_meta_index(&open_block(&bytes[start..end]).unwrap()).unwrap();
+    let mut out = bytes[..start].to_vec();
+    out.extend_from_slice(&Footer { index: footer.index, meta: FooterMeta::Inline(meta) }.encode());
+    out
 }
