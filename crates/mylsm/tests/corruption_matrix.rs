@@ -1,5 +1,5 @@
 //! The corruption matrix: every kind of file a database holds (WAL, table data, index,
-//! filter, properties and footer, manifest, CURRENT), damaged by a flipped byte, a
+//! filter, properties, meta-index and footer, manifest, CURRENT), damaged by a flipped byte, a
 //! zeroed 4 KiB page or a truncation at many positions, gives `Error::Corruption` naming
 //! that file, or the documented torn-tail recovery, from open, scan, get and verify;
 //! never a panic, never a wrong value.
@@ -128,27 +128,73 @@ impl Damage {
     }
 }
 
-/// What a table's footer says: `(offset, size)` of the index, filter and properties.
-fn handles(table: &[u8]) -> [(usize, usize); 3] {
+/// What a table's footer says, through the meta-index for format 2: `(offset, size)`
+/// of the index, filter (size 0: none), properties and meta-index (size 0: format 1).
+fn handles(table: &[u8]) -> [(usize, usize); 4] {
     let f = &table[table.len() - 64..];
     let u = |at: usize| u64::from_le_bytes(f[at..at + 8].try_into().unwrap()) as usize;
-    [(u(0), u(8)), (u(16), u(24)), (u(32), u(40))]
+    let index = (u(0), u(8));
+    if u32::from_le_bytes(f[48..52].try_into().unwrap()) == 1 {
+        return [index, (u(16), u(24)), (u(32), u(40)), (0, 0)];
+    }
+    let meta = (u(16), u(24));
+    let (mut filter, mut props) = ((0, 0), (0, 0));
+    for (name, handle) in meta_index_entries(&table[meta.0..meta.0 + meta.1]) {
+        match &name[..] {
+            b"mylsm.filter" => filter = handle,
+            b"mylsm.properties" => props = handle,
+            _ => {}
+        }
+    }
+    [index, filter, props, meta]
+}
+
+/// The names and handles in an (uncompressed) meta-index block. It is written with
+/// restart interval 1, so every key is whole.
+fn meta_index_entries(block: &[u8]) -> Vec<(Vec<u8>, (usize, usize))> {
+    fn varint(b: &[u8], pos: &mut usize) -> usize {
+        let (mut v, mut shift) = (0u64, 0);
+        loop {
+            let byte = b[*pos];
+            *pos += 1;
+            v |= u64::from(byte & 0x7f) << shift;
+            if byte < 0x80 {
+                return v as usize;
+            }
+            shift += 7;
+        }
+    }
+    let restarts = u32::from_le_bytes(block[block.len() - 4..].try_into().unwrap()) as usize;
+    let end = block.len() - 4 - 4 * restarts;
+    let (mut pos, mut out) = (0, Vec::new());
+    while pos < end {
+        let (_shared, name_len) = (varint(block, &mut pos), varint(block, &mut pos));
+        let value_len = varint(block, &mut pos);
+        let name = block[pos..pos + name_len].to_vec();
+        let mut value = pos + name_len;
+        pos = value + value_len;
+        out.push((name, (varint(block, &mut value), varint(block, &mut value))));
+    }
+    out
 }
 
 /// The byte range of `region` in table `bytes` (block contents plus its trailer).
 fn table_region(bytes: &[u8], region: &str) -> std::ops::Range<usize> {
-    let [index, filter, props] = handles(bytes);
+    let [index, filter, props, meta] = handles(bytes);
     let block = |(off, size): (usize, usize)| off..off + size + 5;
     match region {
         "data" => {
-            0..[index.0, props.0, if filter.1 > 0 { filter.0 } else { usize::MAX }]
+            0..[index, props, filter, meta]
                 .into_iter()
+                .filter(|&(_, size)| size > 0)
+                .map(|(offset, _)| offset)
                 .min()
                 .unwrap()
         }
         "index" => block(index),
         "filter" => block(filter),
         "properties" => block(props),
+        "meta-index" => block(meta),
         "footer" => bytes.len() - 64..bytes.len(),
         _ => unreachable!("{region}"),
     }
@@ -340,6 +386,11 @@ fn damage_to_table_filter_blocks_is_corruption_naming_the_table() {
 #[test]
 fn damage_to_table_properties_is_corruption_naming_the_table() {
     table_matrix("properties");
+}
+
+#[test]
+fn damage_to_table_meta_index_blocks_is_corruption_naming_the_table() {
+    table_matrix("meta-index");
 }
 
 #[test]

@@ -19,6 +19,31 @@ fn keys(it: mylsm::Iter) -> Vec<String> {
     it.map(|r| String::from_utf8(r.unwrap().0.to_vec()).unwrap()).collect()
 }
 
+/// Found by a black-box suite: after the front ran past the range, `seek_for_prev`
+/// still remembered the key the front had stepped onto (beyond the range) and
+/// `next_back` stopped there, returning `None` instead of `b`.
+#[test]
+fn seek_for_prev_after_the_front_ran_out_still_finds_the_keys() {
+    let fs = MemFs::new();
+    let db = Db::open(DIR, small(&fs)).unwrap();
+    for k in ["a", "b", "c", "z"] {
+        db.put(k, k).unwrap();
+    }
+    let mut it = db.range("a".."c");
+    it.seek("x");
+    assert!(it.next().is_none());
+    it.seek_for_prev("x");
+    assert_eq!(it.next_back().unwrap().unwrap().0, &b"b"[..]);
+    assert_eq!(it.next_back().unwrap().unwrap().0, &b"a"[..]);
+    assert!(it.next_back().is_none());
+    // And the other way round: the back ran out, then the front seeks.
+    let mut it = db.range("b"..);
+    it.seek_for_prev("a");
+    assert!(it.next_back().is_none());
+    it.seek("a");
+    assert_eq!(keys(it), ["b", "c", "z"]);
+}
+
 #[test]
 fn seek_moves_either_end_within_the_range() {
     let fs = MemFs::new();

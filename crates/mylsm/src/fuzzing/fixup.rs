@@ -9,7 +9,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::coding::{fixed64, Reader};
+use crate::coding::{fixed32, fixed64, Reader};
 use crate::iter::InternalIterator;
 use crate::sstable::{Block, BlockLoc};
 use crate::wal::{mask_crc, BLOCK_SIZE, HEADER_SIZE};
@@ -21,24 +21,39 @@ const BLOCK_TRAILER_LEN: usize = 5;
 /// stays fast however many entries the index claims.
 const MAX_DATA_BLOCKS: usize = 4096;
 
-/// Fixes the footer checksum, the trailers of the blocks the footer names and, if the
-/// index block is stored uncompressed, the trailers of the data blocks it names.
+/// Fixes the footer checksum, the trailers of the blocks the footer names (through the
+/// meta-index for format 2, if it is stored uncompressed) and, if the index block is
+/// stored uncompressed, the trailers of the data blocks it names.
 pub(super) fn table(bytes: &mut [u8]) {
     let Some(data_end) = bytes.len().checked_sub(FOOTER_LEN) else { return };
     let crc = mask_crc(crc32c::crc32c(&bytes[data_end..data_end + 52]));
     bytes[data_end + 52..data_end + 56].copy_from_slice(&crc.to_le_bytes());
     let handle = |at: usize| (fixed64(&bytes[at..]), fixed64(&bytes[at + 8..]));
-    let (index, filter, properties) =
-        (handle(data_end), handle(data_end + 16), handle(data_end + 32));
-    for h in [filter, properties] {
+    let index = handle(data_end);
+    // Format 2 names the filter and properties in the meta-index; format 1 (and any
+    // other version, which the reader refuses anyway) in the footer.
+    let meta_blocks = if fixed32(&bytes[data_end + 48..]) == 2 {
+        named_handles(bytes, handle(data_end + 16), data_end)
+    } else {
+        vec![handle(data_end + 16), handle(data_end + 32)]
+    };
+    for h in meta_blocks {
         block_trailer(bytes, h, data_end);
     }
-    let Some(contents) = block_trailer(bytes, index, data_end) else { return };
-    if bytes[contents.end] != 0 {
-        return;
+    for h in named_handles(bytes, index, data_end) {
+        block_trailer(bytes, h, data_end);
     }
-    let loc = BlockLoc { file: Arc::from(Path::new("fixup")), offset: index.0 };
-    let Ok(block) = Block::new(Arc::from(&bytes[contents]), loc) else { return };
+}
+
+/// Fixes the trailer of block `at` and, if it is stored uncompressed, returns the
+/// handles its entries hold (at most `MAX_DATA_BLOCKS`), skipping values that are not.
+fn named_handles(bytes: &mut [u8], at: (u64, u64), data_end: usize) -> Vec<(u64, u64)> {
+    let Some(contents) = block_trailer(bytes, at, data_end) else { return Vec::new() };
+    if bytes[contents.end] != 0 {
+        return Vec::new();
+    }
+    let loc = BlockLoc { file: Arc::from(Path::new("fixup")), offset: at.0 };
+    let Ok(block) = Block::new(Arc::from(&bytes[contents]), loc) else { return Vec::new() };
     let mut it = block.iter();
     it.seek_to_first();
     let mut handles = Vec::new();
@@ -49,9 +64,7 @@ pub(super) fn table(bytes: &mut [u8]) {
         }
         it.next();
     }
-    for h in handles {
-        block_trailer(bytes, h, data_end);
-    }
+    handles
 }
 
 /// Rewrites the checksum in the trailer of block `(offset, size)` if the block and its

@@ -26,29 +26,45 @@ use crate::Result;
 /// another flushing returns at once; the flusher looks for new memtables again before
 /// it lets go, so one queued while it was finishing is not left behind.
 pub(crate) fn flush_pending(shared: &Shared, tree: &Arc<Tree>) {
-    {
-        let mut st = tree.state();
-        if st.flushing {
+    loop {
+        {
+            let mut st = tree.state();
+            if st.flushing {
+                return;
+            }
+            st.flushing = true;
+        }
+        // Clears `flushing` however the flushes end, a panic included.
+        let flushing = FlushingGuard(tree);
+        if !flush_waiting(shared, tree) {
             return;
         }
-        st.flushing = true;
+        drop(flushing);
+        // A memtable queued while this worker was finishing found it flushing and was
+        // left to it: look again now that `flushing` is clear.
+        let st = tree.state();
+        if st.imms.is_empty() || shared.latch().failure().is_some() {
+            return;
+        }
     }
-    // Clears `flushing` however the loop ends, a panic included.
-    let _flushing = FlushingGuard(tree);
+}
+
+/// Flushes memtables until none waits; false if a flush failed.
+fn flush_waiting(shared: &Shared, tree: &Arc<Tree>) -> bool {
     loop {
         let (mem, log_number) = {
             let st = tree.state();
             if shared.latch().failure().is_some() {
-                return;
+                return false;
             }
             match st.imms.front() {
                 Some(imm) => (Arc::clone(&imm.mem), imm.log_number),
-                None => return,
+                None => return true,
             }
         };
         if let Err(e) = flush_one(shared, tree, &mem, log_number) {
             tree.fail(shared, &e);
-            return;
+            return false;
         }
     }
 }

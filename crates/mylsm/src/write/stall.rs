@@ -46,6 +46,9 @@ pub(crate) fn make_room(
         } else {
             break;
         };
+        // A group is counted when its stall begins, so a stall in progress shows.
+        let first = !std::mem::replace(&mut counted[cause as usize], true);
+        tree.count_stall(cause, first, 0);
         let started = Instant::now();
         if cause == StallCause::L0Slowdown {
             // Delay this group, once, by the time its bytes take at
@@ -61,8 +64,7 @@ pub(crate) fn make_room(
             shared.jobs().schedule_compaction(tree);
             st = tree.wait(st, None);
         }
-        let first = !std::mem::replace(&mut counted[cause as usize], true);
-        tree.count_stall(cause, first, started.elapsed().as_micros() as u64);
+        tree.count_stall(cause, false, started.elapsed().as_micros() as u64);
     }
     drop(st);
     if tree.active_memtable().approximate_memory_usage() < opts.write_buffer_size {
