@@ -8,9 +8,9 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use crate::batch::WriteBatch;
+use crate::db_iter::{owned_bounds, prefix_bounds, Iter};
 use crate::engine::tree::{StallCause, Tree};
 use crate::engine::{lock, open, Shared};
-use crate::iter::db_iter::{owned_bounds, prefix_bounds, Iter};
 use crate::jobs::pool::Pool;
 use crate::options::{Options, WriteOptions};
 use crate::snapshot::Snapshot;
@@ -63,11 +63,14 @@ impl Db {
     pub fn open(path: impl AsRef<Path>, options: Options) -> Result<Db> {
         let o = open::open(path.as_ref(), &options, false)?;
         let workers = o.shared.opts().max_background_jobs;
+        let write = o.wal.map(|(wal, number)| {
+            let group_bytes = o.shared.opts().max_write_group_bytes;
+            WritePath::new(wal, number, o.shared.visible_seqno(), group_bytes)
+        });
         let pool = Pool::start(&o.shared, o.receivers, workers)?;
         // The reopened tree may already be out of shape.
         o.shared.jobs().schedule_compaction(&o.tree);
-        let handle =
-            Handle { shared: o.shared, tree: o.tree, write: o.write, pool: Mutex::new(pool) };
+        let handle = Handle { shared: o.shared, tree: o.tree, write, pool: Mutex::new(pool) };
         Ok(Db { inner: Arc::new(handle) })
     }
 

@@ -1,55 +1,18 @@
-//! `Snapshot`: a read-only view of the database pinned at one sequence number, and the
-//! registry of live snapshots that compaction consults.
+//! `Snapshot`: a read-only view of the database pinned at one sequence number (the
+//! registry of live snapshots that compaction consults is `engine::snapshots`).
 //!
 //! A snapshot is only a sequence number: it reads the database's current tables and
 //! memtables, ignoring every entry newer than its seqno. Compaction keeps, for every
 //! live snapshot, the newest version of each key at or below that snapshot's seqno, so
 //! the snapshot keeps seeing what it saw however many flushes and compactions follow.
 
-use std::collections::BTreeMap;
 use std::ops::{Bound, RangeBounds};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
+use crate::db_iter::{owned_bounds, prefix_bounds, Iter};
 use crate::engine::tree::Tree;
-use crate::engine::{lock, Shared};
-use crate::iter::db_iter::{owned_bounds, prefix_bounds, Iter};
+use crate::engine::Shared;
 use crate::{Error, Result, Value};
-
-/// The seqnos of live snapshots, with how many snapshots hold each.
-#[derive(Debug, Default)]
-pub(crate) struct SnapshotList {
-    live: Mutex<BTreeMap<u64, usize>>,
-}
-
-impl SnapshotList {
-    /// Registers a snapshot at the seqno `current` returns, read under the list's lock.
-    ///
-    /// Reading the seqno under the lock closes a race with compaction, which picks its
-    /// inputs and then reads this list: a snapshot missing from the list it read was
-    /// registered later, so its seqno is at least every seqno in those inputs, and the
-    /// newest version of each key — which compaction always keeps — is what it needs.
-    fn acquire(&self, current: impl FnOnce() -> u64) -> u64 {
-        let mut live = lock(&self.live);
-        let seqno = current();
-        *live.entry(seqno).or_insert(0) += 1;
-        seqno
-    }
-
-    fn release(&self, seqno: u64) {
-        let mut live = lock(&self.live);
-        if let Some(n) = live.get_mut(&seqno) {
-            *n -= 1;
-            if *n == 0 {
-                live.remove(&seqno);
-            }
-        }
-    }
-
-    /// The seqnos of every live snapshot, ascending.
-    pub fn seqnos(&self) -> Vec<u64> {
-        lock(&self.live).keys().copied().collect()
-    }
-}
 
 /// The database as it was when [`crate::Db::snapshot`] was called: later writes,
 /// deletes, flushes and compactions do not change what it reads. Dropping it releases

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use crate::cache::BlockCache;
 use crate::filename;
 use crate::fs::FileSystem;
+use crate::sstable::FileMeta;
 use crate::sstable::{FilterCounters, Table};
-use crate::version::FileMeta;
 use crate::Result;
 
 /// Open tables keyed by file number, shared by every reader.

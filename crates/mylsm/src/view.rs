@@ -12,11 +12,11 @@
 
 use std::sync::Arc;
 
-use crate::iter::level::LevelIter;
-use crate::iter::{InternalIterator, LazyTableIter};
+use crate::iter::InternalIterator;
 use crate::memtable::{Lookup, MemTable};
 use crate::table_cache::TableCache;
 use crate::version::Version;
+use crate::version::{LazyTableIter, LevelIter};
 use crate::{Result, Value};
 
 /// The sources of data at one moment, newest first.

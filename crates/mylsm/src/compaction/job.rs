@@ -14,13 +14,12 @@ use mylsm_skiplist::Comparator;
 use super::Compaction;
 use crate::filename;
 use crate::fs::FileSystem;
-use crate::iter::level::LevelIter;
 use crate::iter::merge::MergingIter;
-use crate::iter::{InternalIterator, LazyTableIter};
+use crate::iter::InternalIterator;
 use crate::key::{self, InternalKeyComparator, Kind, ParsedKey};
 use crate::sstable::{TableBuilder, TableOptions};
 use crate::table_cache::TableCache;
-use crate::version::{FileMeta, VersionEdit};
+use crate::version::{FileMeta, LazyTableIter, LevelIter, VersionEdit};
 use crate::{Error, Result};
 
 /// What a compaction job needs from the database.

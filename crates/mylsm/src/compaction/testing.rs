@@ -9,11 +9,12 @@ use crate::cache::BlockCache;
 use crate::filename;
 use crate::fs::{FileSystem, MemFs};
 use crate::iter::conformance::Entry;
-use crate::iter::{InternalIterator, LazyTableIter};
+use crate::iter::InternalIterator;
 use crate::key::{append_internal_key, Kind};
 use crate::sstable::{Compression, TableBuilder, TableOptions};
 use crate::table_cache::TableCache;
 use crate::version::FileMeta;
+use crate::version::LazyTableIter;
 
 /// The directory the test tables live in.
 pub(crate) const DIR: &str = "/db";

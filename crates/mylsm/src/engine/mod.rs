@@ -8,8 +8,10 @@
 //! across manifest I/O and the install that follows; `wals`, the WAL files on disk,
 //! never held across I/O.
 
-pub(crate) mod latch;
 pub(crate) mod open;
+pub(crate) mod queue;
+pub(crate) mod snapshots;
+pub(crate) mod table_file;
 pub(crate) mod tree;
 
 use std::collections::BTreeSet;
@@ -19,13 +21,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::filename;
 use crate::fs::{FileLock, FileSystem};
-use crate::jobs::JobQueue;
+use crate::latch::Latch;
 use crate::options::DbOptions;
-use crate::snapshot::SnapshotList;
 use crate::sstable::Table;
 use crate::table_cache::TableCache;
 use crate::version::VersionSet;
-use latch::Latch;
+use queue::JobQueue;
+use snapshots::SnapshotList;
 
 /// Locks `m`, ignoring poison. Every guarded update in the engine completes before
 /// anything that can panic, and a worker that panics latches the database failed

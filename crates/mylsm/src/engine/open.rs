@@ -19,27 +19,26 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 
+use super::queue::{JobQueue, JobReceivers};
 use super::tree::Tree;
 use super::{Shared, SharedParts};
 use crate::cache::BlockCache;
 use crate::filename::{self, FileKind};
 use crate::fs::FileSystem;
-use crate::jobs::{JobQueue, JobReceivers};
 use crate::options::{DbOptions, Options};
 use crate::recovery::{self, Recovered};
 use crate::table_cache::TableCache;
 use crate::version::set::{read_manifest, Manifested};
 use crate::version::{VersionEdit, VersionSet};
 use crate::wal::LogWriter;
-use crate::write::WritePath;
 use crate::{Error, Result};
 
 /// An open database, ready for its handle to start the workers.
 pub(crate) struct Opened {
     pub shared: Arc<Shared>,
     pub tree: Arc<Tree>,
-    /// `None` on a read-only open.
-    pub write: Option<WritePath>,
+    /// The new live log and its number; `None` on a read-only open.
+    pub wal: Option<(LogWriter, u64)>,
     pub receivers: JobReceivers,
 }
 
@@ -193,7 +192,7 @@ pub(crate) fn open(dir: &Path, options: &Options, read_only: bool) -> Result<Ope
         }
         let tree = Tree::new(tree_opts, Arc::new(m.version), rec.mem, tables);
         let shared = Arc::new(Shared::new(parts));
-        return Ok(Opened { shared, tree: Arc::new(tree), write: None, receivers });
+        return Ok(Opened { shared, tree: Arc::new(tree), wal: None, receivers });
     }
     let s = start_writing(&db_opts, dir, m, &rec, &tree_opts.table, next_file)?;
     let log_number = s.log_number;
@@ -205,9 +204,8 @@ pub(crate) fn open(dir: &Path, options: &Options, read_only: bool) -> Result<Ope
     parts.versions = Some(versions);
     let wal = s.wal;
     let tree = Tree::new(tree_opts, version, Arc::new(crate::memtable::MemTable::new()), tables);
-    let write = WritePath::new(wal, log_number, rec.last_seqno, db_opts.max_write_group_bytes);
     let shared = Arc::new(Shared::new(parts));
-    Ok(Opened { shared, tree: Arc::new(tree), write: Some(write), receivers })
+    Ok(Opened { shared, tree: Arc::new(tree), wal: Some((wal, log_number)), receivers })
 }
 
 /// Checks that every table the manifest names is in the directory and every live log
@@ -273,7 +271,7 @@ fn start_writing(
         next_file - 1
     };
     let table = alloc();
-    if let Some(meta) = crate::jobs::flush::write_table(fs, dir, table, table_opts, &rec.mem)? {
+    if let Some(meta) = super::table_file::write_table(fs, dir, table, table_opts, &rec.mem)? {
         let edit = VersionEdit { added: vec![(0, meta)], ..VersionEdit::default() };
         m.version = m.version.apply(&edit)?;
     }

@@ -254,7 +254,7 @@ mod tests {
         use std::sync::Arc;
 
         use crate::compaction::testing::{entry, TestTables};
-        use crate::iter::LazyTableIter;
+        use crate::version::LazyTableIter;
 
         let t = TestTables::new();
         let keys: Vec<Vec<u8>> = (0..200).map(|i| format!("k{i:03}").into_bytes()).collect();

@@ -1,18 +1,13 @@
 //! The internal iterator contract every sorted source of entries implements, and the
-//! user-facing iterator built on it.
+//! heap merge of many such sources.
 //!
 //! An internal iterator walks internal keys (user key ‖ seqno ‖ kind) in
 //! [`crate::key::InternalKeyComparator`] order, all versions included. The DB
-//! iterator ([`db_iter::Iter`]) turns that into the user's view at one sequence number.
+//! iterator (`crate::db_iter::Iter`) turns that into the user's view at one sequence number.
 
 #[cfg(test)]
 pub(crate) mod conformance;
-pub(crate) mod db_iter;
-pub(crate) mod level;
 pub(crate) mod merge;
-mod table;
-
-pub(crate) use table::LazyTableIter;
 
 use crate::Result;
 

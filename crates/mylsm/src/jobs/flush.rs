@@ -7,18 +7,13 @@
 //! memtable's WAL; install the new view; delete the WALs the edit made obsolete (after
 //! the manifest lock is let go).
 
-use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use crate::engine::tree::Tree;
 use crate::engine::Shared;
-use crate::filename;
-use crate::fs::FileSystem;
-use crate::iter::InternalIterator;
 use crate::memtable::MemTable;
-use crate::sstable::{TableBuilder, TableOptions};
-use crate::version::{FileMeta, VersionEdit};
+use crate::version::VersionEdit;
 use crate::Result;
 
 /// Flushes every waiting memtable of `tree`, oldest first. Runs on the background
@@ -81,7 +76,13 @@ impl Drop for FlushingGuard<'_> {
 fn flush_one(shared: &Shared, tree: &Arc<Tree>, mem: &MemTable, log_number: u64) -> Result<()> {
     let mut edit = VersionEdit { log_number: Some(log_number + 1), ..VersionEdit::default() };
     let number = shared.new_file_number();
-    if let Some(meta) = write_table(shared.fs(), shared.dir(), number, &tree.opts().table, mem)? {
+    if let Some(meta) = crate::engine::table_file::write_table(
+        shared.fs(),
+        shared.dir(),
+        number,
+        &tree.opts().table,
+        mem,
+    )? {
         tree.counters().flushed_bytes.fetch_add(meta.size, Ordering::Relaxed);
         edit.last_seqno = Some(meta.largest_seqno);
         edit.added.push((0, meta));
@@ -105,45 +106,4 @@ fn flush_one(shared: &Shared, tree: &Arc<Tree>, mem: &MemTable, log_number: u64)
     shared.jobs().schedule_compaction(tree);
     super::compact::delete_obsolete_tables(shared, tree);
     Ok(())
-}
-
-/// Writes `mem` as table `number` of `dir`; `None` if it holds nothing. The table and
-/// its directory entry are durable on return.
-pub(crate) fn write_table(
-    fs: &dyn FileSystem,
-    dir: &Path,
-    number: u64,
-    opts: &TableOptions,
-    mem: &MemTable,
-) -> Result<Option<FileMeta>> {
-    let mut it = mem.iter();
-    it.seek_to_first();
-    if !it.valid() {
-        return Ok(None);
-    }
-    let path = filename::table_file(dir, number);
-    let mut builder = TableBuilder::new(fs.create(&path)?, path.clone(), opts.clone());
-    let mut added = Ok(());
-    while it.valid() && added.is_ok() {
-        added = builder.add(it.key(), it.value());
-        it.next();
-    }
-    let finished = match added {
-        Ok(()) => builder.finish(),
-        Err(e) => {
-            builder.abandon();
-            Err(e)
-        }
-    };
-    let props = match finished {
-        Ok(p) => p,
-        Err(e) => {
-            // No manifest names the partial table; removing it only saves space
-            // (open would remove it too), so a failure to remove is not reported.
-            let _ = fs.remove_file(&path);
-            return Err(e);
-        }
-    };
-    fs.sync_dir(dir)?;
-    Ok(Some(FileMeta::from_properties(number, props)))
 }

@@ -14,7 +14,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Weak};
 use std::thread::JoinHandle;
 
-use super::{Job, JobReceivers};
+use crate::engine::queue::{Job, JobReceivers};
 use crate::engine::tree::Tree;
 use crate::engine::Shared;
 use crate::Error;

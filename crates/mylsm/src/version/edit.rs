@@ -24,6 +24,7 @@
 use std::path::Path;
 
 use crate::coding::{put_length_prefixed, put_varint64, Malformed, Reader};
+pub use crate::sstable::FileMeta;
 use crate::{Error, Result};
 
 /// Number of levels: L0 (overlapping tables) and L1..L6 (sorted runs).
@@ -43,34 +44,6 @@ const TAG_DB_FORMAT: u64 = 15;
 /// The database format this build writes and the newest it reads: 2 tracks live WALs in
 /// the manifest. A manifest without the field is format 1 (before WAL tracking).
 pub(crate) const DB_FORMAT: u64 = 2;
-
-/// What the manifest knows about one table file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FileMeta {
-    /// The table's file number (`NNNNNN.sst`).
-    pub number: u64,
-    /// Its size in bytes.
-    pub size: u64,
-    /// Smallest and largest internal keys in the table.
-    pub smallest: Vec<u8>,
-    pub largest: Vec<u8>,
-    pub smallest_seqno: u64,
-    pub largest_seqno: u64,
-}
-
-impl FileMeta {
-    /// The metadata of table `number`, as its builder reported it when it finished.
-    pub(crate) fn from_properties(number: u64, props: crate::sstable::TableProperties) -> Self {
-        FileMeta {
-            number,
-            size: props.file_size,
-            smallest: props.smallest_key,
-            largest: props.largest_key,
-            smallest_seqno: props.smallest_seqno,
-            largest_seqno: props.largest_seqno,
-        }
-    }
-}
 
 /// A change to the version: files added and removed per level, plus counters.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

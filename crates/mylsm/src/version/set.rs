@@ -13,9 +13,9 @@ use std::sync::Arc;
 
 use super::edit::DB_FORMAT;
 use super::{Version, VersionEdit};
-use crate::engine::latch::Latch;
 use crate::filename;
 use crate::fs::FileSystem;
+use crate::latch::Latch;
 use crate::wal::{LogReader, LogWriter, RecoveryMode};
 use crate::{Error, Result};
 

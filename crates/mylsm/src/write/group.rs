@@ -16,7 +16,7 @@
 //! and published in one order; a ticket is marked done only after its data is
 //! published, so a write returns only once every later read sees it; groups leave the
 //! queue from the front, so tickets complete in order (`done_below` suffices). A failed
-//! WAL append or fsync is latched (`engine::latch`) before the WAL lock is let go, and
+//! WAL append or fsync is latched (`crate::latch`) before the WAL lock is let go, and
 //! every append, fsync and rotation checks the latch under that lock, so nothing is ever
 //! appended after the hole a failed fsync may have left: every later write fails with
 //! `Error::Background` until the database is reopened.

@@ -5,7 +5,7 @@
 use std::ops::Bound;
 use std::sync::Arc;
 
-use super::InternalIterator;
+use crate::iter::InternalIterator;
 use crate::key::{self, Kind, MAX_SEQNO, TRAILER_LEN};
 use crate::view::ReadView;
 use crate::{Error, Key, Result, Value};

@@ -11,7 +11,8 @@ use std::sync::Arc;
 
 use mylsm_skiplist::Comparator;
 
-use super::{InternalIterator, LazyTableIter};
+use super::LazyTableIter;
+use crate::iter::InternalIterator;
 use crate::key::InternalKeyComparator;
 use crate::table_cache::TableCache;
 use crate::version::FileMeta;

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::InternalIterator;
+use crate::iter::InternalIterator;
 use crate::sstable::TableIter;
 use crate::table_cache::TableCache;
 use crate::version::FileMeta;

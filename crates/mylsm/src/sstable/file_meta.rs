@@ -1,0 +1,30 @@
+//! `FileMeta`: what the manifest records about one table file, and what the table
+//! cache, iterators and compaction hold to keep the file alive.
+
+/// What the manifest knows about one table file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileMeta {
+    /// The table's file number (`NNNNNN.sst`).
+    pub number: u64,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Smallest and largest internal keys in the table.
+    pub smallest: Vec<u8>,
+    pub largest: Vec<u8>,
+    pub smallest_seqno: u64,
+    pub largest_seqno: u64,
+}
+
+impl FileMeta {
+    /// The metadata of table `number`, as its builder reported it when it finished.
+    pub(crate) fn from_properties(number: u64, props: super::TableProperties) -> Self {
+        FileMeta {
+            number,
+            size: props.file_size,
+            smallest: props.smallest_key,
+            largest: props.largest_key,
+            smallest_seqno: props.smallest_seqno,
+            largest_seqno: props.largest_seqno,
+        }
+    }
+}
