@@ -2,11 +2,13 @@
 
 use std::fmt;
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// A failure of a command; `main` prints it to stderr and exits with status 2.
 #[derive(Debug)]
 pub enum CliError {
+    /// The directory holds no database and the command does not create one.
+    NoDatabase(PathBuf),
     /// The database could not be opened.
     Open { path: PathBuf, source: mylsm::Error },
     /// The engine failed a read or a write.
@@ -20,6 +22,18 @@ pub enum CliError {
 }
 
 impl CliError {
+    /// The failure to open the database in `path`. The engine reports a directory
+    /// without a database as `InvalidArgument("no database at DIR")`; that case gets
+    /// its own variant, so that it reads as advice rather than as a failed open.
+    pub fn open(path: &Path, source: mylsm::Error) -> CliError {
+        match &source {
+            mylsm::Error::InvalidArgument(msg) if msg.starts_with("no database at") => {
+                CliError::NoDatabase(path.to_path_buf())
+            }
+            _ => CliError::Open { path: path.to_path_buf(), source },
+        }
+    }
+
     /// Wraps an I/O error with the operation or path it came from.
     pub fn io(context: impl Into<String>) -> impl FnOnce(io::Error) -> CliError {
         let context = context.into();
@@ -30,6 +44,17 @@ impl CliError {
 impl fmt::Display for CliError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            CliError::NoDatabase(path) => {
+                write!(f, "no database at {} (put or load creates one)", path.display())
+            }
+            // The engine's lock error names the LOCK file; the directory is what the
+            // user typed, and that the read commands still work is what they can do.
+            CliError::Open { path, source: mylsm::Error::Locked(_) } => write!(
+                f,
+                "database {} is locked: another process has it open for writing \
+                 (read commands still work)",
+                path.display()
+            ),
             CliError::Open { path, source } => {
                 write!(f, "cannot open database {}: {source}", path.display())
             }

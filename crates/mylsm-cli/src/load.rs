@@ -21,20 +21,42 @@ pub fn dump(db: &Db) -> Result<(), CliError> {
     tsv::write_entries(db.iter())
 }
 
-/// Loads the lines of `file` (`-` for stdin) into the database and syncs it.
+/// The input of a load, opened before the database so that a missing file is an
+/// error before anything is created.
+pub struct Input {
+    /// The file name as the user gave it, for messages.
+    name: String,
+    reader: Box<dyn BufRead>,
+    /// The length of a regular file, which drives the progress bar.
+    size: Option<u64>,
+}
+
+impl Input {
+    /// Opens `file`, or standard input for `-`.
+    pub fn open(file: &Path) -> Result<Input, CliError> {
+        let name = file.display().to_string();
+        if file == Path::new("-") {
+            return Ok(Input { name, reader: Box::new(io::stdin().lock()), size: None });
+        }
+        let f = File::open(file).map_err(CliError::io(format!("cannot open {name}")))?;
+        let meta = f.metadata().map_err(CliError::io(format!("cannot open {name}")))?;
+        // Opening a directory succeeds on Unix and only the first read fails, which
+        // would be after the database was created.
+        if meta.is_dir() {
+            return Err(CliError::Input(format!("cannot open {name}: it is a directory")));
+        }
+        // A pipe or FIFO has no size worth showing.
+        let size = meta.is_file().then_some(meta.len());
+        Ok(Input { name, reader: Box::new(BufReader::with_capacity(256 << 10, f)), size })
+    }
+}
+
+/// Loads the lines of `input` into the database and syncs it.
 ///
 /// A malformed line fails the load with an error naming it; every line before it is
 /// written (and made durable when the database closes), nothing from it on.
-pub fn load(db: &Db, file: &Path) -> Result<(), CliError> {
-    let name = file.display().to_string();
-    let (mut input, size): (Box<dyn BufRead>, Option<u64>) = if file == Path::new("-") {
-        (Box::new(io::stdin().lock()), None)
-    } else {
-        let f = File::open(file).map_err(CliError::io(format!("cannot open {name}")))?;
-        // The size drives the progress bar only; a pipe or FIFO has none worth showing.
-        let size = f.metadata().ok().filter(|m| m.is_file()).map(|m| m.len());
-        (Box::new(BufReader::with_capacity(256 << 10, f)), size)
-    };
+pub fn load(db: &Db, input: Input) -> Result<(), CliError> {
+    let Input { name, reader: mut input, size } = input;
     let started = Instant::now();
     let bar = progress::bytes(size, "loading");
     let mut loader = Loader { db, batch: WriteBatch::new(), entries: 0 };

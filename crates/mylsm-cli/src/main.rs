@@ -27,6 +27,18 @@ const EXIT_FAILURE: u8 = 2;
 /// Where the data commands look for the database when `--db` is not given.
 const DEFAULT_DB: &str = "./mylsm-data";
 
+/// What `mylsm --help` says above the usage: the description, then how the commands
+/// open the database, which decides whether they can run beside an application.
+const LONG_ABOUT: &str = concat!(
+    env!("CARGO_PKG_DESCRIPTION"),
+    "\n\n",
+    "get, scan, dump, stats and verify open the database read-only: they take no lock, \
+     change nothing in the directory and work while another process has the database \
+     open, seeing it as it was when they started. put, delete and load create the \
+     database if DIR has none; flush and compact need an existing one. The commands \
+     that write fail while another process has the database open."
+);
+
 const FORMAT_HELP: &str = "\
 Line format (scan, dump, load): one entry per line, `KEY<TAB>VALUE<LF>`. Bytes that \
 the format cannot carry are escaped: TAB as `\\t`, LF as `\\n`, CR as `\\r` and the \
@@ -35,9 +47,10 @@ as is. `load` undoes the escapes, splits each line on its first TAB, accepts CRL
 ends and skips empty lines. Keys and values given as arguments (put, get, --from, ...) \
 are taken literally, without escapes.";
 
-// The one-line description shown by `--help` is the package's `description`.
+// The one-line description shown by `-h` is the package's `description`; `--help`
+// adds how the commands open the database.
 #[derive(Debug, Parser)]
-#[command(name = "mylsm", version, about, after_help = FORMAT_HELP)]
+#[command(name = "mylsm", version, about, long_about = LONG_ABOUT, after_help = FORMAT_HELP)]
 struct Cli {
     /// Database directory [default: ./mylsm-data; for bench: a temporary directory
     /// removed at exit].
@@ -58,6 +71,8 @@ enum Command {
         value: String,
     },
     /// Prints the value of KEY; exits with status 1 and prints nothing if it is absent.
+    ///
+    /// Read-only: works while another process has the database open.
     Get {
         #[arg(allow_hyphen_values = true)]
         key: String,
@@ -68,22 +83,31 @@ enum Command {
         key: String,
     },
     /// Prints `key<TAB>value` lines (escaped, see below) for a range of keys.
+    ///
+    /// Read-only: works while another process has the database open.
     #[command(after_help = FORMAT_HELP)]
     Scan(ScanArgs),
     /// Loads `key<TAB>value` lines from FILE (`-` for stdin), the format `dump` writes.
     ///
     /// The lines are written in atomic batches of up to 1000 lines or 1 MiB, then the
     /// database is synced. A malformed line stops the load with an error naming it:
-    /// every line before it is loaded, none from it on.
+    /// every line before it is loaded, none from it on. The database is created if
+    /// DIR has none, but only once FILE has been opened.
     #[command(after_help = FORMAT_HELP)]
     Load {
         /// The input file, or `-` for standard input.
         file: PathBuf,
     },
     /// Prints every entry as `key<TAB>value` lines, the format `load` reads.
+    ///
+    /// Read-only: works while another process has the database open.
     #[command(after_help = FORMAT_HELP)]
     Dump,
-    /// Prints the database's counters and sizes.
+    /// Prints the database's sizes and levels, and this process's counters.
+    ///
+    /// Read-only: works while another process has the database open. The counters
+    /// (flushes, compactions, writes, cache) count from this command's own open, so
+    /// most of them are 0; `bench --json` reports them over a whole run.
     Stats {
         /// Print one JSON object instead of a table.
         #[arg(long)]
@@ -91,11 +115,16 @@ enum Command {
     },
     /// Reads every live table and log in full, checking every checksum; exits with
     /// status 2 naming the file and offset of the first damage found.
+    ///
+    /// Read-only: works while another process has the database open, and leaves a
+    /// damaged database as it found it.
     Verify,
-    /// Writes the memtable out as a level-0 table.
+    /// Writes the memtable out as a level-0 table; fails if DIR holds no database.
     Flush,
     /// Flushes, then compacts the whole key range down the tree, dropping overwritten
     /// versions and deleted keys; waits for the work.
+    ///
+    /// Fails if DIR holds no database.
     Compact,
     /// Describes one file of a database, read directly: no lock is taken, so the
     /// database may be open elsewhere. A damaged file exits with status 2.
@@ -191,26 +220,31 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
     let db_path = cli.db.as_deref();
     let dir = db_path.unwrap_or(Path::new(DEFAULT_DB));
     match cli.command {
-        Command::Put { key, value } => with_db(dir, true, |db| kv::put(db, &key, &value)),
+        Command::Put { key, value } => with_db(dir, Access::Create, |db| kv::put(db, &key, &value)),
         Command::Get { key } => {
-            let found = with_db(dir, false, |db| kv::get(db, &key))?;
+            let found = with_db(dir, Access::Read, |db| kv::get(db, &key))?;
             return Ok(if found { ExitCode::SUCCESS } else { ExitCode::from(EXIT_NOT_FOUND) });
         }
-        Command::Delete { key } => with_db(dir, true, |db| kv::delete(db, &key)),
+        Command::Delete { key } => with_db(dir, Access::Create, |db| kv::delete(db, &key)),
         Command::Scan(a) => {
             let range = kv::ScanRange {
                 from: a.from.as_deref(),
                 to: a.to.as_deref(),
                 prefix: a.prefix.as_deref(),
             };
-            with_db(dir, false, |db| kv::scan(db, &range, a.limit, a.reverse))
+            with_db(dir, Access::Read, |db| kv::scan(db, &range, a.limit, a.reverse))
         }
-        Command::Load { file } => with_db(dir, true, |db| load::load(db, &file)),
-        Command::Dump => with_db(dir, false, load::dump),
-        Command::Stats { json } => with_db(dir, false, |db| stats::print(db, json)),
+        Command::Load { file } => {
+            // The input is opened first, so that a mistyped file name fails before a
+            // database is created for it.
+            let input = load::Input::open(&file)?;
+            with_db(dir, Access::Create, |db| load::load(db, input))
+        }
+        Command::Dump => with_db(dir, Access::Read, load::dump),
+        Command::Stats { json } => with_db(dir, Access::Read, |db| stats::print(db, json)),
         Command::Verify => verify::verify(dir),
-        Command::Flush => with_db(dir, false, verify::flush),
-        Command::Compact => with_db(dir, false, verify::compact),
+        Command::Flush => with_db(dir, Access::Write, verify::flush),
+        Command::Compact => with_db(dir, Access::Write, verify::compact),
         Command::Inspect(InspectCommand::Sst { file, blocks, json }) => {
             inspect::sst(&file, blocks, json)
         }
@@ -222,17 +256,34 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Opens the database in `dir`, runs `f` on it and closes it, so that every write is
-/// durable before the process exits. Read-only commands pass `create = false` so
-/// that a mistyped `--db` is an error rather than a new empty database.
+/// How a command opens the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    /// Reads only, through `Db::open_read_only`: no lock is taken and nothing in the
+    /// directory changes, so the command works beside an application that has the
+    /// database open, and a mistyped `--db` is an error rather than a new database.
+    Read,
+    /// Writes to a database that must already exist (flush, compact): there is
+    /// nothing to flush or compact in a database that a typo would create.
+    Write,
+    /// Writes, creating the database if the directory has none (put, delete, load).
+    Create,
+}
+
+/// Opens the database in `dir` as `access` says, runs `f` on it and closes it, so
+/// that every write is durable before the process exits.
 fn with_db<T>(
     dir: &Path,
-    create: bool,
+    access: Access,
     f: impl FnOnce(&mylsm::Db) -> Result<T, CliError>,
 ) -> Result<T, CliError> {
-    let options = mylsm::Options { create_if_missing: create, ..mylsm::Options::default() };
-    let db = mylsm::Db::open(dir, options)
-        .map_err(|source| CliError::Open { path: dir.to_path_buf(), source })?;
+    let options =
+        mylsm::Options { create_if_missing: access == Access::Create, ..mylsm::Options::default() };
+    let opened = match access {
+        Access::Read => mylsm::Db::open_read_only(dir, options),
+        Access::Write | Access::Create => mylsm::Db::open(dir, options),
+    };
+    let db = opened.map_err(|source| CliError::open(dir, source))?;
     let result = f(&db);
     let closed = db.close();
     let value = result?;

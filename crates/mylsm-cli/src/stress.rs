@@ -125,8 +125,7 @@ fn with_db(
     options: mylsm::Options,
     f: impl FnOnce(&mylsm::Db) -> Result<(), CliError>,
 ) -> Result<(), CliError> {
-    let db = mylsm::Db::open(dir, options)
-        .map_err(|source| CliError::Open { path: dir.to_path_buf(), source })?;
+    let db = mylsm::Db::open(dir, options).map_err(|source| CliError::open(dir, source))?;
     let result = f(&db);
     let closed = db.close();
     result?;

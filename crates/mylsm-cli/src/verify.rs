@@ -1,4 +1,4 @@
-//! `verify` and `flush`: maintenance commands that act on the open database as a whole.
+//! `verify`, `flush` and `compact`: maintenance commands that act on the database as a whole.
 
 use std::io::{self, Write};
 use std::path::Path;
@@ -6,13 +6,14 @@ use std::path::Path;
 use mylsm::Db;
 
 use crate::error::CliError;
-use crate::{progress, stats};
+use crate::{progress, stats, Access};
 
 /// Reads every live table and log of `dir` in full and prints a one-line summary; the
-/// first damage found is the error, naming the file and offset.
+/// first damage found is the error, naming the file and offset. The open is read-only,
+/// so a live database can be checked and a damaged one is left as it was found.
 pub fn verify(dir: &Path) -> Result<(), CliError> {
     let spinner = progress::spinner("verifying");
-    let result = crate::with_db(dir, false, |db| Ok(db.verify()?)).map_err(|e| match e {
+    let result = crate::with_db(dir, Access::Read, |db| Ok(db.verify()?)).map_err(|e| match e {
         // Damage found while opening is as much a verify result as damage found
         // after, and reads better without the "cannot open" wrapper.
         CliError::Open { source, .. } if source.is_corruption() => CliError::Db(source),

@@ -300,6 +300,9 @@ fn flush_stats_verify_and_inspect_see_the_table() {
     assert!(stats["levels"][0]["files"].as_u64().unwrap() >= 1, "{stats}");
     assert!(stats["levels"][0]["bytes"].as_u64().unwrap() > 0, "{stats}");
     assert!(ok(d, &["stats"]).contains("block_cache_hit_rate"));
+    // The counters are this command's own, and both outputs say so.
+    assert_eq!(stats["counters_since_open"], true, "{stats}");
+    assert!(ok(d, &["stats"]).contains("this process's own work only"));
 
     let verified = ok(d, &["verify"]);
     assert!(verified.starts_with("ok: 1 tables"), "{verified}");
@@ -369,19 +372,159 @@ fn a_flipped_byte_fails_verify_and_inspect() {
 }
 
 #[test]
-fn a_database_held_open_elsewhere_is_refused_as_locked() {
+fn a_database_held_open_elsewhere_refuses_writes_but_serves_reads() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let db = mylsm::Db::open(d.join("db"), mylsm::Options::default()).unwrap();
     db.put("k", "v").unwrap();
-    let out = run(d, &["get", "k"]);
+    db.sync().unwrap();
+    let out = run(d, &["put", "k2", "v2"]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("locked"), "{stderr}");
-    // Inspection takes no lock, so it still works on the held database.
+    assert!(
+        stderr.contains("is locked") && stderr.contains("read commands still work"),
+        "{stderr}"
+    );
+    // Reads open the database read-only, so they see what the holder wrote.
+    assert_eq!(ok(d, &["get", "k"]), "v\n");
+    assert_eq!(ok(d, &["dump"]), "k\tv\n");
     assert!(ok(d, &["inspect", "manifest"]).contains("last_seqno"));
     db.close().unwrap();
+    // The refused put wrote nothing.
+    assert_eq!(run(d, &["get", "k2"]).status.code(), Some(1));
     assert_eq!(ok(d, &["get", "k"]), "v\n");
+}
+
+#[test]
+fn three_hundred_puts_then_a_get_leave_at_most_two_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for i in 0..300 {
+        ok(d, &["put", &format!("k{i}"), &format!("v{i}")]);
+    }
+    assert_eq!(ok(d, &["get", "k150"]), "v150\n");
+    // Each open writes the logs it replayed into a table, so logs do not pile up
+    // one per command.
+    let logs = db_files(d, ".log");
+    assert!(logs.len() <= 2, "{logs:?}");
+}
+
+/// Runs `mylsm --db DB ARGS` from `cwd`.
+fn run_at(cwd: &Path, db: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mylsm"))
+        .arg("--db")
+        .arg(db)
+        .args(args)
+        .current_dir(cwd)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run mylsm")
+}
+
+/// The commands that need an existing database: the read commands and flush, compact.
+const NEEDS_A_DATABASE: [&[&str]; 7] =
+    [&["get", "k"], &["scan"], &["dump"], &["stats"], &["verify"], &["flush"], &["compact"]];
+
+#[test]
+fn read_commands_on_a_directory_without_a_database_fail_and_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let notes = b"my notes, not a database\n";
+    std::fs::write(d.join("notes.txt"), notes).unwrap();
+    for args in NEEDS_A_DATABASE {
+        let out = run_at(d, d, args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains("no database at") && stderr.contains("put or load"), "{stderr}");
+        // The directory is named once, not once by the CLI and again by the engine.
+        assert_eq!(stderr.matches(d.to_str().unwrap()).count(), 1, "{stderr}");
+        let names: Vec<_> = std::fs::read_dir(d).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names, ["notes.txt"], "after {args:?}");
+        assert_eq!(std::fs::read(d.join("notes.txt")).unwrap(), notes, "after {args:?}");
+    }
+
+    let missing = d.join("typo");
+    for args in NEEDS_A_DATABASE {
+        let out = run_at(d, &missing, args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("no database at"), "{args:?}");
+        assert!(!missing.exists(), "{args:?} created {}", missing.display());
+    }
+}
+
+#[test]
+fn load_checks_its_input_before_creating_a_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let db = d.join("newdir");
+    let out = run_at(d, &db, &["load", "/nonexistent/input.tsv"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("cannot open /nonexistent/input.tsv"), "{stderr}");
+    assert!(!db.exists(), "the failed load created {}", db.display());
+
+    // A directory opens on Unix and fails only when read, which must also be before.
+    let out = run_at(d, &db, &["load", d.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!db.exists(), "the failed load created {}", db.display());
+}
+
+/// A child process killed and reaped when dropped, so that a failed assertion does
+/// not leave it running.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn read_commands_work_while_another_process_writes() {
+    use std::io::BufRead;
+
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // Stress writes only keys like `w000-k0000042`, so these are never overwritten.
+    // (Its readers would call them foreign keys; it runs with none.)
+    for i in 1..=3 {
+        ok(d, &["put", &format!("known-{i}"), &format!("v{i}")]);
+    }
+    // The duration only bounds the run should this test die without killing it.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mylsm"))
+        .arg("--db")
+        .arg(d.join("db"))
+        .args(["stress", "--writers", "1", "--readers", "0", "--keys", "1000"])
+        .args(["--duration-s", "60"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn mylsm stress");
+    let stdout = child.stdout.take().expect("stdout");
+    let writer = KillOnDrop(child);
+    // Stress prints its `# stress` header once the database is open and just before
+    // the writers start; the rest of its history is drained so that it never blocks.
+    let mut lines = std::io::BufReader::new(stdout);
+    let mut header = String::new();
+    lines.read_line(&mut header).expect("read the stress header");
+    assert!(header.starts_with("# stress "), "stress did not start: {header:?}");
+    std::thread::spawn(move || std::io::copy(&mut lines, &mut std::io::sink()));
+    // Some writes land before the reads, so that they meet a growing database.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+
+    assert_eq!(ok(d, &["get", "known-2"]), "v2\n");
+    let scanned = ok(d, &["scan", "--limit", "5"]);
+    assert!(scanned.starts_with("known-1\tv1\nknown-2\tv2\nknown-3\tv3\n"), "{scanned}");
+    assert!(ok(d, &["stats"]).contains("last_seqno"));
+    let verified = ok(d, &["verify"]);
+    assert!(verified.starts_with("ok: "), "{verified}");
+    assert!(ok(d, &["dump"]).contains("known-3\tv3\n"));
+    // A writable open is still refused: the writer held the database throughout.
+    let out = run(d, &["put", "known-4", "v4"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is locked"));
+    drop(writer);
 }
 
 #[test]
