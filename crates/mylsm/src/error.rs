@@ -27,8 +27,9 @@ pub enum Error {
     /// The caller passed something the engine cannot accept.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
-    /// Another `Db` (in this or another process) holds the directory's `LOCK`.
-    #[error("database directory {} is locked by another process or handle", .0.display())]
+    /// Another `Db` (in this or another process) holds the directory's `LOCK` (the
+    /// path is that file). [`crate::Db::open_read_only`] still works.
+    #[error("{} is held by another process or handle: the database is open elsewhere", .0.display())]
     Locked(PathBuf),
     /// The `Db` was closed.
     #[error("database is closed")]

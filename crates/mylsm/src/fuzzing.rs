@@ -14,12 +14,12 @@
 //! - [`wal`]: both recovery modes agree up to the first damage; records written by
 //!   `LogWriter` read back exactly, and a log cut anywhere reads back as a prefix.
 //! - [`batch`], [`version_edit`]: whatever decodes re-encodes to the same value.
-//! - [`db_ops`]: a program of puts, deletes, reads, flushes, compactions, snapshots,
+//! - `db_ops`: a program of puts, deletes, reads, flushes, compactions, snapshots,
 //!   reopens, crashes and injected I/O failures, checked against a `BTreeMap` model.
 //!
 //! The first input byte of [`block`], [`table`] and [`wal`] picks a mode; the modes
 //! that recompute checksums let a fuzzer change structure without having to forge a
-//! CRC32C first. [`seeds`] builds seed inputs with the engine's own encoders.
+//! CRC32C first. `seeds` builds seed inputs with the engine's own encoders.
 
 mod db_ops;
 mod decoders;

@@ -268,6 +268,16 @@ fn live(
 /// Opens `fs` and reads everything back, checking point reads against the scan.
 fn open_and_read(fs: &MemFs, opts: &Options, ctx: &str) -> (Db, Model) {
     let opts = Options { fs: std::sync::Arc::new(fs.clone()), ..opts.clone() };
+    // A read-only open of the crashed image first: it must recover the same state
+    // while writing nothing.
+    let untouched: Vec<_> = fs.paths().into_iter().map(|p| (fs.file_contents(&p), p)).collect();
+    let ro = Db::open_read_only(DIR, opts.clone())
+        .unwrap_or_else(|e| panic!("{ctx}: read-only reopen: {e}"));
+    let ro_got: Result<Model, _> =
+        ro.iter().map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec()))).collect();
+    drop(ro);
+    let after: Vec<_> = fs.paths().into_iter().map(|p| (fs.file_contents(&p), p)).collect();
+    assert!(untouched == after, "{ctx}: a read-only open changed the crashed image");
     let db = Db::open(DIR, opts).unwrap_or_else(|e| panic!("{ctx}: reopen: {e}"));
     count(&COVERAGE.truncated_recoveries, u64::from(db.stats().recovery_truncated.is_some()));
     let got: Model = db
@@ -279,6 +289,8 @@ fn open_and_read(fs: &MemFs, opts: &Options, ctx: &str) -> (Db, Model) {
         let point = db.get(k).unwrap_or_else(|e| panic!("{ctx}: get: {e}"));
         assert_eq!(point.as_deref(), Some(v.as_slice()), "{ctx}: get disagrees with scan");
     }
+    let ro_got = ro_got.unwrap_or_else(|e| panic!("{ctx}: read-only scan: {e}"));
+    assert!(ro_got == got, "{ctx}: the read-only open read another state");
     (db, got)
 }
 

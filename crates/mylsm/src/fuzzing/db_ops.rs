@@ -197,8 +197,22 @@ impl Harness {
             _ => {
                 let r = self.db.verify();
                 assert!(self.faulty || r.is_ok(), "verify: {r:?}");
+                self.check_read_only();
             }
         }
+    }
+
+    /// A read-only open beside the writing handle reads exactly the model (and
+    /// verifies), while flushes and compactions may be deleting files under it.
+    fn check_read_only(&mut self) {
+        if self.faulty {
+            return;
+        }
+        let opts = options(&self.fs, self.compression, RecoveryMode::default());
+        let ro = Db::open_read_only(Path::new(DIR), opts).expect("read-only open");
+        assert!(contents(&ro) == self.model, "a read-only open disagrees with the model");
+        ro.verify().expect("read-only verify");
+        ro.close().expect("read-only close");
     }
 
     fn write(&mut self, batch: Batch, sync: bool) {
