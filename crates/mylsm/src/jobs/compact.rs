@@ -44,7 +44,8 @@ pub(crate) fn compact_pending(shared: &Shared, tree: &Arc<Tree>) {
         if max > 1 {
             shared.jobs().schedule_compaction(tree);
         }
-        let result = run_compaction(shared, tree, c, &running.numbers);
+        let mut running = running;
+        let result = run_compaction(shared, tree, c, &mut running.numbers);
         delete_obsolete_tables(shared, tree);
         // Counted as running until the tables it replaced are deleted, so that
         // `wait_for_compactions` returning means they are gone.
@@ -58,6 +59,10 @@ pub(crate) fn compact_pending(shared: &Shared, tree: &Arc<Tree>) {
 
 /// A background compaction in flight: unmarks its tables (if the install has not
 /// already) and stops counting it as running when dropped, a panic included.
+///
+/// The install empties `numbers` as it unmarks them: a trivially moved table keeps its
+/// number, and another compaction may mark it busy again before this guard drops, so
+/// unmarking it twice would let a third compaction pick it as well.
 struct Running<'a> {
     tree: &'a Tree,
     numbers: Vec<u64>,
@@ -123,7 +128,7 @@ pub(crate) fn compact_range(
             }
         };
         if let Some(c) = picked {
-            let result = run_compaction(shared, tree, c, &[]);
+            let result = run_compaction(shared, tree, c, &mut Vec::new());
             delete_obsolete_tables(shared, tree);
             if let Err(e) = result {
                 tree.fail(shared, &e);
@@ -136,9 +141,10 @@ pub(crate) fn compact_range(
 }
 
 /// Runs one compaction and installs its result; `busy` are the tables it marked busy
-/// (none for a manual one), unmarked in the step that installs the new version. The
-/// caller deletes the replaced tables afterwards (once `c`, which holds them, is gone).
-fn run_compaction(shared: &Shared, tree: &Tree, c: Compaction, busy: &[u64]) -> Result<()> {
+/// (none for a manual one), unmarked (and emptied) in the step that installs the new
+/// version. The caller deletes the replaced tables afterwards (once `c`, which holds
+/// them, is gone).
+fn run_compaction(shared: &Shared, tree: &Tree, c: Compaction, busy: &mut Vec<u64>) -> Result<()> {
     // Inputs are fixed before the snapshot list is read (see `SnapshotList::acquire`).
     let snapshots = shared.snapshots().seqnos();
     let next_file = || shared.new_file_number();
@@ -163,6 +169,7 @@ fn run_compaction(shared: &Shared, tree: &Tree, c: Compaction, busy: &[u64]) -> 
         // Unmarked in the same step as the install: a compaction picked later sees
         // either the old version with these tables busy, or the new one without them.
         unmark(&mut st, busy);
+        busy.clear();
         st.version = version;
         st.compactions += 1;
         if !c.trivial_move {
