@@ -65,7 +65,7 @@ impl Db {
         let workers = o.shared.opts().max_background_jobs;
         let write = o.wal.map(|(wal, number)| {
             let group_bytes = o.shared.opts().max_write_group_bytes;
-            WritePath::new(wal, number, o.shared.visible_seqno(), group_bytes)
+            WritePath::new(wal, number, &o.tree, o.shared.visible_seqno(), group_bytes)
         });
         let pool = Pool::start(&o.shared, o.receivers, workers)?;
         // The reopened tree may already be out of shape.
@@ -208,7 +208,7 @@ impl Db {
         let h = &self.inner;
         let w = self.writer()?;
         w.with_log(|log| {
-            if h.tree.active_memtable().len() > 0 {
+            if log.mem.len() > 0 {
                 crate::write::rotate(&h.shared, &h.tree, w, log)
             } else {
                 Ok(())

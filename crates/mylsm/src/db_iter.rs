@@ -164,9 +164,8 @@ impl Iter {
                 continue;
             }
             // The newest visible version of a key not seen yet.
-            let user_key = p.user_key.to_vec();
             let put = (p.kind == Kind::Put).then(|| Value::copy_from(it.value()));
-            self.front_last = Some(user_key);
+            remember(&mut self.front_last, p.user_key);
             it.next();
             let Some(value) = put else { continue };
             let k = self.front_last.as_deref().unwrap_or_default();
@@ -174,7 +173,7 @@ impl Iter {
             if !self.below_upper(k) || met_back {
                 break;
             }
-            self.front_yielded = Some(k.to_vec());
+            remember(&mut self.front_yielded, k);
             return Some(Ok((Key::copy_from(k), value)));
         }
         self.done = true;
@@ -269,6 +268,17 @@ impl DoubleEndedIterator for Iter {
             return None;
         }
         self.step_back()
+    }
+}
+
+/// Sets `slot` to `key`, reusing its allocation: the iterator notes a key per step.
+fn remember(slot: &mut Option<Vec<u8>>, key: &[u8]) {
+    match slot {
+        Some(v) => {
+            v.clear();
+            v.extend_from_slice(key);
+        }
+        None => *slot = Some(key.to_vec()),
     }
 }
 

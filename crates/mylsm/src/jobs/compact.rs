@@ -15,6 +15,7 @@ use crate::compaction::{self, Compaction, JobContext};
 use crate::engine::tree::{Tree, TreeState};
 use crate::engine::Shared;
 use crate::filename;
+use crate::jobs::pool::{catch, latch_if_panicking};
 use crate::version::{FileMeta, Version, NUM_LEVELS};
 use crate::Result;
 
@@ -38,20 +39,23 @@ pub(crate) fn compact_pending(shared: &Shared, tree: &Arc<Tree>) {
             cs.running += 1;
             let peak = &tree.counters().compactions_peak;
             peak.fetch_max(cs.running as u64, Ordering::Relaxed);
-            (c, Running { tree, numbers })
+            (c, Running { shared, tree, numbers })
         };
         // Another worker may find work beside this one.
         if max > 1 {
             shared.jobs().schedule_compaction(tree);
         }
         let mut running = running;
-        let result = run_compaction(shared, tree, c, &mut running.numbers);
+        let result = catch(|| run_compaction(shared, tree, c, &mut running.numbers));
+        // Latched before the tables are unmarked and the count drops (`jobs::pool`).
+        if let Err(e) = &result {
+            tree.fail(shared, e);
+        }
         delete_obsolete_tables(shared, tree);
         // Counted as running until the tables it replaced are deleted, so that
         // `wait_for_compactions` returning means they are gone.
         drop(running);
-        if let Err(e) = result {
-            tree.fail(shared, &e);
+        if result.is_err() {
             return;
         }
     }
@@ -64,12 +68,14 @@ pub(crate) fn compact_pending(shared: &Shared, tree: &Arc<Tree>) {
 /// number, and another compaction may mark it busy again before this guard drops, so
 /// unmarking it twice would let a third compaction pick it as well.
 struct Running<'a> {
+    shared: &'a Shared,
     tree: &'a Tree,
     numbers: Vec<u64>,
 }
 
 impl Drop for Running<'_> {
     fn drop(&mut self) {
+        latch_if_panicking(self.shared, "compaction");
         let mut st = self.tree.state();
         unmark(&mut st, &self.numbers);
         st.compacting.running -= 1;
@@ -128,7 +134,7 @@ pub(crate) fn compact_range(
             }
         };
         if let Some(c) = picked {
-            let result = run_compaction(shared, tree, c, &mut Vec::new());
+            let result = catch(|| run_compaction(shared, tree, c, &mut Vec::new()));
             delete_obsolete_tables(shared, tree);
             if let Err(e) = result {
                 tree.fail(shared, &e);

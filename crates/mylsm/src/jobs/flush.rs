@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use crate::engine::tree::Tree;
 use crate::engine::Shared;
+use crate::jobs::pool::{catch, latch_if_panicking};
 use crate::memtable::MemTable;
 use crate::version::VersionEdit;
 use crate::Result;
@@ -30,7 +31,7 @@ pub(crate) fn flush_pending(shared: &Shared, tree: &Arc<Tree>) {
             st.flushing = true;
         }
         // Clears `flushing` however the flushes end, a panic included.
-        let flushing = FlushingGuard(tree);
+        let flushing = FlushingGuard(shared, tree);
         if !flush_waiting(shared, tree) {
             return;
         }
@@ -57,19 +58,21 @@ fn flush_waiting(shared: &Shared, tree: &Arc<Tree>) -> bool {
                 None => return true,
             }
         };
-        if let Err(e) = flush_one(shared, tree, &mem, log_number) {
+        // A panic becomes the flush's error, latched before `flushing` is cleared.
+        if let Err(e) = catch(|| flush_one(shared, tree, &mem, log_number)) {
             tree.fail(shared, &e);
             return false;
         }
     }
 }
 
-struct FlushingGuard<'a>(&'a Tree);
+struct FlushingGuard<'a>(&'a Shared, &'a Tree);
 
 impl Drop for FlushingGuard<'_> {
     fn drop(&mut self) {
-        self.0.state().flushing = false;
-        self.0.notify();
+        latch_if_panicking(self.0, "flush");
+        self.1.state().flushing = false;
+        self.1.notify();
     }
 }
 

@@ -6,9 +6,14 @@
 //! for a flush (and with it, every writer waiting for memtable space).
 //!
 //! A job that panics latches the database failed (`Error::Background(Panicked)`) and
-//! wakes every waiter, as fjall's `PoisonDart` does: the counters and marks the job
-//! held are released by drop guards as it unwinds, and the worker goes on serving
-//! requests (each of which now finds the latch set and returns).
+//! wakes every waiter, as fjall's `PoisonDart` does, and the worker goes on serving
+//! requests (each of which now finds the latch set and returns). The latch must be set
+//! before the job's counters and marks are released: a waiter that saw them released
+//! with no failure latched would take the database for idle and healthy, and another
+//! worker could take the half-done work again. So the flush and compaction steps run
+//! under `catch` (the panic becomes their error, latched before they let go), and
+//! their drop guards latch a generic failure themselves when they find the thread
+//! unwinding from anywhere else.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Weak};
@@ -17,7 +22,7 @@ use std::thread::JoinHandle;
 use crate::engine::queue::{Job, JobReceivers};
 use crate::engine::tree::Tree;
 use crate::engine::Shared;
-use crate::Error;
+use crate::{Error, Result};
 
 /// The handles the database keeps to its workers.
 #[derive(Debug, Default)]
@@ -87,14 +92,32 @@ fn run(shared: &Weak<Shared>, rx: &JobReceivers) {
     }
 }
 
-/// Runs `work`, turning a panic into the database's latched failure.
+/// Runs `work`, turning a panic that escaped the job's own `catch` into the database's
+/// latched failure.
 pub(crate) fn run_guarded(shared: &Shared, tree: &Arc<Tree>, work: Work) {
     if let Err(payload) = catch_unwind(AssertUnwindSafe(|| work(shared, tree))) {
-        let msg = payload
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "a panic with a non-string payload".to_string());
-        tree.fail(shared, &Error::Panicked(msg));
+        tree.fail(shared, &Error::Panicked(message(payload.as_ref())));
     }
+}
+
+/// Runs one step of a job, turning a panic into `Error::Panicked`.
+pub(crate) fn catch<T>(step: impl FnOnce() -> Result<T>) -> Result<T> {
+    catch_unwind(AssertUnwindSafe(step))
+        .unwrap_or_else(|payload| Err(Error::Panicked(message(payload.as_ref()))))
+}
+
+/// For a drop guard: if the thread is unwinding, latches the failure before the guard
+/// releases what it holds.
+pub(crate) fn latch_if_panicking(shared: &Shared, what: &str) {
+    if std::thread::panicking() {
+        shared.latch().fail(&Error::Panicked(format!("a {what} panicked")));
+    }
+}
+
+fn message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic with a non-string payload".to_string())
 }

@@ -33,6 +33,7 @@ use crate::batch::WriteBatch;
 use crate::engine::tree::Tree;
 use crate::engine::{lock, Shared};
 use crate::key::MAX_SEQNO;
+use crate::memtable::MemTable;
 use crate::wal::LogWriter;
 use crate::{Error, Result};
 
@@ -40,6 +41,9 @@ use crate::{Error, Result};
 #[derive(Debug)]
 pub(crate) struct LogState {
     pub last_seqno: u64,
+    /// The tree's active memtable, which changes only under this lock (a rotation):
+    /// kept here so the leader need not take the tree's view for every group.
+    pub mem: Arc<MemTable>,
     scratch: Vec<u8>,
 }
 
@@ -86,11 +90,18 @@ pub(crate) struct WritePath {
 }
 
 impl WritePath {
-    pub fn new(wal: LogWriter, wal_number: u64, last_seqno: u64, max_group_bytes: usize) -> Self {
+    pub fn new(
+        wal: LogWriter,
+        wal_number: u64,
+        tree: &Tree,
+        last_seqno: u64,
+        max_group_bytes: usize,
+    ) -> Self {
+        let mem = tree.active_memtable();
         WritePath {
             queue: Mutex::new(Queue::default()),
             wake: Condvar::new(),
-            log: Mutex::new(LogState { last_seqno, scratch: Vec::new() }),
+            log: Mutex::new(LogState { last_seqno, mem, scratch: Vec::new() }),
             wal: Mutex::new(Wal { writer: wal, number: wal_number }),
             max_group_bytes: max_group_bytes.max(1),
             groups: AtomicU64::new(0),
@@ -181,8 +192,7 @@ impl WritePath {
         }
         batch.set_seqno(first);
         self.append(shared, tree, batch.encoded(), sync)?;
-        let mem = tree.active_memtable();
-        let LogState { scratch, .. } = &mut *log;
+        let LogState { mem, scratch, .. } = &mut *log;
         let mut bytes = 0;
         for (i, rec) in batch.records().enumerate() {
             mem.add(scratch, first + i as u64, rec.kind, rec.key, rec.value);

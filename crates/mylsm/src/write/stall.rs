@@ -36,7 +36,7 @@ pub(crate) fn make_room(
         // have stopped.
         shared.latch().check()?;
         let l0 = st.version.num_files(0);
-        let full = tree.active_memtable().approximate_memory_usage() >= opts.write_buffer_size;
+        let full = log.mem.approximate_memory_usage() >= opts.write_buffer_size;
         let cause = if l0 >= opts.l0_stop_writes_trigger {
             StallCause::L0Stop
         } else if full && st.imms.len() >= opts.max_immutable_memtables {
@@ -67,14 +67,14 @@ pub(crate) fn make_room(
         tree.count_stall(cause, false, started.elapsed().as_micros() as u64);
     }
     drop(st);
-    if tree.active_memtable().approximate_memory_usage() < opts.write_buffer_size {
+    if log.mem.approximate_memory_usage() < opts.write_buffer_size {
         return Ok(());
     }
     rotate(shared, tree, wp, log)
 }
 
 /// Makes the active memtable immutable and starts a new memtable and WAL; the caller
-/// holds the log lock (`_log`), so no group is half committed. The old WAL is fsynced
+/// holds the log lock (`log`), so no group is half committed. The old WAL is fsynced
 /// first: otherwise a power loss could keep a synced write in the new WAL while losing
 /// unsynced ones before it in the old — a hole in the history. The new WAL is named in
 /// the manifest before any write goes to it, so an open can tell a missing live WAL
@@ -83,7 +83,7 @@ pub(crate) fn rotate(
     shared: &Shared,
     tree: &Arc<Tree>,
     wp: &WritePath,
-    _log: &mut LogState,
+    log: &mut LogState,
 ) -> Result<()> {
     shared.latch().check()?;
     let number = shared.new_file_number();
@@ -106,10 +106,10 @@ pub(crate) fn rotate(
     let old_log = std::mem::replace(&mut wal.number, number);
     wal.writer = LogWriter::new(file);
     drop(wal);
-    let old_mem = tree.active_memtable();
+    let old_mem = std::mem::replace(&mut log.mem, Arc::new(MemTable::new()));
     let mut st = tree.state();
     st.imms.push_back(Imm { mem: old_mem, log_number: old_log });
-    tree.install_view(&st, Arc::new(MemTable::new()));
+    tree.install_view(&st, Arc::clone(&log.mem));
     drop(st);
     shared.jobs().schedule_flush(tree);
     Ok(())
