@@ -34,6 +34,8 @@ pub const MAX_VALUE_LEN: usize = 256 << 20;
 #[derive(Clone, PartialEq, Eq)]
 pub struct WriteBatch {
     rep: Vec<u8>,
+    /// The keyspaces other than the default one that the records name.
+    keyspaces: Vec<u32>,
     count: u32,
     longest_key: usize,
     longest_value: usize,
@@ -67,7 +69,13 @@ impl std::fmt::Debug for WriteBatch {
 impl WriteBatch {
     /// An empty batch.
     pub fn new() -> Self {
-        WriteBatch { rep: vec![0; HEADER_LEN], count: 0, longest_key: 0, longest_value: 0 }
+        WriteBatch {
+            rep: vec![0; HEADER_LEN],
+            keyspaces: Vec::new(),
+            count: 0,
+            longest_key: 0,
+            longest_value: 0,
+        }
     }
 
     /// Sets `key` to `value` when the batch is written.
@@ -77,6 +85,29 @@ impl WriteBatch {
         put_length_prefixed(&mut self.rep, key);
         put_length_prefixed(&mut self.rep, value);
         self.note(key.len(), value.len());
+    }
+
+    /// Sets `key` to `value` in keyspace `keyspace` when the batch is written. One batch
+    /// may span keyspaces: it is applied to all of them atomically, through crashes.
+    pub fn put_in(
+        &mut self,
+        keyspace: &crate::Keyspace,
+        key: impl AsRef<[u8]>,
+        value: impl AsRef<[u8]>,
+    ) {
+        let (key, value) = (key.as_ref(), value.as_ref());
+        self.push_record(&Record { keyspace: keyspace.id(), kind: Kind::Put, key, value });
+    }
+
+    /// Deletes `key` from keyspace `keyspace` when the batch is written.
+    pub fn delete_in(&mut self, keyspace: &crate::Keyspace, key: impl AsRef<[u8]>) {
+        let key = key.as_ref();
+        self.push_record(&Record { keyspace: keyspace.id(), kind: Kind::Delete, key, value: &[] });
+    }
+
+    /// The keyspaces other than the default one that the batch writes to.
+    pub(crate) fn keyspaces(&self) -> &[u32] {
+        &self.keyspaces
     }
 
     /// Deletes `key` when the batch is written.
@@ -152,6 +183,11 @@ impl WriteBatch {
     /// Appends the records of `other` after this batch's records.
     pub(crate) fn append(&mut self, other: &WriteBatch) {
         self.rep.extend_from_slice(&other.rep[HEADER_LEN..]);
+        for &k in &other.keyspaces {
+            if !self.keyspaces.contains(&k) {
+                self.keyspaces.push(k);
+            }
+        }
         self.count += other.count;
         self.longest_key = self.longest_key.max(other.longest_key);
         self.longest_value = self.longest_value.max(other.longest_value);
@@ -169,6 +205,7 @@ impl WriteBatch {
         let declared = crate::coding::fixed32(&data[8..12]);
         let mut batch = WriteBatch {
             rep: Vec::with_capacity(data.len()),
+            keyspaces: Vec::new(),
             count: 0,
             longest_key: 0,
             longest_value: 0,
@@ -203,6 +240,9 @@ impl WriteBatch {
         } else {
             self.rep.push(KEYSPACE_BIT | tag);
             crate::coding::put_varint32(&mut self.rep, rec.keyspace);
+            if !self.keyspaces.contains(&rec.keyspace) {
+                self.keyspaces.push(rec.keyspace);
+            }
         }
         put_length_prefixed(&mut self.rep, rec.key);
         if rec.kind == Kind::Put {

@@ -28,6 +28,8 @@ pub struct Db {
 
 /// What the last `Db` clone owns: the engine and the background workers.
 struct Handle {
+    /// The options the database was opened with (keyspaces start from them).
+    options: Options,
     shared: Arc<Shared>,
     tree: Arc<Tree>,
     /// `None` on a read-only open.
@@ -63,14 +65,18 @@ impl Db {
     pub fn open(path: impl AsRef<Path>, options: Options) -> Result<Db> {
         let o = open::open(path.as_ref(), &options, false)?;
         let workers = o.shared.opts().max_background_jobs;
+        let trees = o.shared.trees();
         let write = o.wal.map(|(wal, number)| {
             let group_bytes = o.shared.opts().max_write_group_bytes;
-            WritePath::new(wal, number, &o.tree, o.shared.visible_seqno(), group_bytes)
+            WritePath::new(wal, number, &trees, o.shared.visible_seqno(), group_bytes)
         });
         let pool = Pool::start(&o.shared, o.receivers, workers)?;
-        // The reopened tree may already be out of shape.
-        o.shared.jobs().schedule_compaction(&o.tree);
-        let handle = Handle { shared: o.shared, tree: o.tree, write, pool: Mutex::new(pool) };
+        // The reopened trees may already be out of shape.
+        for tree in &trees {
+            o.shared.jobs().schedule_compaction(tree);
+        }
+        let handle =
+            Handle { options, shared: o.shared, tree: o.tree, write, pool: Mutex::new(pool) };
         Ok(Db { inner: Arc::new(handle) })
     }
 
@@ -99,6 +105,7 @@ impl Db {
             }
         };
         let handle = Handle {
+            options,
             shared: o.shared,
             tree: o.tree,
             write: None,
@@ -117,8 +124,23 @@ impl Db {
         self.inner.shared.is_read_only()
     }
 
+    /// The engine state every keyspace of this database shares.
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.inner.shared
+    }
+
+    /// The options the database was opened with.
+    pub(crate) fn options(&self) -> &Options {
+        &self.inner.options
+    }
+
+    /// The default keyspace's tree.
+    pub(crate) fn default_tree(&self) -> &Arc<Tree> {
+        &self.inner.tree
+    }
+
     /// The write path, after checking that writes may go through this handle.
-    fn writer(&self) -> Result<&WritePath> {
+    pub(crate) fn writer(&self) -> Result<&WritePath> {
         self.inner.shared.check_writable()?;
         match &self.inner.write {
             Some(w) => Ok(w),
@@ -126,7 +148,7 @@ impl Db {
         }
     }
 
-    fn check_open(&self) -> Result<()> {
+    pub(crate) fn check_open(&self) -> Result<()> {
         if self.inner.shared.latch().is_closed() {
             return Err(Error::Closed);
         }
@@ -155,18 +177,32 @@ impl Db {
     /// Applies `batch` atomically: after a crash either all of it or none of it is
     /// there. Returns once the batch is visible to every later read (and, with
     /// `sync`, durable against power loss).
+    ///
+    /// A batch naming a keyspace that has been dropped fails with
+    /// [`Error::InvalidArgument`] and writes nothing.
     pub fn write_opt(&self, batch: WriteBatch, options: &WriteOptions) -> Result<()> {
         let h = &self.inner;
-        self.writer()?.write(&h.shared, &h.tree, batch, options.sync)
+        let w = self.writer()?;
+        if let Some(id) = batch.keyspaces().iter().find(|&&id| h.shared.tree(id).is_none()) {
+            return Err(Error::InvalidArgument(format!(
+                "the batch writes to dropped keyspace {id}"
+            )));
+        }
+        w.write(&h.shared, batch, options.sync)
     }
 
     /// The current value of `key`, or `None` if it is absent or deleted.
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Value>> {
+        self.get_in_tree(&self.inner.tree, key.as_ref())
+    }
+
+    /// `key` in `tree`, now.
+    pub(crate) fn get_in_tree(&self, tree: &Tree, key: &[u8]) -> Result<Option<Value>> {
         self.check_open()?;
         // The view is taken before the seqno (see `view.rs` for why).
-        let view = self.inner.tree.current_view();
+        let view = tree.current_view();
         let seqno = self.inner.shared.visible_seqno();
-        view.get(key.as_ref(), seqno)
+        view.get(key, seqno)
     }
 
     /// Every key and value, in key order.
@@ -187,7 +223,12 @@ impl Db {
     }
 
     fn iter_bounds(&self, lo: Bound<Vec<u8>>, hi: Bound<Vec<u8>>) -> Iter {
-        let view = self.inner.tree.current_view();
+        self.iter_in_tree(&self.inner.tree, lo, hi)
+    }
+
+    /// An iterator over `tree` within the bounds, now.
+    pub(crate) fn iter_in_tree(&self, tree: &Tree, lo: Bound<Vec<u8>>, hi: Bound<Vec<u8>>) -> Iter {
+        let view = tree.current_view();
         let seqno = self.inner.shared.visible_seqno();
         let it = Iter::new(view, seqno, lo, hi);
         match self.check_open() {
@@ -201,23 +242,32 @@ impl Db {
         Snapshot::new(Arc::clone(&self.inner.shared), Arc::clone(&self.inner.tree))
     }
 
-    /// Writes the memtable out as an L0 table and waits until every memtable that held
-    /// data when it was called is in a table. Memtables filled by writes that come
-    /// after the call are not waited for, so it returns under steady writes too.
+    /// Writes the memtables of every keyspace out as L0 tables and waits until every
+    /// memtable that held data when it was called is in a table. Memtables filled by
+    /// writes that come after the call are not waited for, so it returns under steady
+    /// writes too.
     pub fn flush(&self) -> Result<()> {
+        self.flush_trees(&self.inner.shared.trees())
+    }
+
+    /// Flushes (and waits for) `trees`; the switch to a new WAL cuts every keyspace's
+    /// memtable loose, so the others' are flushed too, but not waited for.
+    pub(crate) fn flush_trees(&self, trees: &[Arc<Tree>]) -> Result<()> {
         let h = &self.inner;
         let w = self.writer()?;
         w.with_log(|log| {
-            if log.mem.len() > 0 {
-                crate::write::rotate(&h.shared, &h.tree, w, log)
+            if log.live.iter().any(|l| l.mem.len() > 0) {
+                crate::write::rotate(&h.shared, w, log)
             } else {
                 Ok(())
             }
         })?;
-        match h.tree.newest_queued_log() {
-            Some(log_number) => h.tree.wait_flushed(&h.shared, log_number),
-            None => Ok(()),
+        for tree in trees {
+            if let Some(log_number) = tree.newest_queued_log() {
+                tree.wait_flushed(&h.shared, log_number)?;
+            }
         }
+        Ok(())
     }
 
     /// Reads every live table and write-ahead log in full and checks every checksum.
@@ -226,7 +276,6 @@ impl Db {
     pub fn verify(&self) -> Result<VerifyReport> {
         self.check_open()?;
         let h = &self.inner;
-        let view = h.tree.current_view();
         let mut report = VerifyReport::default();
         if h.shared.is_read_only() {
             // The tables held open since the open, which a writer elsewhere may have
@@ -237,10 +286,13 @@ impl Db {
                 report.table_bytes += table.properties().file_size;
             }
         }
-        for (_, file) in view.version.files().filter(|_| !h.shared.is_read_only()) {
-            h.shared.tables().get(file)?.verify()?;
-            report.tables += 1;
-            report.table_bytes += file.size;
+        for tree in h.shared.trees().iter().filter(|_| !h.shared.is_read_only()) {
+            let view = tree.current_view();
+            for (_, file) in view.version.files() {
+                h.shared.tables().get(file)?.verify()?;
+                report.tables += 1;
+                report.table_bytes += file.size;
+            }
         }
         let (fs, dir) = (h.shared.fs(), h.shared.dir());
         for n in h.shared.wal_numbers() {
@@ -261,6 +313,15 @@ impl Db {
     /// needs are kept). Waits for running background compactions to finish, and keeps
     /// new ones from starting until it is done.
     pub fn compact_range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> Result<()> {
+        self.compact_tree(&self.inner.tree, range)
+    }
+
+    /// `compact_range` on `tree`.
+    pub(crate) fn compact_tree<K: AsRef<[u8]>, R: RangeBounds<K>>(
+        &self,
+        tree: &Arc<Tree>,
+        range: R,
+    ) -> Result<()> {
         self.writer()?;
         // Compaction picks files by inclusive user-key overlap, so an excluded bound
         // may pull in one extra file; that is harmless.
@@ -269,18 +330,30 @@ impl Db {
             Bound::Unbounded => None,
         };
         let (begin, end) = (bound(range.start_bound()), bound(range.end_bound()));
-        let h = &self.inner;
-        crate::jobs::compact::compact_range(&h.shared, &h.tree, begin.as_deref(), end.as_deref())
+        let shared = &self.inner.shared;
+        crate::jobs::compact::compact_range(shared, tree, begin.as_deref(), end.as_deref())
     }
 
-    /// Waits until no memtable is waiting for flush and no level needs compaction.
-    /// Returns at once on a read-only handle, which runs no background work.
+    /// Waits until no memtable of any keyspace is waiting for flush and no level needs
+    /// compaction. Returns at once on a read-only handle, which runs no background
+    /// work.
     pub fn wait_for_compactions(&self) -> Result<()> {
-        let (shared, tree) = (&self.inner.shared, &self.inner.tree);
+        let shared = &self.inner.shared;
         if shared.is_read_only() {
             return self.check_open();
         }
+        for tree in shared.trees() {
+            self.wait_for_tree(&tree)?;
+        }
+        Ok(())
+    }
+
+    fn wait_for_tree(&self, tree: &Arc<Tree>) -> Result<()> {
+        let shared = &self.inner.shared;
         loop {
+            if tree.is_dropped() {
+                return Ok(());
+            }
             shared.jobs().schedule_flush(tree);
             shared.jobs().schedule_compaction(tree);
             let st = tree.state();
@@ -305,13 +378,18 @@ impl Db {
     /// failure may have lost acknowledged writes, so nothing can be promised. It needs
     /// only the log file, so a writer stalled on L0 does not hold it up.
     pub fn sync(&self) -> Result<()> {
-        let h = &self.inner;
-        self.writer()?.sync(&h.shared, &h.tree)
+        self.writer()?.sync(&self.inner.shared)
     }
 
-    /// Counters and sizes describing the database.
+    /// Counters and sizes describing the database's default keyspace (and the write
+    /// path, which every keyspace shares); [`crate::Keyspace::stats`] describes another.
     pub fn stats(&self) -> Stats {
-        let (shared, tree) = (&self.inner.shared, &self.inner.tree);
+        self.stats_of(&self.inner.tree)
+    }
+
+    /// Counters and sizes of `tree`, with the database-wide ones.
+    pub(crate) fn stats_of(&self, tree: &Tree) -> Stats {
+        let shared = &self.inner.shared;
         let view = tree.current_view();
         let (flushes, compactions) = {
             let st = tree.state();
@@ -425,7 +503,9 @@ impl Handle {
         drop(st);
         let result = match &self.write {
             Some(w) => {
-                crate::jobs::compact::delete_obsolete_tables(shared, tree);
+                for tree in shared.trees() {
+                    crate::jobs::compact::delete_obsolete_tables(shared, &tree);
+                }
                 w.close(shared)
             }
             None => Ok(()),

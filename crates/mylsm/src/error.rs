@@ -31,6 +31,9 @@ pub enum Error {
     /// path is that file). [`crate::Db::open_read_only`] still works.
     #[error("{} is held by another process or handle: the database is open elsewhere", .0.display())]
     Locked(PathBuf),
+    /// What was asked for does not exist (a keyspace, by name).
+    #[error("not found: {0}")]
+    NotFound(String),
     /// The `Db` was closed.
     #[error("database is closed")]
     Closed,

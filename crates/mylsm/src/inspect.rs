@@ -98,8 +98,10 @@ pub struct ManifestReport {
     pub manifest: PathBuf,
     /// Each edit of the manifest, rendered for reading.
     pub edits: Vec<String>,
-    /// The live tables per level, L0 first.
+    /// The default keyspace's live tables per level, L0 first.
     pub levels: Vec<Vec<TableEntry>>,
+    /// The other live keyspaces: (id, name, tables per level).
+    pub keyspaces: Vec<(u32, String, Vec<Vec<TableEntry>>)>,
     pub log_number: u64,
     pub next_file_number: u64,
     pub last_seqno: u64,
@@ -110,15 +112,25 @@ pub fn manifest(fs: &dyn FileSystem, dir: &Path) -> Result<ManifestReport> {
     let Some((m, edits)) = read_manifest(fs, dir)? else {
         return Err(Error::InvalidArgument(format!("{} has no CURRENT file", dir.display())));
     };
-    let levels = (0..NUM_LEVELS)
-        .map(|l| m.version.levels[l].iter().map(|f| TableEntry::clone(f)).collect())
+    let tables = |v: &crate::version::Version| -> Vec<Vec<TableEntry>> {
+        (0..NUM_LEVELS)
+            .map(|l| v.levels[l].iter().map(|f| TableEntry::clone(f)).collect())
+            .collect()
+    };
+    let levels = m.trees.get(&0).map(|t| tables(&t.version)).unwrap_or_default();
+    let keyspaces = m
+        .trees
+        .iter()
+        .filter(|(&id, _)| id != 0)
+        .map(|(&id, t)| (id, t.name.clone(), tables(&t.version)))
         .collect();
     let number = m.manifest_number.unwrap_or_default();
     Ok(ManifestReport {
         manifest: crate::filename::manifest_file(dir, number),
         edits: edits.iter().map(|e| format!("{e:?}")).collect(),
         levels,
-        log_number: m.log_number,
+        keyspaces,
+        log_number: m.log_number(),
         next_file_number: m.next_file_number,
         last_seqno: m.last_seqno,
     })

@@ -201,6 +201,138 @@ impl Options {
     }
 }
 
+impl Options {
+    /// The settings of a keyspace created with the options `encoded`
+    /// (`KeyspaceOptions::encode`; empty: this `Options`' own, as for the default
+    /// keyspace). `name` is for the error.
+    pub(crate) fn keyspace_tree_options(
+        &self,
+        encoded: &[u8],
+        name: &str,
+    ) -> crate::Result<TreeOptions> {
+        if encoded.is_empty() {
+            return Ok(self.tree_options());
+        }
+        let ks = KeyspaceOptions::decode(encoded).ok_or_else(|| {
+            crate::Error::corruption(
+                "<manifest>",
+                0,
+                format!("options of keyspace {name:?} do not decode"),
+            )
+        })?;
+        Ok(ks.apply_to(self).tree_options())
+    }
+}
+
+/// How one keyspace is tuned (RocksDB's column family options, fjall's keyspace
+/// options). They are stored with the keyspace when it is created and used at every
+/// open; the settings not listed here (L0 triggers, level sizes, stalls) are the
+/// database's [`Options`].
+///
+/// ```
+/// let opts = mylsm::KeyspaceOptions { bloom_bits_per_key: 16, ..Default::default() };
+/// assert_eq!(opts.block_size, 4096);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyspaceOptions {
+    /// Bytes of writes its memtable takes before it is flushed. Default: 64 MiB.
+    pub write_buffer_size: usize,
+    /// Target uncompressed size of a data block. Default: 4 KiB.
+    pub block_size: usize,
+    /// Bloom filter bits per key (0: none; at most 100). Default: 10.
+    pub bloom_bits_per_key: usize,
+    /// How data blocks are compressed. Default: [`Compression::Lz4`].
+    pub compression: Compression,
+    /// Size at which a compaction cuts its output into a new table (at least 1 KiB).
+    /// Default: 32 MiB.
+    pub target_file_size: u64,
+}
+
+impl Default for KeyspaceOptions {
+    fn default() -> Self {
+        KeyspaceOptions::from(&Options::default())
+    }
+}
+
+impl From<&Options> for KeyspaceOptions {
+    /// The keyspace settings `options` give the default keyspace.
+    fn from(o: &Options) -> Self {
+        KeyspaceOptions {
+            write_buffer_size: o.write_buffer_size,
+            block_size: o.block_size,
+            bloom_bits_per_key: o.bloom_bits_per_key,
+            compression: o.compression,
+            target_file_size: o.target_file_size,
+        }
+    }
+}
+
+impl KeyspaceOptions {
+    /// `base` with these settings in place of its own.
+    pub(crate) fn apply_to(&self, base: &Options) -> Options {
+        Options {
+            write_buffer_size: self.write_buffer_size,
+            block_size: self.block_size,
+            bloom_bits_per_key: self.bloom_bits_per_key,
+            compression: self.compression,
+            target_file_size: self.target_file_size,
+            ..base.clone()
+        }
+    }
+
+    /// The stored form: `(tag varint, value varint)*`; tags 1 write_buffer_size,
+    /// 2 block_size, 3 bloom_bits_per_key, 4 compression (0 none, 1 LZ4, 2 Zstd),
+    /// 5 target_file_size. A reader skips tags 100 and above and refuses other unknown
+    /// ones.
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        let compression = match self.compression {
+            Compression::None => 0,
+            Compression::Lz4 => 1,
+            Compression::Zstd => 2,
+        };
+        let mut out = Vec::new();
+        for (tag, v) in [
+            (1, self.write_buffer_size as u64),
+            (2, self.block_size as u64),
+            (3, self.bloom_bits_per_key as u64),
+            (4, compression),
+            (5, self.target_file_size),
+        ] {
+            crate::coding::put_varint64(&mut out, tag);
+            crate::coding::put_varint64(&mut out, v);
+        }
+        out
+    }
+
+    /// Decodes `encode`'s output; `None` if it is malformed.
+    pub(crate) fn decode(bytes: &[u8]) -> Option<KeyspaceOptions> {
+        let mut r = crate::coding::Reader::new(bytes);
+        let mut o = KeyspaceOptions::default();
+        while !r.is_empty() {
+            let tag = r.varint64("tag").ok()?;
+            let v = r.varint64("value").ok()?;
+            let size = usize::try_from(v).ok();
+            match tag {
+                1 => o.write_buffer_size = size?,
+                2 => o.block_size = size?,
+                3 => o.bloom_bits_per_key = size?,
+                4 => {
+                    o.compression = match v {
+                        0 => Compression::None,
+                        1 => Compression::Lz4,
+                        2 => Compression::Zstd,
+                        _ => return None,
+                    }
+                }
+                5 => o.target_file_size = v,
+                t if t >= 100 => {}
+                _ => return None,
+            }
+        }
+        Some(o)
+    }
+}
+
 /// The smallest `target_file_size` open accepts.
 const MIN_TARGET_FILE_SIZE: u64 = 1 << 10;
 

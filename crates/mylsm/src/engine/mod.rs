@@ -14,10 +14,11 @@ pub(crate) mod snapshots;
 pub(crate) mod table_file;
 pub(crate) mod tree;
 
+use std::collections::BTreeMap;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use crate::filename;
 use crate::fs::{FileLock, FileSystem};
@@ -28,6 +29,7 @@ use crate::table_cache::TableCache;
 use crate::version::VersionSet;
 use queue::JobQueue;
 use snapshots::SnapshotList;
+use tree::Tree;
 
 /// Locks `m`, ignoring poison. Every guarded update in the engine completes before
 /// anything that can panic, and a worker that panics latches the database failed
@@ -51,6 +53,9 @@ pub(crate) struct Shared {
     versions: Option<Mutex<VersionSet>>,
     /// WAL files on disk that the engine created or replayed and has not deleted.
     wals: Mutex<BTreeSet<u64>>,
+    /// The live keyspaces by id. Changed only with the write path's log lock held (a
+    /// keyspace is created or dropped between write groups).
+    trees: RwLock<BTreeMap<u32, Arc<Tree>>>,
     snapshots: SnapshotList,
     latch: Latch,
     jobs: JobQueue,
@@ -89,6 +94,7 @@ impl Shared {
             visible: AtomicU64::new(p.last_seqno),
             versions: p.versions.map(Mutex::new),
             wals: Mutex::new(p.wals),
+            trees: RwLock::new(BTreeMap::new()),
             snapshots: SnapshotList::default(),
             latch: Latch::default(),
             jobs: p.jobs,
@@ -198,6 +204,40 @@ impl Shared {
         };
         for n in obsolete {
             let _ = self.fs.remove_file(&filename::log_file(&self.dir, n));
+        }
+    }
+
+    /// The live keyspace `id`.
+    pub fn tree(&self, id: u32) -> Option<Arc<Tree>> {
+        self.trees.read().unwrap_or_else(|p| p.into_inner()).get(&id).cloned()
+    }
+
+    /// The live keyspace named `name`.
+    pub fn tree_named(&self, name: &str) -> Option<Arc<Tree>> {
+        let trees = self.trees.read().unwrap_or_else(|p| p.into_inner());
+        trees.values().find(|t| t.name() == name).cloned()
+    }
+
+    /// Every live keyspace, by id.
+    pub fn trees(&self) -> Vec<Arc<Tree>> {
+        self.trees.read().unwrap_or_else(|p| p.into_inner()).values().cloned().collect()
+    }
+
+    /// Registers a live keyspace.
+    pub fn insert_tree(&self, tree: Arc<Tree>) {
+        self.trees.write().unwrap_or_else(|p| p.into_inner()).insert(tree.id(), tree);
+    }
+
+    /// Forgets a dropped keyspace.
+    pub fn remove_tree(&self, id: u32) {
+        self.trees.write().unwrap_or_else(|p| p.into_inner()).remove(&id);
+    }
+
+    /// Latches `e` as the database's failure and wakes every waiter on every keyspace.
+    pub fn fail(&self, e: &crate::Error) {
+        self.latch.fail(e);
+        for tree in self.trees() {
+            tree.notify();
         }
     }
 

@@ -15,7 +15,7 @@
 //! memory only, and holds every live table open so that a writer in another process
 //! cannot delete one from under it.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -25,7 +25,7 @@ use super::{Shared, SharedParts};
 use crate::cache::BlockCache;
 use crate::filename::{self, FileKind};
 use crate::fs::FileSystem;
-use crate::options::{DbOptions, Options};
+use crate::options::{DbOptions, Options, TreeOptions};
 use crate::recovery::{self, Recovered};
 use crate::table_cache::TableCache;
 use crate::version::set::{read_manifest, Manifested};
@@ -36,6 +36,7 @@ use crate::{Error, Result};
 /// An open database, ready for its handle to start the workers.
 pub(crate) struct Opened {
     pub shared: Arc<Shared>,
+    /// The default keyspace (the others are registered in `shared`).
     pub tree: Arc<Tree>,
     /// The new live log and its number; `None` on a read-only open.
     pub wal: Option<(LogWriter, u64)>,
@@ -151,12 +152,15 @@ pub(crate) fn open(dir: &Path, options: &Options, read_only: bool) -> Result<Ope
         return Err(Error::corruption(&path, 0, "file number beyond the largest"));
     }
     let live_logs = check_files(dir, &m, &listing)?;
+    let keyspaces = m.trees.iter().map(|(&id, t)| (id, t.log_number)).collect();
     let rec = recovery::replay_logs(
         fs.as_ref(),
         dir,
         &live_logs,
         m.last_seqno,
         db_opts.wal_recovery_mode,
+        &keyspaces,
+        m.max_keyspace_id,
     )?;
     let next_file = m.next_file_number.max(listing.max_number + 1);
     let recovery_truncated = rec
@@ -183,29 +187,63 @@ pub(crate) fn open(dir: &Path, options: &Options, read_only: bool) -> Result<Ope
         recovery_truncated,
         jobs,
     };
-    let tree_opts = options.tree_options();
+    let mut tree_opts = BTreeMap::new();
+    for (&id, t) in &m.trees {
+        tree_opts.insert(id, options.keyspace_tree_options(&t.options, &t.name)?);
+    }
     if read_only {
         // Every live table is opened now and held, so the view stays readable whatever
         // a writer in another process deletes.
-        for (_, f) in m.version.files() {
-            parts.pinned.push(tables.get(f)?);
+        for t in m.trees.values() {
+            for (_, f) in t.version.files() {
+                parts.pinned.push(tables.get(f)?);
+            }
         }
-        let tree = Tree::new(tree_opts, Arc::new(m.version), rec.mem, tables);
         let shared = Arc::new(Shared::new(parts));
-        return Ok(Opened { shared, tree: Arc::new(tree), wal: None, receivers });
+        let mut rec = rec;
+        for (id, t) in m.trees {
+            let mem = rec.mems.remove(&id).unwrap_or_default();
+            let opts = tree_opts.remove(&id).unwrap_or_else(|| options.tree_options());
+            let version = Arc::new(t.version);
+            shared.insert_tree(Arc::new(Tree::new(
+                id,
+                t.name,
+                opts,
+                version,
+                mem,
+                Arc::clone(&tables),
+            )));
+        }
+        return finish(shared, None, receivers);
     }
-    let s = start_writing(&db_opts, dir, m, &rec, &tree_opts.table, next_file)?;
+    let s = start_writing(&db_opts, dir, m, &rec, &tree_opts, next_file)?;
     let log_number = s.log_number;
     let versions = VersionSet::create(Arc::clone(&fs), dir, s.manifest, s.temp, &s.m)?;
     remove_obsolete(fs.as_ref(), dir, &versions, log_number, &listing)?;
-    let version = versions.current();
+    let trees: Vec<_> =
+        s.m.trees.iter().map(|(&id, t)| (id, t.name.clone(), versions.current(id))).collect();
     parts.next_file = s.m.next_file_number;
     parts.wals = BTreeSet::from([log_number]);
     parts.versions = Some(versions);
-    let wal = s.wal;
-    let tree = Tree::new(tree_opts, version, Arc::new(crate::memtable::MemTable::new()), tables);
     let shared = Arc::new(Shared::new(parts));
-    Ok(Opened { shared, tree: Arc::new(tree), wal: Some((wal, log_number)), receivers })
+    for (id, name, version) in trees {
+        let opts = tree_opts.remove(&id).unwrap_or_else(|| options.tree_options());
+        let mem = Arc::new(crate::memtable::MemTable::new());
+        shared.insert_tree(Arc::new(Tree::new(id, name, opts, version, mem, Arc::clone(&tables))));
+    }
+    finish(shared, Some((s.wal, log_number)), receivers)
+}
+
+/// The `Opened` for `shared`, whose keyspaces are registered.
+fn finish(
+    shared: Arc<Shared>,
+    wal: Option<(LogWriter, u64)>,
+    receivers: JobReceivers,
+) -> Result<Opened> {
+    let tree = shared.tree(0).ok_or_else(|| {
+        Error::corruption(shared.dir().join("CURRENT"), 0, "the default keyspace is missing")
+    })?;
+    Ok(Opened { shared, tree, wal, receivers })
 }
 
 /// Checks that every table the manifest names is in the directory and every live log
@@ -213,13 +251,17 @@ pub(crate) fn open(dir: &Path, options: &Options, read_only: bool) -> Result<Ope
 /// replay, ascending.
 fn check_files(dir: &Path, m: &Manifested, listing: &Listing) -> Result<Vec<u64>> {
     let manifest = filename::manifest_file(dir, m.manifest_number.unwrap_or(0));
-    for (level, f) in m.version.files() {
-        if !listing.tables.contains(&f.number) {
-            let detail = format!("names table {:06}.sst (L{level}), which is missing", f.number);
-            return Err(Error::corruption(&manifest, 0, detail));
+    for t in m.trees.values() {
+        for (level, f) in t.version.files() {
+            if !listing.tables.contains(&f.number) {
+                let detail =
+                    format!("names table {:06}.sst (L{level}), which is missing", f.number);
+                return Err(Error::corruption(&manifest, 0, detail));
+            }
         }
     }
-    let on_disk = listing.logs.keys().copied().filter(|&n| n >= m.log_number);
+    let log_number = m.log_number();
+    let on_disk = listing.logs.keys().copied().filter(|&n| n >= log_number);
     let Some(tracked) = &m.wals else {
         // A manifest from before WAL tracking: every log at or above its log number is
         // live.
@@ -256,13 +298,13 @@ struct Started {
     log_number: u64,
 }
 
-/// Folds the recovered memtable into an L0 table and starts the new log.
+/// Folds each keyspace's recovered memtable into an L0 table and starts the new log.
 fn start_writing(
     db_opts: &DbOptions,
     dir: &Path,
     mut m: Manifested,
     rec: &Recovered,
-    table_opts: &crate::sstable::TableOptions,
+    tree_opts: &BTreeMap<u32, TreeOptions>,
     mut next_file: u64,
 ) -> Result<Started> {
     let fs = db_opts.fs.as_ref();
@@ -270,10 +312,13 @@ fn start_writing(
         next_file += 1;
         next_file - 1
     };
-    let table = alloc();
-    if let Some(meta) = super::table_file::write_table(fs, dir, table, table_opts, &rec.mem)? {
-        let edit = VersionEdit { added: vec![(0, meta)], ..VersionEdit::default() };
-        m.version = m.version.apply(&edit)?;
+    for (id, t) in &mut m.trees {
+        let (Some(mem), Some(opts)) = (rec.mems.get(id), tree_opts.get(id)) else { continue };
+        let table = alloc();
+        if let Some(meta) = super::table_file::write_table(fs, dir, table, &opts.table, mem)? {
+            let edit = VersionEdit { added: vec![(0, meta)], ..VersionEdit::default() };
+            t.version = t.version.apply(&edit)?;
+        }
     }
     let log_number = alloc();
     let wal = LogWriter::new(fs.create(&filename::log_file(dir, log_number))?);
@@ -281,7 +326,9 @@ fn start_writing(
     // acknowledged.
     fs.sync_dir(dir)?;
     let (manifest, temp) = (alloc(), alloc());
-    m.log_number = log_number;
+    for t in m.trees.values_mut() {
+        t.log_number = log_number;
+    }
     m.last_seqno = rec.last_seqno;
     m.wals = Some(BTreeSet::from([log_number]));
     m.next_file_number = next_file;
@@ -298,7 +345,7 @@ fn remove_obsolete(
     live_log: u64,
     listing: &Listing,
 ) -> Result<()> {
-    let live_tables: BTreeSet<u64> = versions.current().files().map(|(_, f)| f.number).collect();
+    let live_tables: BTreeSet<u64> = versions.live_tables();
     for name in &listing.names {
         let obsolete = match filename::parse(name) {
             Some(FileKind::Log(n)) => n != live_log,

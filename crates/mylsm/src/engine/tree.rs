@@ -8,7 +8,7 @@
 //! order the state changed. A database has one tree today; keyspaces will each be one.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
 use std::time::Duration;
 
@@ -81,9 +81,13 @@ pub(crate) struct Counters {
     pub compactions_peak: AtomicU64,
 }
 
-/// One LSM tree.
+/// One LSM tree: one keyspace.
 #[derive(Debug)]
 pub(crate) struct Tree {
+    id: u32,
+    name: String,
+    /// Set once the keyspace is dropped: every operation on it fails from then on.
+    dropped: AtomicBool,
     opts: TreeOptions,
     state: Mutex<TreeState>,
     /// Signalled whenever `state` changes in a way a waiter may care about (a flush or
@@ -96,8 +100,10 @@ pub(crate) struct Tree {
 }
 
 impl Tree {
-    /// A tree over `version` whose active memtable is `mem`.
+    /// Keyspace `id` (`name`) over `version`, whose active memtable is `mem`.
     pub fn new(
+        id: u32,
+        name: String,
         opts: TreeOptions,
         version: Arc<Version>,
         mem: Arc<MemTable>,
@@ -105,6 +111,9 @@ impl Tree {
     ) -> Tree {
         let view = ReadView { mem, imms: Vec::new(), version: Arc::clone(&version), tables };
         Tree {
+            id,
+            name,
+            dropped: AtomicBool::new(false),
             opts,
             state: Mutex::new(TreeState {
                 imms: VecDeque::new(),
@@ -123,6 +132,25 @@ impl Tree {
 
     pub fn opts(&self) -> &TreeOptions {
         &self.opts
+    }
+
+    /// The keyspace id (0: the default keyspace).
+    pub fn id(&self) -> u32 {
+        self.id
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn is_dropped(&self) -> bool {
+        self.dropped.load(Ordering::Acquire)
+    }
+
+    /// Marks the keyspace dropped and wakes its waiters (who then fail).
+    pub fn mark_dropped(&self) {
+        self.dropped.store(true, Ordering::Release);
+        self.notify();
     }
 
     pub fn counters(&self) -> &Counters {
@@ -181,9 +209,9 @@ impl Tree {
         self.install_view(st, self.active_memtable());
     }
 
-    /// Latches `e` as the database's failure and wakes every waiter on this tree.
+    /// Latches `e` as the database's failure and wakes every waiter on every tree.
     pub fn fail(&self, shared: &Shared, e: &crate::Error) {
-        shared.latch().fail(e);
+        shared.fail(e);
         self.notify();
     }
 

@@ -111,6 +111,7 @@ pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
         )],
         new_wals: vec![8, 13],
         db_format: Some(2),
+        ..VersionEdit::default()
     };
     out.push(("version_edit", edit.encode()));
 

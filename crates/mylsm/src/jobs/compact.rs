@@ -164,11 +164,21 @@ fn run_compaction(shared: &Shared, tree: &Tree, c: Compaction, busy: &mut Vec<u6
         snapshots: &snapshots,
         new_file_number: &next_file,
     };
-    let out = compaction::run(&c, &ctx)?;
+    let mut out = compaction::run(&c, &ctx)?;
+    out.edit.keyspace = tree.id();
     let removed: Vec<Arc<FileMeta>> = c.inputs.iter().chain(&c.next_inputs).cloned().collect();
     {
         // Installed under the manifest lock, in logging order (see `jobs::flush`).
         let mut versions = shared.versions();
+        if tree.is_dropped() {
+            // Dropped while the compaction ran (a drop holds this lock too): its outputs
+            // belong to nothing (a move wrote none).
+            drop(versions);
+            for (_, f) in out.edit.added.iter().filter(|_| !c.trivial_move) {
+                let _ = shared.fs().remove_file(&filename::table_file(shared.dir(), f.number));
+            }
+            return Ok(());
+        }
         let version =
             versions.log_and_apply(out.edit, shared.next_file_number(), shared.latch())?;
         let mut st = tree.state();

@@ -77,7 +77,11 @@ impl Drop for FlushingGuard<'_> {
 }
 
 fn flush_one(shared: &Shared, tree: &Arc<Tree>, mem: &MemTable, log_number: u64) -> Result<()> {
-    let mut edit = VersionEdit { log_number: Some(log_number + 1), ..VersionEdit::default() };
+    let mut edit = VersionEdit {
+        keyspace: tree.id(),
+        log_number: Some(log_number + 1),
+        ..VersionEdit::default()
+    };
     let number = shared.new_file_number();
     if let Some(meta) = crate::engine::table_file::write_table(
         shared.fs(),
@@ -90,21 +94,31 @@ fn flush_one(shared: &Shared, tree: &Arc<Tree>, mem: &MemTable, log_number: u64)
         edit.last_seqno = Some(meta.largest_seqno);
         edit.added.push((0, meta));
     }
-    {
+    let needed = {
         // The new version is installed before the manifest lock is released, so
         // versions are installed in the order they were logged: a flush and a
         // compaction finishing together cannot install an older version last.
         let mut versions = shared.versions();
+        if tree.is_dropped() {
+            // Dropped while the table was written (a drop holds this lock too): the
+            // table belongs to nothing.
+            drop(versions);
+            let _ = shared.fs().remove_file(&crate::filename::table_file(shared.dir(), number));
+            tree.state().imms.clear();
+            tree.notify();
+            return Ok(());
+        }
         let version = versions.log_and_apply(edit, shared.next_file_number(), shared.latch())?;
         let mut st = tree.state();
         st.imms.pop_front();
         st.version = version;
         st.flushes += 1;
         tree.refresh_view(&st);
-    }
-    // Not under the manifest lock: listing and deleting files there would hold up every
-    // concurrent install.
-    shared.delete_wals_below(log_number + 1);
+        versions.log_number()
+    };
+    // Not under the manifest lock: deleting files there would hold up every concurrent
+    // install. The WALs go once no keyspace needs them.
+    shared.delete_wals_below(needed);
     tree.notify();
     shared.jobs().schedule_compaction(tree);
     super::compact::delete_obsolete_tables(shared, tree);

@@ -87,8 +87,11 @@ fn run(shared: &Weak<Shared>, rx: &JobReceivers) {
             },
         };
         let Job::Run(tree) = job else { return };
-        let (Some(shared), Some(tree)) = (shared.upgrade(), tree.upgrade()) else { return };
-        run_guarded(&shared, &tree, work);
+        let Some(shared) = shared.upgrade() else { return };
+        // A request for a keyspace dropped since has nothing left to do.
+        if let Some(tree) = tree.upgrade().filter(|t| !t.is_dropped()) {
+            run_guarded(&shared, &tree, work);
+        }
     }
 }
 

@@ -10,8 +10,13 @@
 //!   tag 5  new file          level: varint32  number: varint64  size: varint64
 //!                            smallest: varstring  largest: varstring   (internal keys)
 //!                            smallest_seqno: varint64  largest_seqno: varint64
-//!   tag 6..13                reserved for keyspaces, blob files and per-tree log numbers
-//!                            (see `docs/manifest_format.md`); refused by this build
+//!   tag 6  keyspace          varint32   the keyspace tags 1, 4 and 5 of this edit belong to
+//!   tag 7  keyspace added    id: varint32  name: varstring  log_number: varint64
+//!                            options: varstring
+//!   tag 8  keyspace dropped  id: varint32
+//!   tag 9  max keyspace id   varint32   no keyspace id at or below it is ever reused
+//!   tag 10..12               reserved (new file v2, blob files); refused by this build
+//!   tag 13 keyspace log      id: varint32  log_number: varint64   (another keyspace's)
 //!   tag 14 new WAL           number: varint64   a WAL that is live until log_number passes it
 //!   tag 15 db format         varint64   2: the manifest tracks live WALs (tag 14)
 //! ```
@@ -38,6 +43,11 @@ const TAG_NEXT_FILE: u64 = 2;
 const TAG_LAST_SEQNO: u64 = 3;
 const TAG_DELETED_FILE: u64 = 4;
 const TAG_NEW_FILE: u64 = 5;
+const TAG_KEYSPACE: u64 = 6;
+const TAG_KEYSPACE_ADDED: u64 = 7;
+const TAG_KEYSPACE_DROPPED: u64 = 8;
+const TAG_MAX_KEYSPACE_ID: u64 = 9;
+const TAG_KEYSPACE_LOG: u64 = 13;
 const TAG_NEW_WAL: u64 = 14;
 const TAG_DB_FORMAT: u64 = 15;
 
@@ -45,9 +55,24 @@ const TAG_DB_FORMAT: u64 = 15;
 /// the manifest. A manifest without the field is format 1 (before WAL tracking).
 pub(crate) const DB_FORMAT: u64 = 2;
 
+/// A keyspace as the manifest records its creation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct KeyspaceDef {
+    pub id: u32,
+    pub name: String,
+    /// The oldest WAL that may hold its data when it is created: the live one.
+    pub log_number: u64,
+    /// Its options, as `KeyspaceOptions::encode` wrote them.
+    pub options: Vec<u8>,
+}
+
 /// A change to the version: files added and removed per level, plus counters.
+///
+/// The file fields and `log_number` belong to keyspace `keyspace`; keyspaces are added
+/// before, and dropped after, those fields are applied.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct VersionEdit {
+    pub keyspace: u32,
     pub log_number: Option<u64>,
     pub next_file_number: Option<u64>,
     pub last_seqno: Option<u64>,
@@ -57,6 +82,12 @@ pub(crate) struct VersionEdit {
     pub new_wals: Vec<u64>,
     /// Set in the snapshot edit that starts a manifest (see [`DB_FORMAT`]).
     pub db_format: Option<u64>,
+    pub keyspaces_added: Vec<KeyspaceDef>,
+    pub keyspaces_dropped: Vec<u32>,
+    pub max_keyspace_id: Option<u32>,
+    /// Log numbers of keyspaces other than `keyspace` (a WAL switch moves those of
+    /// keyspaces with nothing left to flush).
+    pub keyspace_logs: Vec<(u32, u64)>,
 }
 
 fn field(dst: &mut Vec<u8>, tag: u64, payload: &[u8]) {
@@ -75,12 +106,31 @@ impl VersionEdit {
                 field(out, tag, &p);
             }
         };
+        num(&mut out, TAG_KEYSPACE, (self.keyspace != 0).then_some(u64::from(self.keyspace)));
         num(&mut out, TAG_LOG_NUMBER, self.log_number);
         num(&mut out, TAG_NEXT_FILE, self.next_file_number);
         num(&mut out, TAG_LAST_SEQNO, self.last_seqno);
         num(&mut out, TAG_DB_FORMAT, self.db_format);
         for &wal in &self.new_wals {
             num(&mut out, TAG_NEW_WAL, Some(wal));
+        }
+        num(&mut out, TAG_MAX_KEYSPACE_ID, self.max_keyspace_id.map(u64::from));
+        for &id in &self.keyspaces_dropped {
+            num(&mut out, TAG_KEYSPACE_DROPPED, Some(u64::from(id)));
+        }
+        for def in &self.keyspaces_added {
+            p.clear();
+            put_varint64(&mut p, u64::from(def.id));
+            put_length_prefixed(&mut p, def.name.as_bytes());
+            put_varint64(&mut p, def.log_number);
+            put_length_prefixed(&mut p, &def.options);
+            field(&mut out, TAG_KEYSPACE_ADDED, &p);
+        }
+        for &(id, log) in &self.keyspace_logs {
+            p.clear();
+            put_varint64(&mut p, u64::from(id));
+            put_varint64(&mut p, log);
+            field(&mut out, TAG_KEYSPACE_LOG, &p);
         }
         for &(level, number) in &self.deleted {
             p.clear();
@@ -142,6 +192,23 @@ impl VersionEdit {
                 self.added.push((level, meta));
             }
             TAG_NEW_WAL => self.new_wals.push(p.varint64("WAL number")?),
+            TAG_KEYSPACE => self.keyspace = keyspace_id(&mut p)?,
+            TAG_KEYSPACE_DROPPED => self.keyspaces_dropped.push(keyspace_id(&mut p)?),
+            TAG_MAX_KEYSPACE_ID => self.max_keyspace_id = Some(keyspace_id(&mut p)?),
+            TAG_KEYSPACE_ADDED => {
+                let id = keyspace_id(&mut p)?;
+                let at = p.offset();
+                let name = std::str::from_utf8(p.length_prefixed("keyspace name")?)
+                    .map_err(|_| Malformed { offset: at, what: "keyspace name is not UTF-8" })?
+                    .to_string();
+                let log_number = p.varint64("keyspace log number")?;
+                let options = p.length_prefixed("keyspace options")?.to_vec();
+                self.keyspaces_added.push(KeyspaceDef { id, name, log_number, options });
+            }
+            TAG_KEYSPACE_LOG => {
+                let id = keyspace_id(&mut p)?;
+                self.keyspace_logs.push((id, p.varint64("keyspace log number")?));
+            }
             TAG_DB_FORMAT => {
                 let format = p.varint64("db format")?;
                 if format == 0 || format > DB_FORMAT {
@@ -160,6 +227,12 @@ impl VersionEdit {
         }
         Ok(())
     }
+}
+
+fn keyspace_id(p: &mut Reader<'_>) -> Result<u32, Malformed> {
+    let at = p.offset();
+    u32::try_from(p.varint64("keyspace id")?)
+        .map_err(|_| Malformed { offset: at, what: "keyspace id out of range" })
 }
 
 fn level(p: &mut Reader<'_>) -> Result<usize, Malformed> {
@@ -194,6 +267,16 @@ mod tests {
             )],
             new_wals: vec![12, 13],
             db_format: Some(DB_FORMAT),
+            keyspace: 3,
+            keyspaces_added: vec![KeyspaceDef {
+                id: 3,
+                name: "users".into(),
+                log_number: 12,
+                options: vec![1, 2, 3],
+            }],
+            keyspaces_dropped: vec![2],
+            max_keyspace_id: Some(3),
+            keyspace_logs: vec![(1, 13)],
         }
     }
 
@@ -232,7 +315,7 @@ mod tests {
         let mut newer = Vec::new();
         field(&mut newer, TAG_DB_FORMAT, &[DB_FORMAT as u8 + 1]);
         assert!(VersionEdit::decode(&newer, Path::new("M"), 0).unwrap_err().is_corruption());
-        for reserved in 6..14 {
+        for reserved in 10..13 {
             let mut r = Vec::new();
             field(&mut r, reserved, &[0]);
             assert!(VersionEdit::decode(&r, Path::new("M"), 0).is_err(), "tag {reserved}");

@@ -11,6 +11,6 @@ pub(crate) mod version;
 pub use edit::FileMeta;
 pub(crate) use edit::{VersionEdit, NUM_LEVELS};
 pub(crate) use level_iter::LevelIter;
-pub(crate) use set::VersionSet;
+pub(crate) use set::{VersionSet, DEFAULT_KEYSPACE};
 pub(crate) use table_iter::LazyTableIter;
 pub(crate) use version::Version;

@@ -41,10 +41,31 @@ use crate::{Error, Result};
 #[derive(Debug)]
 pub(crate) struct LogState {
     pub last_seqno: u64,
-    /// The tree's active memtable, which changes only under this lock (a rotation):
-    /// kept here so the leader need not take the tree's view for every group.
-    pub mem: Arc<MemTable>,
+    /// Every live keyspace with its active memtable, the default one first. Memtables
+    /// change only under this lock (a rotation), and keyspaces join and leave only under
+    /// it: kept here so the leader need not take a view per record.
+    pub live: Vec<LiveTree>,
     scratch: Vec<u8>,
+}
+
+/// A live keyspace and the memtable its writes go to.
+#[derive(Debug)]
+pub(crate) struct LiveTree {
+    pub tree: Arc<Tree>,
+    pub mem: Arc<MemTable>,
+}
+
+impl LogState {
+    /// Starts taking writes for `tree`.
+    pub fn add_tree(&mut self, tree: Arc<Tree>) {
+        let mem = tree.active_memtable();
+        self.live.push(LiveTree { tree, mem });
+    }
+
+    /// Stops taking writes for keyspace `id` (dropped).
+    pub fn remove_tree(&mut self, id: u32) {
+        self.live.retain(|l| l.tree.id() != id);
+    }
 }
 
 /// The live WAL; guarded by the WAL lock, the only lock held across WAL I/O.
@@ -93,15 +114,18 @@ impl WritePath {
     pub fn new(
         wal: LogWriter,
         wal_number: u64,
-        tree: &Tree,
+        trees: &[Arc<Tree>],
         last_seqno: u64,
         max_group_bytes: usize,
     ) -> Self {
-        let mem = tree.active_memtable();
+        let mut log = LogState { last_seqno, live: Vec::new(), scratch: Vec::new() };
+        for tree in trees {
+            log.add_tree(Arc::clone(tree));
+        }
         WritePath {
             queue: Mutex::new(Queue::default()),
             wake: Condvar::new(),
-            log: Mutex::new(LogState { last_seqno, mem, scratch: Vec::new() }),
+            log: Mutex::new(log),
             wal: Mutex::new(Wal { writer: wal, number: wal_number }),
             max_group_bytes: max_group_bytes.max(1),
             groups: AtomicU64::new(0),
@@ -111,19 +135,13 @@ impl WritePath {
         }
     }
 
-    /// Applies `batch` to `tree` atomically; returns once it is logged (and fsynced if
-    /// `sync`) and visible to every later read.
+    /// Applies `batch` atomically, to whichever keyspaces its records name; returns once
+    /// it is logged (and fsynced if `sync`) and visible to every later read.
     ///
     /// Before appending, the leader makes room (`stall.rs`): it may cut a new memtable
     /// and WAL, slow the group down, or stall while too many memtables or L0 tables
     /// wait.
-    pub fn write(
-        &self,
-        shared: &Shared,
-        tree: &Arc<Tree>,
-        batch: WriteBatch,
-        sync: bool,
-    ) -> Result<()> {
+    pub fn write(&self, shared: &Shared, batch: WriteBatch, sync: bool) -> Result<()> {
         batch.validate()?;
         shared.latch().check()?;
         if batch.is_empty() {
@@ -144,7 +162,7 @@ impl WritePath {
             q.leader_active = true;
             let mut group = self.take_group(&mut q);
             drop(q);
-            let result = self.commit(shared, tree, &mut group);
+            let result = self.commit(shared, &mut group);
             q = lock(&self.queue);
             q.leader_active = false;
             if let Err(e) = result {
@@ -172,12 +190,12 @@ impl WritePath {
     }
 
     /// The leader's work for one group, holding the log lock throughout.
-    fn commit(&self, shared: &Shared, tree: &Arc<Tree>, group: &mut [Pending]) -> Result<()> {
+    fn commit(&self, shared: &Shared, group: &mut [Pending]) -> Result<()> {
         let mut log = lock(&self.log);
         // The database may have failed or closed while this group waited.
         shared.latch().check()?;
         let bytes = group.iter().map(|p| p.batch.encoded_len()).sum();
-        super::stall::make_room(shared, tree, self, &mut log, bytes)?;
+        super::stall::make_room(shared, self, &mut log, bytes)?;
         let sync = group.iter().any(|p| p.sync);
         // The group is ours: merge the later batches into the first, copying only them.
         let Some((head, rest)) = group.split_first_mut() else { return Ok(()) };
@@ -191,11 +209,25 @@ impl WritePath {
             return Err(Error::InvalidArgument("sequence numbers exhausted".into()));
         }
         batch.set_seqno(first);
-        self.append(shared, tree, batch.encoded(), sync)?;
-        let LogState { mem, scratch, .. } = &mut *log;
+        self.append(shared, batch.encoded(), sync)?;
+        let LogState { live, scratch, .. } = &mut *log;
         let mut bytes = 0;
+        // Records of one keyspace come in runs: look the memtable up once per run.
+        let mut run: Option<(u32, &Arc<MemTable>)> = None;
         for (i, rec) in batch.records().enumerate() {
-            mem.add(scratch, first + i as u64, rec.kind, rec.key, rec.value);
+            let mem = match run {
+                Some((id, mem)) if id == rec.keyspace => Some(mem),
+                _ => {
+                    let mem = live.iter().find(|l| l.tree.id() == rec.keyspace).map(|l| &l.mem);
+                    run = mem.map(|m| (rec.keyspace, m));
+                    mem
+                }
+            };
+            // A keyspace dropped after the batch was checked: its records go with it
+            // (replay skips them too).
+            if let Some(mem) = mem {
+                mem.add(scratch, first + i as u64, rec.kind, rec.key, rec.value);
+            }
             bytes += rec.key.len() + rec.value.len();
         }
         self.user_bytes.fetch_add(bytes as u64, Ordering::Relaxed);
@@ -208,7 +240,7 @@ impl WritePath {
 
     /// Appends one record to the live WAL (and fsyncs it if `sync`); a failure is
     /// latched before the WAL lock is let go.
-    fn append(&self, shared: &Shared, tree: &Tree, record: &[u8], sync: bool) -> Result<()> {
+    fn append(&self, shared: &Shared, record: &[u8], sync: bool) -> Result<()> {
         let mut wal = lock(&self.wal);
         shared.latch().check()?;
         let mut result = wal.writer.add_record(record);
@@ -217,7 +249,7 @@ impl WritePath {
             self.wal_syncs.fetch_add(1, Ordering::Relaxed);
         }
         if let Err(e) = &result {
-            tree.fail(shared, e);
+            shared.fail(e);
         }
         result
     }
@@ -229,13 +261,13 @@ impl WritePath {
     /// After a failed write, sync or flush it fails too: the failure may have lost
     /// acknowledged writes (a failed fsync drops the pages it covered), and syncing what
     /// is left would promise durability for them. The failure stands until reopen.
-    pub fn sync(&self, shared: &Shared, tree: &Tree) -> Result<()> {
+    pub fn sync(&self, shared: &Shared) -> Result<()> {
         let mut wal = lock(&self.wal);
         shared.latch().check()?;
         let result = wal.writer.sync();
         self.wal_syncs.fetch_add(1, Ordering::Relaxed);
         if let Err(e) = &result {
-            tree.fail(shared, e);
+            shared.fail(e);
         }
         result
     }

@@ -14,37 +14,58 @@ use crate::version::VersionEdit;
 use crate::wal::LogWriter;
 use crate::Result;
 
-/// Called by the write leader before each group of `bytes`: slows down or stops while
-/// L0 has too many tables, and if the memtable is full, stalls while too many memtables
-/// wait for flush, then cuts a new memtable and WAL. Holding the log lock while stalled
-/// is the point: every writer waits behind the leader. (`Db::sync` takes only the WAL
-/// lock, so it is not held up.)
+/// Called by the write leader before each group of `bytes`: for each keyspace, slows
+/// down or stops while its L0 has too many tables, and if its memtable is full, stalls
+/// while too many of its memtables wait for flush; then, if any memtable is full, cuts
+/// new memtables and a new WAL. Holding the log lock while stalled is the point: every
+/// writer waits behind the leader. (`Db::sync` takes only the WAL lock, so it is not
+/// held up.) Stalls are database-wide, as RocksDB's write controller is: one keyspace
+/// with a full L0 holds up every write.
 pub(crate) fn make_room(
     shared: &Shared,
-    tree: &Arc<Tree>,
     wp: &WritePath,
     log: &mut LogState,
     bytes: usize,
 ) -> Result<()> {
+    let mut slowed = false;
+    let mut any_full = false;
+    for live in &log.live {
+        stall(shared, &live.tree, &live.mem, bytes, &mut slowed)?;
+        any_full |= live.mem.approximate_memory_usage() >= live.tree.opts().write_buffer_size;
+    }
+    if !any_full {
+        return Ok(());
+    }
+    rotate(shared, wp, log)
+}
+
+/// Waits while `tree` is over its limits; `slowed` says whether this group was already
+/// delayed once (it is delayed at most once, whatever the keyspaces).
+fn stall(
+    shared: &Shared,
+    tree: &Arc<Tree>,
+    mem: &MemTable,
+    bytes: usize,
+    slowed: &mut bool,
+) -> Result<()> {
     let opts = tree.opts();
     // Which causes this group has already been counted under.
     let mut counted = [false; 3];
-    let mut slowed = false;
     let mut st = tree.state();
     loop {
         // `close` (and a failure) wakes a stall; it must not wait for workers that
         // have stopped.
         shared.latch().check()?;
         let l0 = st.version.num_files(0);
-        let full = log.mem.approximate_memory_usage() >= opts.write_buffer_size;
+        let full = mem.approximate_memory_usage() >= opts.write_buffer_size;
         let cause = if l0 >= opts.l0_stop_writes_trigger {
             StallCause::L0Stop
         } else if full && st.imms.len() >= opts.max_immutable_memtables {
             StallCause::Memtables
-        } else if l0 >= opts.l0_slowdown_writes_trigger && !slowed {
+        } else if l0 >= opts.l0_slowdown_writes_trigger && !*slowed {
             StallCause::L0Slowdown
         } else {
-            break;
+            return Ok(());
         };
         // A group is counted when its stall begins, so a stall in progress shows.
         let first = !std::mem::replace(&mut counted[cause as usize], true);
@@ -55,7 +76,7 @@ pub(crate) fn make_room(
             // `delayed_write_rate`, so compaction can catch up before writers hit the
             // hard stop (RocksDB's delayed write rate; LevelDB sleeps 1 ms).
             drop(st);
-            slowed = true;
+            *slowed = true;
             shared.jobs().schedule_compaction(tree);
             std::thread::sleep(slowdown_delay(bytes, opts.delayed_write_rate));
             st = tree.state();
@@ -66,52 +87,57 @@ pub(crate) fn make_room(
         }
         tree.count_stall(cause, false, started.elapsed().as_micros() as u64);
     }
-    drop(st);
-    if log.mem.approximate_memory_usage() < opts.write_buffer_size {
-        return Ok(());
-    }
-    rotate(shared, tree, wp, log)
 }
 
-/// Makes the active memtable immutable and starts a new memtable and WAL; the caller
-/// holds the log lock (`log`), so no group is half committed. The old WAL is fsynced
-/// first: otherwise a power loss could keep a synced write in the new WAL while losing
+/// Makes every keyspace's non-empty memtable immutable and starts new memtables and a
+/// new WAL, so that each memtable's data lies in exactly one WAL; the caller holds the
+/// log lock (`log`), so no group is half committed. The old WAL is fsynced first:
+/// otherwise a power loss could keep a synced write in the new WAL while losing
 /// unsynced ones before it in the old — a hole in the history. The new WAL is named in
 /// the manifest before any write goes to it, so an open can tell a missing live WAL
-/// from one that was never written. A failure is latched before the WAL lock is let go.
-pub(crate) fn rotate(
-    shared: &Shared,
-    tree: &Arc<Tree>,
-    wp: &WritePath,
-    log: &mut LogState,
-) -> Result<()> {
+/// from one that was never written; the same edit moves the log number of every
+/// keyspace with nothing left to flush to the new WAL, so a quiet keyspace never pins
+/// old WALs. A failure is latched before the WAL lock is let go.
+pub(crate) fn rotate(shared: &Shared, wp: &WritePath, log: &mut LogState) -> Result<()> {
     shared.latch().check()?;
     let number = shared.new_file_number();
+    let idle: Vec<(u32, u64)> = log
+        .live
+        .iter()
+        .filter(|l| l.mem.len() == 0 && l.tree.state().imms.is_empty())
+        .map(|l| (l.tree.id(), number))
+        .collect();
     let mut wal = wp.wal();
     let created = wal.writer.sync().and_then(|()| {
         let file = shared.fs().create(&filename::log_file(shared.dir(), number))?;
         shared.add_wal(number);
         shared.fs().sync_dir(shared.dir())?;
-        let edit = VersionEdit { new_wals: vec![number], ..VersionEdit::default() };
+        let edit =
+            VersionEdit { new_wals: vec![number], keyspace_logs: idle, ..VersionEdit::default() };
         shared.versions().log_and_apply(edit, shared.next_file_number(), shared.latch())?;
         Ok(file)
     });
     let file = match created {
         Ok(file) => file,
         Err(e) => {
-            tree.fail(shared, &e);
+            shared.fail(&e);
             return Err(e);
         }
     };
     let old_log = std::mem::replace(&mut wal.number, number);
     wal.writer = LogWriter::new(file);
     drop(wal);
-    let old_mem = std::mem::replace(&mut log.mem, Arc::new(MemTable::new()));
-    let mut st = tree.state();
-    st.imms.push_back(Imm { mem: old_mem, log_number: old_log });
-    tree.install_view(&st, Arc::clone(&log.mem));
-    drop(st);
-    shared.jobs().schedule_flush(tree);
+    for live in log.live.iter_mut().filter(|l| l.mem.len() > 0) {
+        let old_mem = std::mem::replace(&mut live.mem, Arc::new(MemTable::new()));
+        let mut st = live.tree.state();
+        st.imms.push_back(Imm { mem: old_mem, log_number: old_log });
+        live.tree.install_view(&st, Arc::clone(&live.mem));
+        drop(st);
+        shared.jobs().schedule_flush(&live.tree);
+    }
+    // WALs no keyspace needs any more (a quiet keyspace's log number just moved).
+    let needed = shared.versions().log_number();
+    shared.delete_wals_below(needed);
     Ok(())
 }
 

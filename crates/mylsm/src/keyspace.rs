@@ -1,0 +1,297 @@
+//! `Keyspace`: one sorted map of a database (a column family), and creating, finding
+//! and dropping keyspaces.
+//!
+//! Every database has the keyspace `"default"`, which `Db::put`, `Db::get` and the
+//! other `Db` calls use. Others are created by name and live in the manifest, so every
+//! keyspace opens with the database, with the options it was created with. All
+//! keyspaces share one WAL and one write path: a `WriteBatch` may span them and is
+//! applied atomically across them, through crashes (`WriteBatch::put_in`). A keyspace's
+//! id is never reused, so the records of a dropped keyspace never show up in one created
+//! later under the same name.
+
+use std::ops::{Bound, RangeBounds};
+use std::sync::Arc;
+
+use crate::db_iter::{owned_bounds, prefix_bounds, Iter};
+use crate::engine::tree::Tree;
+use crate::memtable::MemTable;
+use crate::options::KeyspaceOptions;
+use crate::stats::Stats;
+use crate::version::edit::KeyspaceDef;
+use crate::version::{Version, VersionEdit, DEFAULT_KEYSPACE};
+use crate::{Db, Error, Result, Value, WriteBatch};
+
+/// The longest keyspace name, in bytes.
+pub const MAX_KEYSPACE_NAME_LEN: usize = 255;
+
+/// A handle on one keyspace of a [`Db`]: cheap to clone, `Send + Sync + 'static`, and
+/// it keeps the database open while it lives (as a `Db` clone does).
+///
+/// Every call on a keyspace that has been dropped fails with
+/// [`Error::InvalidArgument`].
+///
+/// ```
+/// # fn main() -> mylsm::Result<()> {
+/// # let dir = tempfile::tempdir().unwrap();
+/// let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+/// let users = db.keyspace_or_create("users", Default::default)?;
+/// let index = db.keyspace_or_create("users-by-email", Default::default)?;
+/// let mut batch = mylsm::WriteBatch::new();
+/// batch.put_in(&users, "u1", "ada");
+/// batch.put_in(&index, "ada@example.com", "u1");
+/// db.write(batch)?; // both or neither
+/// assert_eq!(users.get("u1")?.as_deref(), Some(&b"ada"[..]));
+/// assert_eq!(db.get("u1")?, None, "the default keyspace is another map");
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Keyspace {
+    db: Db,
+    tree: Arc<Tree>,
+}
+
+impl std::fmt::Debug for Keyspace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Keyspace").field("name", &self.tree.name()).finish_non_exhaustive()
+    }
+}
+
+impl Keyspace {
+    /// The keyspace's id in the WAL and the manifest.
+    pub(crate) fn id(&self) -> u32 {
+        self.tree.id()
+    }
+
+    pub(crate) fn tree(&self) -> &Arc<Tree> {
+        &self.tree
+    }
+
+    /// `InvalidArgument` once the keyspace is dropped.
+    pub(crate) fn check(&self) -> Result<()> {
+        if self.tree.is_dropped() {
+            return Err(Error::InvalidArgument(format!(
+                "keyspace {:?} was dropped",
+                self.tree.name()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Whether the keyspace has been dropped (through any handle).
+    pub fn is_dropped(&self) -> bool {
+        self.tree.is_dropped()
+    }
+
+    /// The keyspace's name.
+    pub fn name(&self) -> &str {
+        self.tree.name()
+    }
+
+    /// The current value of `key`, or `None` if it is absent or deleted.
+    pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Value>> {
+        self.check()?;
+        self.db.get_in_tree(&self.tree, key.as_ref())
+    }
+
+    /// Whether `key` has a value.
+    pub fn contains_key(&self, key: impl AsRef<[u8]>) -> Result<bool> {
+        Ok(self.get(key)?.is_some())
+    }
+
+    /// Sets `key` to `value`.
+    pub fn put(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<()> {
+        let mut b = WriteBatch::new();
+        b.put_in(self, key, value);
+        self.db.write(b)
+    }
+
+    /// Deletes `key` (a no-op if it is absent).
+    pub fn delete(&self, key: impl AsRef<[u8]>) -> Result<()> {
+        let mut b = WriteBatch::new();
+        b.delete_in(self, key);
+        self.db.write(b)
+    }
+
+    /// Every key and value, in key order.
+    pub fn iter(&self) -> Iter {
+        self.iter_bounds(Bound::Unbounded, Bound::Unbounded)
+    }
+
+    /// The keys within `range`, in key order.
+    pub fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> Iter {
+        let (lo, hi) = owned_bounds(&range);
+        self.iter_bounds(lo, hi)
+    }
+
+    /// The keys starting with `prefix`, in key order.
+    pub fn prefix(&self, prefix: impl AsRef<[u8]>) -> Iter {
+        let (lo, hi) = prefix_bounds(prefix.as_ref());
+        self.iter_bounds(lo, hi)
+    }
+
+    fn iter_bounds(&self, lo: Bound<Vec<u8>>, hi: Bound<Vec<u8>>) -> Iter {
+        let it = self.db.iter_in_tree(&self.tree, lo, hi);
+        match self.check() {
+            Ok(()) => it,
+            Err(e) => it.with_error(e),
+        }
+    }
+
+    /// Writes the keyspace's memtable out as an L0 table and waits for it (and for any
+    /// of its memtables queued before the call).
+    pub fn flush(&self) -> Result<()> {
+        self.check()?;
+        self.db.flush_trees(std::slice::from_ref(&self.tree))
+    }
+
+    /// Compacts the keyspace's tables holding keys in `range` down its tree; see
+    /// [`Db::compact_range`].
+    pub fn compact_range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> Result<()> {
+        self.check()?;
+        self.db.compact_tree(&self.tree, range)
+    }
+
+    /// Sizes and counters of this keyspace (the write-path counters are the
+    /// database's).
+    pub fn stats(&self) -> Stats {
+        self.db.stats_of(&self.tree)
+    }
+}
+
+impl Db {
+    /// The keyspace named `name`; [`Error::NotFound`] if there is none.
+    pub fn keyspace(&self, name: &str) -> Result<Keyspace> {
+        self.check_open()?;
+        match self.shared().tree_named(name) {
+            Some(tree) => Ok(Keyspace { db: self.clone(), tree }),
+            None => Err(Error::NotFound(format!("keyspace {name:?}"))),
+        }
+    }
+
+    /// The default keyspace, which `Db::put`, `Db::get` and the rest use.
+    pub fn default_keyspace(&self) -> Keyspace {
+        Keyspace { db: self.clone(), tree: Arc::clone(self.default_tree()) }
+    }
+
+    /// The names of the live keyspaces, `"default"` first.
+    pub fn keyspaces(&self) -> Vec<String> {
+        self.shared().trees().iter().map(|t| t.name().to_string()).collect()
+    }
+
+    /// The keyspace named `name`, created with `options()` if there is none. An
+    /// existing keyspace keeps the options it was created with.
+    pub fn keyspace_or_create(
+        &self,
+        name: &str,
+        options: impl FnOnce() -> KeyspaceOptions,
+    ) -> Result<Keyspace> {
+        match self.keyspace(name) {
+            Err(Error::NotFound(_)) => match self.create_keyspace(name, options()) {
+                // Another thread created it meanwhile.
+                Err(Error::InvalidArgument(_)) if self.keyspace(name).is_ok() => {
+                    self.keyspace(name)
+                }
+                r => r,
+            },
+            r => r,
+        }
+    }
+
+    /// Creates the keyspace `name` with `options`, recorded durably in the manifest
+    /// before it returns. Fails with [`Error::InvalidArgument`] if a keyspace of that
+    /// name exists, if the name is empty or longer than [`MAX_KEYSPACE_NAME_LEN`], or if
+    /// the options cannot work (as [`crate::Options`] would be refused).
+    pub fn create_keyspace(&self, name: &str, options: KeyspaceOptions) -> Result<Keyspace> {
+        if name.is_empty() || name.len() > MAX_KEYSPACE_NAME_LEN {
+            return Err(Error::InvalidArgument(format!(
+                "a keyspace name is 1 to {MAX_KEYSPACE_NAME_LEN} bytes, not {}",
+                name.len()
+            )));
+        }
+        let full = options.apply_to(self.options());
+        full.validate()?;
+        let shared = self.shared();
+        let w = self.writer()?;
+        let tree = w.with_log(|log| -> Result<Arc<Tree>> {
+            // Under the log lock no group is half written, so the keyspace's first
+            // record lands in the live WAL or a later one.
+            if shared.tree_named(name).is_some() {
+                return Err(Error::InvalidArgument(format!("keyspace {name:?} exists")));
+            }
+            let wal_number = w.wal().number;
+            let mut versions = shared.versions();
+            let id = versions.next_keyspace_id();
+            let def = KeyspaceDef {
+                id,
+                name: name.to_string(),
+                log_number: wal_number,
+                options: options.encode(),
+            };
+            let edit = VersionEdit {
+                keyspaces_added: vec![def],
+                max_keyspace_id: Some(id),
+                ..VersionEdit::default()
+            };
+            versions.log_and_apply(edit, shared.next_file_number(), shared.latch())?;
+            drop(versions);
+            let tree = Arc::new(Tree::new(
+                id,
+                name.to_string(),
+                full.tree_options(),
+                Arc::new(Version::default()),
+                Arc::new(MemTable::new()),
+                Arc::clone(shared.tables()),
+            ));
+            shared.insert_tree(Arc::clone(&tree));
+            log.add_tree(Arc::clone(&tree));
+            Ok(tree)
+        })?;
+        Ok(Keyspace { db: self.clone(), tree })
+    }
+
+    /// Drops `keyspace`: recorded durably in the manifest before it returns, after
+    /// which every call on any handle of it fails, a batch naming it is refused, and its
+    /// tables are deleted once no snapshot or iterator reads them. Its name may be
+    /// reused; the new keyspace starts empty. The default keyspace cannot be dropped
+    /// ([`Error::InvalidArgument`]).
+    pub fn drop_keyspace(&self, keyspace: &Keyspace) -> Result<()> {
+        keyspace.check()?;
+        let tree = keyspace.tree();
+        if tree.id() == 0 || tree.name() == DEFAULT_KEYSPACE {
+            return Err(Error::InvalidArgument("the default keyspace cannot be dropped".into()));
+        }
+        let shared = self.shared();
+        let w = self.writer()?;
+        w.with_log(|log| -> Result<()> {
+            let mut versions = shared.versions();
+            let edit = VersionEdit { keyspaces_dropped: vec![tree.id()], ..VersionEdit::default() };
+            versions.log_and_apply(edit, shared.next_file_number(), shared.latch())?;
+            // Marked under the manifest lock, which a flush or compaction holds to
+            // install: each of them sees the drop and discards its output.
+            tree.mark_dropped();
+            drop(versions);
+            log.remove_tree(tree.id());
+            shared.remove_tree(tree.id());
+            Ok(())
+        })?;
+        {
+            // A flush or compaction under way sees the drop when it installs, discards
+            // its output and lets go of its inputs: wait for that, so the tables can go.
+            let mut st = tree.state();
+            while st.flushing || st.compacting.running > 0 || st.compacting.manual {
+                st = tree.wait(st, None);
+            }
+            let files: Vec<_> = st.version.files().map(|(_, f)| Arc::clone(f)).collect();
+            st.obsolete.extend(files);
+            st.version = Arc::new(Version::default());
+            st.imms.clear();
+            // The view held the tables too.
+            tree.install_view(&st, Arc::new(MemTable::new()));
+        }
+        crate::jobs::compact::delete_obsolete_tables(shared, tree);
+        // WALs only the dropped keyspace needed.
+        let needed = shared.versions().log_number();
+        shared.delete_wals_below(needed);
+        Ok(())
+    }
+}
