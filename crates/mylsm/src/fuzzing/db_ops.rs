@@ -2,6 +2,10 @@
 //! with tiny limits (so flushes and compactions happen constantly), checked against a
 //! `BTreeMap` model.
 //!
+//! Keys with an odd number live in a second keyspace, `ks`, the rest in the default one,
+//! so a batch of several keys usually spans both: every check covers both keyspaces,
+//! and every recovered state must keep cross-keyspace batches all or nothing.
+//!
 //! While no fault is armed, every read must match the model exactly. After a fault is
 //! armed, operations may fail and reads go unchecked; what is required then is the
 //! durability contract: the next reopen (plain, or after a simulated crash) succeeds,
@@ -14,7 +18,10 @@ use std::sync::Arc;
 
 use super::Choices;
 use crate::fs::{CrashMode, MemFs};
-use crate::{Compression, Db, Options, RecoveryMode, Snapshot, WriteBatch, WriteOptions};
+use crate::{
+    Compression, Db, Keyspace, KeyspaceOptions, Options, RecoveryMode, Snapshot, WriteBatch,
+    WriteOptions,
+};
 
 type Model = BTreeMap<Vec<u8>, Vec<u8>>;
 
@@ -29,6 +36,8 @@ type Batch = Vec<(Vec<u8>, Option<Vec<u8>>)>;
 struct Harness {
     fs: MemFs,
     db: Db,
+    /// The second keyspace (odd keys).
+    ks: Keyspace,
     compression: Compression,
     /// What the last open recovered (durable from then on).
     base: Model,
@@ -81,8 +90,21 @@ fn apply(model: &mut Model, batch: &Batch) {
     }
 }
 
+/// Whether `key` lives in the second keyspace.
+fn in_ks(key: &[u8]) -> bool {
+    key.last().is_some_and(|d| d % 2 == 1)
+}
+
+/// The second keyspace of `db`, created if it is not there yet.
+fn second_keyspace(db: &Db) -> Keyspace {
+    db.keyspace_or_create("ks", KeyspaceOptions::default).expect("the second keyspace opens")
+}
+
+/// Both keyspaces' contents, as one map (their keys are disjoint).
 fn contents(db: &Db) -> Model {
+    let ks = db.keyspace("ks").expect("the second keyspace is there");
     db.iter()
+        .chain(ks.iter())
         .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())))
         .collect::<crate::Result<_>>()
         .expect("a database that opened reads back")
@@ -99,9 +121,11 @@ pub fn db_ops(data: &[u8]) {
     let fs = MemFs::new();
     let db = Db::open(DIR, options(&fs, compression, RecoveryMode::default()))
         .expect("a fresh database opens");
+    let ks = second_keyspace(&db);
     let mut h = Harness {
         fs,
         db,
+        ks,
         compression,
         base: Model::new(),
         history: Vec::new(),
@@ -139,7 +163,7 @@ impl Harness {
             }
             5 => {
                 let k = key(c);
-                let got = self.db.get(&k);
+                let got = if in_ks(&k) { self.ks.get(&k) } else { self.db.get(&k) };
                 if !self.faulty {
                     let got = got.expect("get").map(|v| v.to_vec());
                     assert_eq!(got.as_ref(), self.model.get(&k), "get {}", k.escape_ascii());
@@ -218,9 +242,11 @@ impl Harness {
     fn write(&mut self, batch: Batch, sync: bool) {
         let mut b = WriteBatch::new();
         for (k, v) in &batch {
-            match v {
-                Some(v) => b.put(k, v),
-                None => b.delete(k),
+            match (v, in_ks(k)) {
+                (Some(v), false) => b.put(k, v),
+                (Some(v), true) => b.put_in(&self.ks, k, v),
+                (None, false) => b.delete(k),
+                (None, true) => b.delete_in(&self.ks, k),
             }
         }
         let r = self.db.write_opt(b, &WriteOptions { sync });
@@ -239,19 +265,30 @@ impl Harness {
     fn scan(&mut self, c: &mut Choices<'_>) {
         let (a, b, reverse) = (key(c), key(c), c.bool());
         let (lo, hi) = (a.clone().min(b.clone()), a.max(b));
-        let it = self.db.range(lo.as_slice()..hi.as_slice());
-        let got: crate::Result<Vec<_>> = if reverse {
-            it.rev().map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec()))).collect()
-        } else {
-            it.map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec()))).collect()
+        let scan = |it: crate::Iter| -> crate::Result<Vec<(Vec<u8>, Vec<u8>)>> {
+            let mut got: Vec<_> = if reverse {
+                it.rev()
+                    .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())))
+                    .collect::<crate::Result<_>>()?
+            } else {
+                it.map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())))
+                    .collect::<crate::Result<_>>()?
+            };
+            if reverse {
+                got.reverse();
+            }
+            Ok(got)
         };
+        let range = lo.as_slice()..hi.as_slice();
+        let got = scan(self.db.range(range.clone())).and_then(|mut d| {
+            d.extend(scan(self.ks.range(range))?);
+            d.sort();
+            Ok(d)
+        });
         if self.faulty {
             return;
         }
-        let mut got = got.expect("scan");
-        if reverse {
-            got.reverse();
-        }
+        let got = got.expect("scan");
         let want: Vec<_> = self.model.range(lo..hi).map(|(k, v)| (k.clone(), v.clone())).collect();
         assert!(got == want, "scan: {} entries, the model has {}", got.len(), want.len());
     }
@@ -263,10 +300,12 @@ impl Harness {
         let i = usize::from(c.u8()) % self.snapshots.len();
         let (snap, model) = &self.snapshots[i];
         let k = key(c);
-        let got = snap.get(&k).expect("snapshot get").map(|v| v.to_vec());
+        let got = if in_ks(&k) { snap.get_in(&self.ks, &k) } else { snap.get(&k) };
+        let got = got.expect("snapshot get").map(|v| v.to_vec());
         assert_eq!(got.as_ref(), model.get(&k), "snapshot get {}", k.escape_ascii());
         let all: Model = snap
             .iter()
+            .chain(snap.iter_in(&self.ks))
             .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())))
             .collect::<crate::Result<_>>()
             .expect("snapshot iter");
@@ -308,6 +347,7 @@ impl Harness {
         let opts = options(&self.fs, self.compression, recovery);
         let db = Db::open(Path::new(DIR), opts).unwrap_or_else(|e| panic!("reopen: {e}"));
         drop(std::mem::replace(&mut self.db, db));
+        self.ks = second_keyspace(&self.db);
         let got = contents(&self.db);
         let mut state = self.base.clone();
         let mut matched = false;
