@@ -87,24 +87,6 @@ impl WriteBatch {
         self.note(key.len(), value.len());
     }
 
-    /// Sets `key` to `value` in keyspace `keyspace` when the batch is written. One batch
-    /// may span keyspaces: it is applied to all of them atomically, through crashes.
-    pub fn put_in(
-        &mut self,
-        keyspace: &crate::Keyspace,
-        key: impl AsRef<[u8]>,
-        value: impl AsRef<[u8]>,
-    ) {
-        let (key, value) = (key.as_ref(), value.as_ref());
-        self.push_record(&Record { keyspace: keyspace.id(), kind: Kind::Put, key, value });
-    }
-
-    /// Deletes `key` from keyspace `keyspace` when the batch is written.
-    pub fn delete_in(&mut self, keyspace: &crate::Keyspace, key: impl AsRef<[u8]>) {
-        let key = key.as_ref();
-        self.push_record(&Record { keyspace: keyspace.id(), kind: Kind::Delete, key, value: &[] });
-    }
-
     /// The keyspaces other than the default one that the batch writes to.
     pub(crate) fn keyspaces(&self) -> &[u32] {
         &self.keyspaces
@@ -233,7 +215,7 @@ impl WriteBatch {
     }
 
     /// Appends `rec` as it was encoded (keyspace tag included).
-    fn push_record(&mut self, rec: &Record<'_>) {
+    pub(crate) fn push_record(&mut self, rec: &Record<'_>) {
         let tag = rec.kind as u8;
         if rec.keyspace == 0 {
             self.rep.push(tag);

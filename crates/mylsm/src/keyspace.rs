@@ -12,14 +12,16 @@
 use std::ops::{Bound, RangeBounds};
 use std::sync::Arc;
 
+use crate::batch::Record;
 use crate::db_iter::{owned_bounds, prefix_bounds, Iter};
 use crate::engine::tree::Tree;
+use crate::key::Kind;
 use crate::memtable::MemTable;
 use crate::options::KeyspaceOptions;
 use crate::stats::Stats;
 use crate::version::edit::KeyspaceDef;
 use crate::version::{Version, VersionEdit, DEFAULT_KEYSPACE};
-use crate::{Db, Error, Result, Value, WriteBatch};
+use crate::{Db, Error, Result, Snapshot, Value, WriteBatch};
 
 /// The longest keyspace name, in bytes.
 pub const MAX_KEYSPACE_NAME_LEN: usize = 255;
@@ -155,6 +157,62 @@ impl Keyspace {
     /// database's).
     pub fn stats(&self) -> Stats {
         self.db.stats_of(&self.tree)
+    }
+}
+
+/// Reads of other keyspaces at the snapshot's point in the history.
+impl Snapshot {
+    /// The value `key` had in `keyspace` when the snapshot was taken. One snapshot reads
+    /// every keyspace at the same point of the history.
+    pub fn get_in(&self, keyspace: &Keyspace, key: impl AsRef<[u8]>) -> Result<Option<Value>> {
+        self.check_open()?;
+        keyspace.check()?;
+        keyspace.tree().current_view().get(key.as_ref(), self.seqno())
+    }
+
+    fn iter_in_bounds(&self, keyspace: &Keyspace, lo: Bound<Vec<u8>>, hi: Bound<Vec<u8>>) -> Iter {
+        let it = Iter::new(keyspace.tree().current_view(), self.seqno(), lo, hi);
+        match self.check_open().and_then(|()| keyspace.check()) {
+            Ok(()) => it,
+            Err(e) => it.with_error(e),
+        }
+    }
+
+    /// Every key and value of `keyspace` as of the snapshot, in key order.
+    pub fn iter_in(&self, keyspace: &Keyspace) -> Iter {
+        self.iter_in_bounds(keyspace, Bound::Unbounded, Bound::Unbounded)
+    }
+
+    /// The keys of `keyspace` within `range` as of the snapshot, in key order.
+    pub fn range_in<K: AsRef<[u8]>, R: RangeBounds<K>>(
+        &self,
+        keyspace: &Keyspace,
+        range: R,
+    ) -> Iter {
+        let (lo, hi) = owned_bounds(&range);
+        self.iter_in_bounds(keyspace, lo, hi)
+    }
+
+    /// The keys of `keyspace` starting with `prefix` as of the snapshot, in key order.
+    pub fn prefix_in(&self, keyspace: &Keyspace, prefix: impl AsRef<[u8]>) -> Iter {
+        let (lo, hi) = prefix_bounds(prefix.as_ref());
+        self.iter_in_bounds(keyspace, lo, hi)
+    }
+}
+
+/// Writes to a keyspace other than the default one, in a batch that may span several.
+impl WriteBatch {
+    /// Sets `key` to `value` in keyspace `keyspace` when the batch is written. One batch
+    /// may span keyspaces: it is applied to all of them atomically, through crashes.
+    pub fn put_in(&mut self, keyspace: &Keyspace, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) {
+        let (key, value) = (key.as_ref(), value.as_ref());
+        self.push_record(&Record { keyspace: keyspace.id(), kind: Kind::Put, key, value });
+    }
+
+    /// Deletes `key` from keyspace `keyspace` when the batch is written.
+    pub fn delete_in(&mut self, keyspace: &Keyspace, key: impl AsRef<[u8]>) {
+        let key = key.as_ref();
+        self.push_record(&Record { keyspace: keyspace.id(), kind: Kind::Delete, key, value: &[] });
     }
 }
 

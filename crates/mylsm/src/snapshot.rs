@@ -40,7 +40,7 @@ impl Snapshot {
         self.seqno
     }
 
-    fn check_open(&self) -> Result<()> {
+    pub(crate) fn check_open(&self) -> Result<()> {
         if self.shared.latch().is_closed() {
             return Err(Error::Closed);
         }
@@ -76,54 +76,6 @@ impl Snapshot {
     pub fn prefix(&self, prefix: impl AsRef<[u8]>) -> Iter {
         let (lo, hi) = prefix_bounds(prefix.as_ref());
         self.iter_bounds(lo, hi)
-    }
-}
-
-impl Snapshot {
-    /// The value `key` had in `keyspace` when the snapshot was taken. One snapshot reads
-    /// every keyspace at the same point of the history.
-    pub fn get_in(
-        &self,
-        keyspace: &crate::Keyspace,
-        key: impl AsRef<[u8]>,
-    ) -> Result<Option<Value>> {
-        self.check_open()?;
-        keyspace.check()?;
-        keyspace.tree().current_view().get(key.as_ref(), self.seqno)
-    }
-
-    fn iter_in_bounds(
-        &self,
-        keyspace: &crate::Keyspace,
-        lo: Bound<Vec<u8>>,
-        hi: Bound<Vec<u8>>,
-    ) -> Iter {
-        let it = Iter::new(keyspace.tree().current_view(), self.seqno, lo, hi);
-        match self.check_open().and_then(|()| keyspace.check()) {
-            Ok(()) => it,
-            Err(e) => it.with_error(e),
-        }
-    }
-
-    /// Every key and value of `keyspace` as of the snapshot, in key order.
-    pub fn iter_in(&self, keyspace: &crate::Keyspace) -> Iter {
-        self.iter_in_bounds(keyspace, Bound::Unbounded, Bound::Unbounded)
-    }
-
-    /// The keys of `keyspace` within `range` as of the snapshot, in key order.
-    pub fn range_in<K: AsRef<[u8]>, R: RangeBounds<K>>(
-        &self,
-        keyspace: &crate::Keyspace,
-        range: R,
-    ) -> Iter {
-        let (lo, hi) = owned_bounds(&range);
-        self.iter_in_bounds(keyspace, lo, hi)
-    }
-
-    /// The keys of `keyspace` starting with `prefix` as of the snapshot, in key order.
-    pub fn prefix_in(&self, keyspace: &crate::Keyspace, prefix: impl AsRef<[u8]>) -> Iter {
-        let (lo, hi) = prefix_bounds(prefix.as_ref());
-        self.iter_in_bounds(keyspace, lo, hi)
     }
 }
 
