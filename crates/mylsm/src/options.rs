@@ -37,6 +37,12 @@ pub struct Options {
     /// (which open writes into an L0 table, so logs never pile up across opens). At
     /// least 1 (`Db::open` fails with `InvalidArgument` on 0). Default: 64 MiB.
     pub write_buffer_size: usize,
+    /// Bytes the live WAL may reach before every keyspace's memtable is cut loose and
+    /// flushed and a new WAL starts, whatever their sizes. With many keyspaces sharing
+    /// the WAL, each memtable may be far from full while the WAL holds their sum; this
+    /// caps the WAL (and what an open replays). At least 1 (`Db::open` fails with
+    /// `InvalidArgument` on 0). Default: 256 MiB.
+    pub max_total_wal_size: u64,
     /// How many immutable memtables may wait for flush before writers stall until one
     /// is flushed (counted in `Stats::write_stalls`). Default: 2.
     pub max_immutable_memtables: usize,
@@ -98,6 +104,7 @@ impl Default for Options {
             wal_recovery_mode: RecoveryMode::default(),
             max_write_group_bytes: 1 << 20,
             write_buffer_size: 64 << 20,
+            max_total_wal_size: 256 << 20,
             max_immutable_memtables: 2,
             l0_compaction_trigger: 4,
             l0_slowdown_writes_trigger: 20,
@@ -157,6 +164,7 @@ impl Options {
         }
         let zero = [
             ("delayed_write_rate", self.delayed_write_rate == 0),
+            ("max_total_wal_size", self.max_total_wal_size == 0),
             ("write_buffer_size", self.write_buffer_size == 0),
             ("max_write_group_bytes", self.max_write_group_bytes == 0),
             ("max_open_files", self.max_open_files == 0),
@@ -175,6 +183,7 @@ impl Options {
             error_if_exists: self.error_if_exists,
             wal_recovery_mode: self.wal_recovery_mode,
             max_write_group_bytes: self.max_write_group_bytes,
+            max_total_wal_size: self.max_total_wal_size,
             max_background_jobs: self.max_background_jobs,
             max_open_files: self.max_open_files,
             block_cache_bytes: self.block_cache_bytes,
@@ -344,6 +353,7 @@ pub(crate) struct DbOptions {
     pub error_if_exists: bool,
     pub wal_recovery_mode: RecoveryMode,
     pub max_write_group_bytes: usize,
+    pub max_total_wal_size: u64,
     pub max_background_jobs: usize,
     pub max_open_files: usize,
     pub block_cache_bytes: usize,

@@ -274,6 +274,35 @@ fn a_quiet_keyspace_pins_no_wals() {
     assert_eq!(read(&db.keyspace("busy").unwrap()).len(), 3000);
 }
 
+/// Many keyspaces written evenly: no memtable fills before the WAL holds all of them,
+/// so the WAL size cap is what keeps the WAL (and a replay) bounded.
+#[test]
+fn the_wal_stays_under_its_cap_when_writes_spread_over_many_keyspaces() {
+    let fs = MemFs::new();
+    let cap = 64 << 10;
+    let opts = Options { write_buffer_size: 1 << 20, max_total_wal_size: cap, ..options(&fs) };
+    let db = Db::open(DIR, opts.clone()).unwrap();
+    let spaces: Vec<Keyspace> = (0..8)
+        .map(|i| db.create_keyspace(&format!("k{i}"), KeyspaceOptions::from(&opts)).unwrap())
+        .collect();
+    let mut biggest = 0;
+    for i in 0..4000 {
+        spaces[i % 8].put(format!("key{i:05}"), [3u8; 100]).unwrap();
+        if i % 200 == 0 {
+            let wals = fs.paths().into_iter().filter(|p| p.extension().is_some_and(|e| e == "log"));
+            biggest =
+                wals.map(|p| fs.file_contents(&p).unwrap().len()).max().unwrap_or(0).max(biggest);
+        }
+    }
+    // One group may cross the cap before the next group switches the WAL.
+    assert!(biggest <= cap as usize + 4096, "a WAL grew to {biggest} bytes");
+    assert!(spaces.iter().all(|k| k.stats().flushes > 0), "the switch flushes every keyspace");
+    db.close().unwrap();
+    let db = Db::open(DIR, opts).unwrap();
+    let total: usize = (0..8).map(|i| read(&db.keyspace(&format!("k{i}")).unwrap()).len()).sum();
+    assert_eq!(total, 4000);
+}
+
 #[test]
 fn keyspaces_reopen_with_their_options_and_the_api_refuses_what_cannot_work() {
     let fs = MemFs::new();

@@ -344,6 +344,7 @@ fn options_that_cannot_work_are_invalid_argument() {
         ("block_size", Options { block_size: 0, ..base() }),
         ("max_open_files", Options { max_open_files: 0, ..base() }),
         ("max_write_group_bytes", Options { max_write_group_bytes: 0, ..base() }),
+        ("max_total_wal_size", Options { max_total_wal_size: 0, ..base() }),
     ];
     for (name, opts) in bad {
         let fs = MemFs::new();

@@ -21,6 +21,11 @@ impl LogWriter {
         LogWriter { file, block_offset, buf: Vec::new() }
     }
 
+    /// Bytes in the log file.
+    pub fn len(&self) -> u64 {
+        self.file.len()
+    }
+
     /// Appends one record.
     pub fn add_record(&mut self, mut data: &[u8]) -> Result<()> {
         self.buf.clear();

@@ -16,8 +16,8 @@ use crate::Result;
 
 /// Called by the write leader before each group of `bytes`: for each keyspace, slows
 /// down or stops while its L0 has too many tables, and if its memtable is full, stalls
-/// while too many of its memtables wait for flush; then, if any memtable is full, cuts
-/// new memtables and a new WAL. Holding the log lock while stalled is the point: every
+/// while too many of its memtables wait for flush; then, if any memtable is full or the
+/// WAL has reached `max_total_wal_size`, cuts new memtables and a new WAL. Holding the log lock while stalled is the point: every
 /// writer waits behind the leader. (`Db::sync` takes only the WAL lock, so it is not
 /// held up.) Stalls are database-wide, as RocksDB's write controller is: one keyspace
 /// with a full L0 holds up every write.
@@ -33,7 +33,8 @@ pub(crate) fn make_room(
         stall(shared, &live.tree, &live.mem, bytes, &mut slowed)?;
         any_full |= live.mem.approximate_memory_usage() >= live.tree.opts().write_buffer_size;
     }
-    if !any_full {
+    let wal_full = wp.wal().writer.len() >= shared.opts().max_total_wal_size;
+    if !any_full && !wal_full {
         return Ok(());
     }
     rotate(shared, wp, log)
