@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 pub enum CliError {
     /// The directory holds no database and the command does not create one.
     NoDatabase(PathBuf),
+    /// The keyspace a command names does not exist (or the database does not).
+    NoKeyspace { name: String, path: PathBuf },
     /// The database could not be opened.
     Open { path: PathBuf, source: mylsm::Error },
     /// The engine failed a read or a write.
@@ -47,6 +49,11 @@ impl fmt::Display for CliError {
             CliError::NoDatabase(path) => {
                 write!(f, "no database at {} (put or load creates one)", path.display())
             }
+            CliError::NoKeyspace { name, path } => write!(
+                f,
+                "no keyspace {name:?} in {} (mylsm keyspace create {name} makes one)",
+                path.display()
+            ),
             // The engine's lock error names the LOCK file; the directory is what the
             // user typed, and that the read commands still work is what they can do.
             CliError::Open { path, source: mylsm::Error::Locked(_) } => write!(

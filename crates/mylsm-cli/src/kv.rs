@@ -3,19 +3,20 @@
 use std::io::{self, Write};
 use std::ops::Bound;
 
-use mylsm::Db;
+use mylsm::Keyspace;
 
 use crate::error::CliError;
 use crate::tsv;
 
-/// Sets `key` to `value`.
-pub fn put(db: &Db, key: &str, value: &str) -> Result<(), CliError> {
-    Ok(db.put(key, value)?)
+/// Sets `key` to `value` in `ks`.
+pub fn put(ks: &Keyspace, key: &str, value: &str) -> Result<(), CliError> {
+    Ok(ks.put(key, value)?)
 }
 
-/// Prints the raw value of `key` and a newline; returns whether the key was found.
-pub fn get(db: &Db, key: &str) -> Result<bool, CliError> {
-    let Some(value) = db.get(key)? else {
+/// Prints the raw value of `key` in `ks` and a newline; returns whether the key was
+/// found.
+pub fn get(ks: &Keyspace, key: &str) -> Result<bool, CliError> {
+    let Some(value) = ks.get(key)? else {
         return Ok(false);
     };
     let mut out = io::stdout().lock();
@@ -24,9 +25,9 @@ pub fn get(db: &Db, key: &str) -> Result<bool, CliError> {
     Ok(true)
 }
 
-/// Deletes `key`.
-pub fn delete(db: &Db, key: &str) -> Result<(), CliError> {
-    Ok(db.delete(key)?)
+/// Deletes `key` from `ks`.
+pub fn delete(ks: &Keyspace, key: &str) -> Result<(), CliError> {
+    Ok(ks.delete(key)?)
 }
 
 /// Lower and upper bounds of a key range, as the engine takes them.
@@ -75,10 +76,10 @@ fn successor(prefix: &[u8]) -> Option<Vec<u8>> {
     Some(s)
 }
 
-/// Prints the entries of `range` as escaped `key<TAB>value` lines, at most `limit`
-/// of them, in descending order when `reverse`.
+/// Prints the entries of `range` in `ks` as escaped `key<TAB>value` lines, at most
+/// `limit` of them, in descending order when `reverse`.
 pub fn scan(
-    db: &Db,
+    ks: &Keyspace,
     range: &ScanRange<'_>,
     limit: Option<usize>,
     reverse: bool,
@@ -87,7 +88,7 @@ pub fn scan(
         return Ok(());
     };
     let limit = limit.unwrap_or(usize::MAX);
-    let iter = db.range(bounds);
+    let iter = ks.range(bounds);
     if reverse {
         tsv::write_entries(iter.rev().take(limit))
     } else {

@@ -5,7 +5,7 @@ use std::io::{self, BufRead, BufReader};
 use std::path::Path;
 use std::time::Instant;
 
-use mylsm::{Db, WriteBatch};
+use mylsm::{Db, Keyspace, WriteBatch};
 
 use crate::error::CliError;
 use crate::{progress, tsv};
@@ -16,9 +16,9 @@ const BATCH_LINES: usize = 1000;
 /// Encoded bytes after which a batch is written even if it has fewer lines.
 const BATCH_BYTES: usize = 1 << 20;
 
-/// Prints every entry of the database as escaped `key<TAB>value` lines.
-pub fn dump(db: &Db) -> Result<(), CliError> {
-    tsv::write_entries(db.iter())
+/// Prints every entry of the keyspace `ks` as escaped `key<TAB>value` lines.
+pub fn dump(ks: &Keyspace) -> Result<(), CliError> {
+    tsv::write_entries(ks.iter())
 }
 
 /// The input of a load, opened before the database so that a missing file is an
@@ -51,15 +51,15 @@ impl Input {
     }
 }
 
-/// Loads the lines of `input` into the database and syncs it.
+/// Loads the lines of `input` into the keyspace `ks` of `db` and syncs the database.
 ///
 /// A malformed line fails the load with an error naming it; every line before it is
 /// written (and made durable when the database closes), nothing from it on.
-pub fn load(db: &Db, input: Input) -> Result<(), CliError> {
+pub fn load(db: &Db, ks: &Keyspace, input: Input) -> Result<(), CliError> {
     let Input { name, reader: mut input, size } = input;
     let started = Instant::now();
     let bar = progress::bytes(size, "loading");
-    let mut loader = Loader { db, batch: WriteBatch::new(), entries: 0 };
+    let mut loader = Loader { db, ks, batch: WriteBatch::new(), entries: 0 };
     let mut line = Vec::new();
     let mut line_no = 0u64;
     let result = loop {
@@ -118,13 +118,15 @@ fn parse(line: &[u8]) -> Result<Option<tsv::Entry>, String> {
 /// Accumulates puts into batches and writes each one when it is full.
 struct Loader<'a> {
     db: &'a Db,
+    /// The keyspace the puts go to.
+    ks: &'a Keyspace,
     batch: WriteBatch,
     entries: u64,
 }
 
 impl Loader<'_> {
     fn add(&mut self, key: &[u8], value: &[u8]) -> Result<(), CliError> {
-        self.batch.put(key, value);
+        self.batch.put_in(self.ks, key, value);
         if self.batch.len() >= BATCH_LINES || self.batch.encoded_len() >= BATCH_BYTES {
             self.flush()?;
         }

@@ -4,6 +4,7 @@
 mod bench;
 mod error;
 mod inspect;
+mod keyspaces;
 mod kv;
 mod load;
 mod progress;
@@ -36,7 +37,12 @@ const LONG_ABOUT: &str = concat!(
      change nothing in the directory and work while another process has the database \
      open, seeing it as it was when they started. put, delete and load create the \
      database if DIR has none; flush and compact need an existing one. The commands \
-     that write fail while another process has the database open."
+     that write fail while another process has the database open.\n\n",
+    "--keyspace NAME makes put, get, delete, scan, load, dump, stats, flush and compact \
+     work on the keyspace NAME instead of the default one. A keyspace must be created \
+     first (mylsm keyspace create NAME): every command, writes included, fails on a \
+     keyspace that does not exist, so that a mistyped name is an error rather than a \
+     new keyspace."
 );
 
 const FORMAT_HELP: &str = "\
@@ -57,13 +63,18 @@ struct Cli {
     #[arg(long, global = true, value_name = "DIR")]
     db: Option<PathBuf>,
 
+    /// The keyspace put, get, delete, scan, load, dump, stats, flush and compact work
+    /// on; it must exist (see `keyspace create`) [default: the default keyspace].
+    #[arg(long, global = true, value_name = "NAME")]
+    keyspace: Option<String>,
+
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Sets KEY to VALUE (creating the database if needed).
+    /// Sets KEY to VALUE (creating the database if needed, but not a keyspace).
     Put {
         #[arg(allow_hyphen_values = true)]
         key: String,
@@ -105,9 +116,11 @@ enum Command {
     Dump,
     /// Prints the database's sizes and levels, and this process's counters.
     ///
-    /// Read-only: works while another process has the database open. The counters
-    /// (flushes, compactions, writes, cache) count from this command's own open, so
-    /// most of them are 0; `bench --json` reports them over a whole run.
+    /// Without --keyspace: the default keyspace, then one line per keyspace (files and
+    /// bytes per level) when there are others; with it, that keyspace alone. Read-only:
+    /// works while another process has the database open. The counters (flushes,
+    /// compactions, writes, cache) count from this command's own open, so most of them
+    /// are 0; `bench --json` reports them over a whole run.
     Stats {
         /// Print one JSON object instead of a table.
         #[arg(long)]
@@ -119,7 +132,8 @@ enum Command {
     /// Read-only: works while another process has the database open, and leaves a
     /// damaged database as it found it.
     Verify,
-    /// Writes the memtable out as a level-0 table; fails if DIR holds no database.
+    /// Writes the memtables out as level-0 tables (every keyspace's, or with
+    /// --keyspace that one's); fails if DIR holds no database.
     Flush,
     /// Flushes, then compacts the whole key range down the tree, dropping overwritten
     /// versions and deleted keys; waits for the work.
@@ -130,6 +144,9 @@ enum Command {
     /// database may be open elsewhere. A damaged file exits with status 2.
     #[command(subcommand)]
     Inspect(InspectCommand),
+    /// Lists, creates or drops the keyspaces (column families) of the database.
+    #[command(subcommand)]
+    Keyspace(KeyspaceCommand),
     /// Measures throughput and latency, in the manner of LevelDB's db_bench.
     Bench(bench::BenchArgs),
     /// Concurrent writers and checking readers printing an acknowledgement history;
@@ -162,6 +179,27 @@ enum InspectCommand {
         /// Print one JSON object instead of text.
         #[arg(long)]
         json: bool,
+    },
+}
+
+/// What `keyspace` does.
+#[derive(Debug, Subcommand)]
+enum KeyspaceCommand {
+    /// Prints the name of every keyspace, one a line, "default" first.
+    ///
+    /// Read-only: works while another process has the database open.
+    List,
+    /// Creates the keyspace NAME, with the default options (creating the database if
+    /// needed); fails if it exists.
+    Create {
+        #[arg(allow_hyphen_values = true)]
+        name: String,
+    },
+    /// Drops the keyspace NAME and every key in it; fails if it does not exist, for
+    /// "default", and if DIR holds no database.
+    Drop {
+        #[arg(allow_hyphen_values = true)]
+        name: String,
     },
 }
 
@@ -219,32 +257,63 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<ExitCode, CliError> {
     let db_path = cli.db.as_deref();
     let dir = db_path.unwrap_or(Path::new(DEFAULT_DB));
+    let ks = cli.keyspace.as_deref();
+    if ks.is_some() && !cli.command.takes_keyspace() {
+        return Err(CliError::Input(format!(
+            "--keyspace does not apply to {}; it selects the keyspace of put, get, delete, \
+             scan, load, dump, stats, flush and compact",
+            cli.command.name()
+        )));
+    }
     match cli.command {
-        Command::Put { key, value } => with_db(dir, Access::Create, |db| kv::put(db, &key, &value)),
+        Command::Put { key, value } => {
+            with_keyspace(dir, Access::Create, ks, |_, ks| kv::put(ks, &key, &value))
+        }
         Command::Get { key } => {
-            let found = with_db(dir, Access::Read, |db| kv::get(db, &key))?;
+            let found = with_keyspace(dir, Access::Read, ks, |_, ks| kv::get(ks, &key))?;
             return Ok(if found { ExitCode::SUCCESS } else { ExitCode::from(EXIT_NOT_FOUND) });
         }
-        Command::Delete { key } => with_db(dir, Access::Create, |db| kv::delete(db, &key)),
+        Command::Delete { key } => {
+            with_keyspace(dir, Access::Create, ks, |_, ks| kv::delete(ks, &key))
+        }
         Command::Scan(a) => {
             let range = kv::ScanRange {
                 from: a.from.as_deref(),
                 to: a.to.as_deref(),
                 prefix: a.prefix.as_deref(),
             };
-            with_db(dir, Access::Read, |db| kv::scan(db, &range, a.limit, a.reverse))
+            with_keyspace(dir, Access::Read, ks, |_, ks| kv::scan(ks, &range, a.limit, a.reverse))
         }
         Command::Load { file } => {
             // The input is opened first, so that a mistyped file name fails before a
             // database is created for it.
             let input = load::Input::open(&file)?;
-            with_db(dir, Access::Create, |db| load::load(db, input))
+            with_keyspace(dir, Access::Create, ks, |db, ks| load::load(db, ks, input))
         }
-        Command::Dump => with_db(dir, Access::Read, load::dump),
-        Command::Stats { json } => with_db(dir, Access::Read, |db| stats::print(db, json)),
+        Command::Dump => with_keyspace(dir, Access::Read, ks, |_, ks| load::dump(ks)),
+        Command::Stats { json } => {
+            // Without --keyspace, stats describes the default keyspace and lists the
+            // others; with it, the one named.
+            with_keyspace(dir, Access::Read, ks, |db, k| {
+                stats::print(db, ks.is_some().then_some(k), json)
+            })
+        }
         Command::Verify => verify::verify(dir),
-        Command::Flush => with_db(dir, Access::Write, verify::flush),
-        Command::Compact => with_db(dir, Access::Write, verify::compact),
+        // Without --keyspace, flush and compact act as they did before keyspaces: the
+        // flush covers every keyspace, the compaction the default one.
+        Command::Flush => with_keyspace(dir, Access::Write, ks, |db, k| {
+            verify::flush(db, ks.is_some().then_some(k))
+        }),
+        Command::Compact => with_keyspace(dir, Access::Write, ks, |db, k| {
+            verify::compact(db, ks.is_some().then_some(k))
+        }),
+        Command::Keyspace(KeyspaceCommand::List) => with_db(dir, Access::Read, keyspaces::list),
+        Command::Keyspace(KeyspaceCommand::Create { name }) => {
+            with_db(dir, Access::Create, |db| keyspaces::create(db, &name))
+        }
+        Command::Keyspace(KeyspaceCommand::Drop { name }) => {
+            with_db(dir, Access::Write, |db| keyspaces::drop(db, &name))
+        }
         Command::Inspect(InspectCommand::Sst { file, blocks, json }) => {
             inspect::sst(&file, blocks, json)
         }
@@ -254,6 +323,45 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Bench(a) => bench::main(a, db_path),
     }?;
     Ok(ExitCode::SUCCESS)
+}
+
+impl Command {
+    /// Whether the command works on one keyspace, so that `--keyspace` means something
+    /// to it; the others refuse it rather than ignore it.
+    fn takes_keyspace(&self) -> bool {
+        matches!(
+            self,
+            Command::Put { .. }
+                | Command::Get { .. }
+                | Command::Delete { .. }
+                | Command::Scan(_)
+                | Command::Load { .. }
+                | Command::Dump
+                | Command::Stats { .. }
+                | Command::Flush
+                | Command::Compact
+        )
+    }
+
+    /// The command's name on the command line, for messages.
+    fn name(&self) -> &'static str {
+        match self {
+            Command::Put { .. } => "put",
+            Command::Get { .. } => "get",
+            Command::Delete { .. } => "delete",
+            Command::Scan(_) => "scan",
+            Command::Load { .. } => "load",
+            Command::Dump => "dump",
+            Command::Stats { .. } => "stats",
+            Command::Verify => "verify",
+            Command::Flush => "flush",
+            Command::Compact => "compact",
+            Command::Inspect(_) => "inspect",
+            Command::Keyspace(_) => "keyspace",
+            Command::Bench(_) => "bench",
+            Command::Stress(_) => "stress",
+        }
+    }
 }
 
 /// How a command opens the database.
@@ -289,4 +397,35 @@ fn with_db<T>(
     let value = result?;
     closed?;
     Ok(value)
+}
+
+/// Opens the database in `dir` as `access` says and runs `f` on it and on the keyspace
+/// `name` (the default one when `None`), which must exist.
+///
+/// Writes do not create a keyspace: a mistyped name would otherwise scatter keys into
+/// a keyspace nobody reads. For the same reason a write to a named keyspace does not
+/// create the database, which could not hold that keyspace yet.
+fn with_keyspace<T>(
+    dir: &Path,
+    access: Access,
+    name: Option<&str>,
+    f: impl FnOnce(&mylsm::Db, &mylsm::Keyspace) -> Result<T, CliError>,
+) -> Result<T, CliError> {
+    let named = name.filter(|&n| n != keyspaces::DEFAULT);
+    let access = if named.is_some() && access == Access::Create { Access::Write } else { access };
+    let missing = |n: &str| CliError::NoKeyspace { name: n.to_string(), path: dir.to_path_buf() };
+    let result = with_db(dir, access, |db| {
+        let ks = match named {
+            None => db.default_keyspace(),
+            Some(n) => match db.keyspace(n) {
+                Err(mylsm::Error::NotFound(_)) => return Err(missing(n)),
+                found => found?,
+            },
+        };
+        f(db, &ks)
+    });
+    match (result, named) {
+        (Err(CliError::NoDatabase(_)), Some(n)) => Err(missing(n)),
+        (result, _) => result,
+    }
 }

@@ -1,31 +1,98 @@
-//! `stats`: the database's counters as a table or as JSON.
+//! `stats`: the database's counters as a table or as JSON, and the shape of each keyspace.
 
 use std::io::{self, Write};
 
-use mylsm::{Db, Stats};
+use mylsm::{Db, Keyspace, Stats};
 use serde_json::json;
 
 use crate::error::CliError;
 
 /// Prints the counters of `db`, as one JSON object when `json`, else as a table. The
-/// sizes and levels describe the database; the counters only what this process did.
-pub fn print(db: &Db, json: bool) -> Result<(), CliError> {
-    let stats = db.stats();
+/// sizes and levels describe the keyspace `ks`, or without it the default keyspace
+/// followed by a summary of every keyspace when there are others; the counters only
+/// what this process did.
+pub fn print(db: &Db, ks: Option<&Keyspace>, json: bool) -> Result<(), CliError> {
+    let shown = ks.cloned().unwrap_or_else(|| db.default_keyspace());
+    let stats = shown.stats();
+    // With --keyspace only that one is summarized; without, all of them.
+    let keyspaces: Vec<(String, Stats)> = match ks {
+        Some(ks) => vec![(ks.name().to_string(), stats.clone())],
+        None => db
+            .keyspaces()
+            .into_iter()
+            .filter_map(|name| Some((name.clone(), db.keyspace(&name).ok()?.stats())))
+            .collect(),
+    };
     let mut out = io::stdout().lock();
     if json {
         let mut value = to_json(&stats);
         value["path"] = json!(db.path().display().to_string());
+        value["keyspace"] = json!(shown.name());
+        value["keyspaces"] = keyspaces_json(&keyspaces);
         // The counters count from this command's open, not over the database's life.
         value["counters_since_open"] = json!(true);
         writeln!(out, "{value:#}").map_err(CliError::Output)?;
     } else {
-        write_table(&mut out, &db.path().display().to_string(), &stats)
-            .map_err(CliError::Output)?;
+        let path = db.path().display().to_string();
+        write_table(&mut out, &path, ks.map(Keyspace::name), &stats).map_err(CliError::Output)?;
+        // A database of one keyspace reads as it did before keyspaces existed.
+        if ks.is_none() && keyspaces.len() > 1 {
+            write_keyspaces(&mut out, &keyspaces).map_err(CliError::Output)?;
+        }
     }
     out.flush().map_err(CliError::Output)
 }
 
-fn write_table(out: &mut impl Write, path: &str, s: &Stats) -> io::Result<()> {
+/// One summary per keyspace: its name, its files and bytes in all, and per level.
+pub fn keyspaces_json(keyspaces: &[(String, Stats)]) -> serde_json::Value {
+    let summaries: Vec<_> = keyspaces
+        .iter()
+        .map(|(name, s)| {
+            let levels: Vec<_> =
+                s.levels.iter().map(|l| json!({ "files": l.files, "bytes": l.bytes })).collect();
+            json!({
+                "name": name,
+                "files": s.levels.iter().map(|l| l.files).sum::<u64>(),
+                "bytes": s.levels.iter().map(|l| l.bytes).sum::<u64>(),
+                "memtable_entries": s.memtable_entries,
+                "levels": levels,
+            })
+        })
+        .collect();
+    json!(summaries)
+}
+
+/// The keyspace summary table: one line per keyspace with its files and bytes in all,
+/// then its non-empty levels as `L<n> <files>/<bytes>`.
+pub fn write_keyspaces(out: &mut impl Write, keyspaces: &[(String, Stats)]) -> io::Result<()> {
+    writeln!(out, "{:<20} {:>6} {:>10}  levels", "keyspace", "files", "bytes")?;
+    for (name, s) in keyspaces {
+        let files: u64 = s.levels.iter().map(|l| l.files).sum();
+        let bytes: u64 = s.levels.iter().map(|l| l.bytes).sum();
+        let levels: Vec<String> = s
+            .levels
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| l.files > 0)
+            .map(|(n, l)| format!("L{n} {}/{}", l.files, human(l.bytes)))
+            .collect();
+        let levels = if levels.is_empty() { "-".to_string() } else { levels.join("  ") };
+        writeln!(out, "{name:<20} {files:>6} {:>10}  {levels}", human(bytes))?;
+    }
+    Ok(())
+}
+
+/// The counters and the level table; `keyspace` names the keyspace described when
+/// one was asked for.
+fn write_table(
+    out: &mut impl Write,
+    path: &str,
+    keyspace: Option<&str>,
+    s: &Stats,
+) -> io::Result<()> {
+    if let Some(name) = keyspace {
+        writeln!(out, "{:<20} {name}", "keyspace")?;
+    }
     let hit_rate = hit_rate(s).map_or_else(|| "-".to_string(), |r| format!("{:.1}%", r * 100.0));
     let rows = [
         ("path", path.to_string()),

@@ -3,7 +3,7 @@
 use std::io::{self, Write};
 use std::path::Path;
 
-use mylsm::Db;
+use mylsm::{Db, Keyspace};
 
 use crate::error::CliError;
 use crate::{progress, stats, Access};
@@ -36,17 +36,30 @@ pub fn verify(dir: &Path) -> Result<(), CliError> {
     .map_err(CliError::Output)
 }
 
-/// Writes the memtable out as an L0 table, so that scripts can force the state that
-/// `inspect sst` and the level statistics look at.
-pub fn flush(db: &Db) -> Result<(), CliError> {
-    Ok(db.flush()?)
+/// Writes the memtables out as L0 tables (`ks`'s alone when given, else every
+/// keyspace's), so that scripts can force the state that `inspect sst` and the level
+/// statistics look at.
+pub fn flush(db: &Db, ks: Option<&Keyspace>) -> Result<(), CliError> {
+    match ks {
+        Some(ks) => Ok(ks.flush()?),
+        None => Ok(db.flush()?),
+    }
 }
 
-/// Flushes and compacts everything, so the database takes the least space it can.
-pub fn compact(db: &Db) -> Result<(), CliError> {
+/// Flushes and compacts everything in `ks` (the default keyspace when `None`), so it
+/// takes the least space it can.
+pub fn compact(db: &Db, ks: Option<&Keyspace>) -> Result<(), CliError> {
     let bar = crate::progress::spinner("compacting");
-    db.flush()?;
-    db.compact_range::<&[u8], _>(..)?;
+    match ks {
+        Some(ks) => {
+            ks.flush()?;
+            ks.compact_range::<&[u8], _>(..)?;
+        }
+        None => {
+            db.flush()?;
+            db.compact_range::<&[u8], _>(..)?;
+        }
+    }
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }

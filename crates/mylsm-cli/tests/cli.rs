@@ -556,3 +556,144 @@ fn compact_leaves_one_sorted_run_and_the_same_data() {
         stats["levels"].as_array().unwrap().iter().map(|l| l["files"].as_u64().unwrap()).sum();
     assert_eq!(files, 1, "{stats}");
 }
+
+/// Runs a command that must fail with status 2; its stderr.
+fn fails(dir: &Path, args: &[&str]) -> String {
+    let out = run(dir, args);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{args:?} should fail: {stderr}");
+    assert!(out.stdout.is_empty(), "{args:?}");
+    stderr
+}
+
+#[test]
+fn a_created_keyspace_holds_its_own_keys_until_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(d, &["put", "shared", "in-default"]);
+    ok(d, &["keyspace", "create", "users"]);
+    assert_eq!(ok(d, &["keyspace", "list"]), "default\nusers\n");
+
+    ok(d, &["--keyspace", "users", "put", "shared", "in-users"]);
+    ok(d, &["put", "--keyspace", "users", "u1", "ada"]);
+    ok(d, &["put", "u2", "bob", "--keyspace", "users"]);
+    ok(d, &["delete", "--keyspace", "users", "u2"]);
+    std::fs::write(d.join("in.tsv"), "u3\tcy\n").unwrap();
+    ok(d, &["load", "--keyspace", "users", "in.tsv"]);
+
+    assert_eq!(ok(d, &["get", "--keyspace", "users", "shared"]), "in-users\n");
+    assert_eq!(ok(d, &["get", "shared"]), "in-default\n");
+    assert_eq!(ok(d, &["scan", "--keyspace", "users"]), "shared\tin-users\nu1\tada\nu3\tcy\n");
+    assert_eq!(ok(d, &["dump", "--keyspace", "users"]), "shared\tin-users\nu1\tada\nu3\tcy\n");
+    assert_eq!(ok(d, &["scan"]), "shared\tin-default\n", "the default keyspace sees its own");
+    assert_eq!(ok(d, &["--keyspace", "default", "dump"]), "shared\tin-default\n");
+    assert_eq!(run(d, &["get", "u1"]).status.code(), Some(1));
+
+    ok(d, &["compact", "--keyspace", "users"]);
+    assert_eq!(ok(d, &["scan", "--keyspace", "users", "--limit", "1"]), "shared\tin-users\n");
+
+    ok(d, &["keyspace", "drop", "users"]);
+    assert_eq!(ok(d, &["keyspace", "list"]), "default\n");
+    assert_eq!(ok(d, &["get", "shared"]), "in-default\n");
+    // A keyspace created again under the name starts empty.
+    ok(d, &["keyspace", "create", "users"]);
+    assert_eq!(ok(d, &["scan", "--keyspace", "users"]), "");
+}
+
+#[test]
+fn a_missing_keyspace_fails_reads_and_writes_and_creates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // No database yet: a write to a named keyspace does not create one.
+    let stderr = fails(d, &["put", "--keyspace", "usres", "k", "v"]);
+    assert!(stderr.contains("no keyspace \"usres\""), "{stderr}");
+    assert!(!d.join("db").exists());
+
+    ok(d, &["put", "k", "v"]);
+    let db = d.join("db").display().to_string();
+    for args in [
+        &["get", "--keyspace", "usres", "k"][..],
+        &["scan", "--keyspace", "usres"],
+        &["dump", "--keyspace", "usres"],
+        &["stats", "--keyspace", "usres"],
+        &["put", "--keyspace", "usres", "k", "v"],
+        &["delete", "--keyspace", "usres", "k"],
+        &["compact", "--keyspace", "usres"],
+    ] {
+        let stderr = fails(d, args);
+        let want = format!(
+            "mylsm: no keyspace \"usres\" in {db} (mylsm keyspace create usres makes one)\n"
+        );
+        assert_eq!(stderr, want, "{args:?}");
+    }
+    std::fs::write(d.join("in.tsv"), "a\t1\n").unwrap();
+    fails(d, &["load", "--keyspace", "usres", "in.tsv"]);
+    assert_eq!(ok(d, &["keyspace", "list"]), "default\n", "no keyspace was created");
+
+    ok(d, &["keyspace", "create", "users"]);
+    assert!(fails(d, &["keyspace", "create", "users"]).contains("already exists"));
+    assert!(fails(d, &["keyspace", "drop", "usres"]).contains("no keyspace \"usres\""));
+    assert!(fails(d, &["keyspace", "drop", "default"]).contains("cannot be dropped"));
+    assert!(fails(d, &["verify", "--keyspace", "users"]).contains("does not apply to verify"));
+    // Dropping never creates a database.
+    let other = tempfile::tempdir().unwrap();
+    fails(other.path(), &["keyspace", "drop", "users"]);
+    assert!(!other.path().join("db").exists());
+}
+
+#[test]
+fn stats_shows_the_levels_of_every_keyspace() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    flushed_table(d);
+    ok(d, &["keyspace", "create", "logs"]);
+    let lines: String = (0..300).map(|i| format!("log{i:03}\tline {i}\n")).collect();
+    std::fs::write(d.join("logs.tsv"), lines).unwrap();
+    ok(d, &["load", "--keyspace", "logs", "logs.tsv"]);
+    ok(d, &["compact", "--keyspace", "logs"]);
+
+    let stats: serde_json::Value = serde_json::from_str(&ok(d, &["stats", "--json"])).unwrap();
+    // The top-level fields still describe the default keyspace.
+    assert_eq!(stats["keyspace"], "default", "{stats:#}");
+    assert_eq!(stats["levels"][0]["files"], 1, "{stats:#}");
+    let keyspaces = stats["keyspaces"].as_array().unwrap();
+    let names: Vec<_> = keyspaces.iter().map(|k| k["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["default", "logs"]);
+    assert_eq!(keyspaces[0]["files"], 1, "{stats:#}");
+    assert_eq!(keyspaces[1]["files"], 1, "{stats:#}");
+    assert_eq!(keyspaces[1]["levels"][0]["files"], 0, "compacted out of L0: {stats:#}");
+    assert!(keyspaces[1]["bytes"].as_u64().unwrap() > 0, "{stats:#}");
+
+    let logs: serde_json::Value =
+        serde_json::from_str(&ok(d, &["stats", "--json", "--keyspace", "logs"])).unwrap();
+    assert_eq!(logs["keyspace"], "logs");
+    assert_eq!(logs["levels"][0]["files"], 0, "{logs:#}");
+    assert_eq!(logs["keyspaces"].as_array().unwrap().len(), 1, "{logs:#}");
+
+    let table = ok(d, &["stats"]);
+    assert!(table.lines().any(|l| l.starts_with("logs ")), "{table}");
+    assert!(ok(d, &["stats", "--keyspace", "logs"]).starts_with("keyspace             logs\n"));
+}
+
+#[test]
+fn bench_spreads_its_keys_over_keyspaces() {
+    let report = bench_json(&[
+        "--num",
+        "2000",
+        "--keyspaces",
+        "3",
+        "--workloads",
+        "fillrandom,readrandom,readseq",
+    ]);
+    assert_eq!(report["settings"]["keyspaces"], 3, "{report:#}");
+    let results = report["results"].as_array().unwrap();
+    assert_eq!(results[1]["found"], 2000, "readrandom finds every key: {report:#}");
+    assert_eq!(results[2]["ops"], 2000, "readseq reads every keyspace: {report:#}");
+    let keyspaces = report["keyspaces"].as_array().unwrap();
+    let names: Vec<_> = keyspaces.iter().map(|k| k["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["bench-0", "bench-1", "bench-2"]);
+    let entries: Vec<_> =
+        keyspaces.iter().map(|k| k["memtable_entries"].as_u64().unwrap()).collect();
+    assert_eq!(entries, [667, 667, 666], "key i goes to keyspace i % 3");
+    assert_eq!(report["stats"]["memtable_entries"], 2000, "stats add up the keyspaces");
+}

@@ -67,6 +67,12 @@ pub struct BenchArgs {
     #[arg(long, value_name = "T", default_value_t = 1,
           value_parser = clap::value_parser!(u16).range(1..))]
     threads: u16,
+    /// Keyspaces the keys are spread over: key i goes to keyspace `bench-{i % N}`, all
+    /// created at the start. With 1 (the default) every key is in the default
+    /// keyspace. Each keyspace has a memtable of its own, so memory grows with N.
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u16).range(1..=1024))]
+    keyspaces: u16,
     /// Seed of the pseudo-random keys and values, for reproducible runs.
     #[arg(long, default_value_t = 301)]
     seed: u64,
@@ -134,6 +140,7 @@ pub fn main(a: BenchArgs, db: Option<&Path>) -> Result<(), CliError> {
         },
         wait_compactions: a.wait_compactions,
         plot: a.plot,
+        keyspaces: usize::from(a.keyspaces),
     };
     super::run(&settings, &run, &a.workloads, db, a.json)
 }

@@ -24,6 +24,6 @@ pub mod workload;
 pub mod writer;
 
 pub use engine::{Engine, EngineConfig, Entry};
-pub use mylsm_engine::MylsmEngine;
+pub use mylsm_engine::{MylsmEngine, MylsmKeyspacesEngine};
 pub use report::{Recorder, WorkloadResult};
 pub use workload::{execute, Settings, Workload, DEFAULT_WORKLOADS};

@@ -8,11 +8,13 @@ use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use mylsm::{Compression, Db};
+use mylsm::{Compression, Db, Stats};
 use mylsm_bench::engine::compression_name;
 use mylsm_bench::plot::{self, Series};
 use mylsm_bench::report::TIMELINE_INTERVAL;
-use mylsm_bench::{mem, workload, Engine, EngineConfig, MylsmEngine, Settings, Workload};
+use mylsm_bench::{
+    mem, workload, Engine, EngineConfig, MylsmEngine, MylsmKeyspacesEngine, Settings, Workload,
+};
 use serde_json::json;
 use tempfile::TempDir;
 
@@ -28,6 +30,35 @@ pub struct Run {
     pub wait_compactions: bool,
     /// Where to draw the throughput timeline of the write workloads.
     pub plot: Option<PathBuf>,
+    /// Keyspaces the keys are spread over; 1: the default keyspace alone.
+    pub keyspaces: usize,
+}
+
+/// A mylsm adapter bench can run: the database behind it, and the keyspaces holding
+/// the keys, whose stats the report sums.
+trait BenchEngine: Engine<Error = mylsm::Error> {
+    fn db(&self) -> &Db;
+    fn keyspaces(&self) -> Vec<mylsm::Keyspace>;
+}
+
+impl BenchEngine for MylsmEngine {
+    fn db(&self) -> &Db {
+        &self.db
+    }
+
+    fn keyspaces(&self) -> Vec<mylsm::Keyspace> {
+        vec![self.db.default_keyspace()]
+    }
+}
+
+impl BenchEngine for MylsmKeyspacesEngine {
+    fn db(&self) -> &Db {
+        &self.db
+    }
+
+    fn keyspaces(&self) -> Vec<mylsm::Keyspace> {
+        MylsmKeyspacesEngine::keyspaces(self).to_vec()
+    }
 }
 
 /// Runs `workloads` in order and prints one line per workload as it finishes, or one
@@ -40,11 +71,33 @@ pub fn run(
     json: bool,
 ) -> Result<(), CliError> {
     let dir = BenchDir::new(db_dir, MylsmEngine::options(&run.engine))?;
+    if run.keyspaces <= 1 {
+        // One keyspace is the default one, through the very adapter bench used before
+        // keyspaces existed, so that its numbers stay comparable.
+        run_on(settings, run, workloads, &dir, db_dir, json, |db| Ok(MylsmEngine { db }))
+    } else {
+        let options = dir.options.clone();
+        run_on(settings, run, workloads, &dir, db_dir, json, |db| {
+            MylsmKeyspacesEngine::open(db, &options, run.keyspaces)
+        })
+    }
+}
+
+/// `run` on the adapter `open` makes of each fresh database.
+fn run_on<E: BenchEngine>(
+    settings: &Settings,
+    run: &Run,
+    workloads: &[Workload],
+    dir: &BenchDir,
+    db_dir: Option<&Path>,
+    json: bool,
+    open: impl Fn(Db) -> mylsm::Result<E>,
+) -> Result<(), CliError> {
     let mut out = io::stdout().lock();
     if !json {
-        write_header(&mut out, settings, &run.engine, &dir).map_err(CliError::Output)?;
+        write_header(&mut out, settings, run, dir).map_err(CliError::Output)?;
     }
-    let mut db = dir.fresh(None)?;
+    let mut db = dir.fresh(None, &open)?;
     let mut filled = false;
     let mut results = Vec::new();
     // Keys and values put since the database was opened, as the engine's counters
@@ -52,7 +105,7 @@ pub fn run(
     let mut user_bytes = 0;
     for &w in workloads {
         if w.fresh_db() {
-            db = dir.fresh(Some(db))?;
+            db = dir.fresh(Some(db), &open)?;
             user_bytes = 0;
         } else if !filled {
             // Reads, overwrites and deletes need keys to work on, as in db_bench runs
@@ -73,7 +126,7 @@ pub fn run(
             if w.writes() {
                 // What the writes left behind, while it is fresh: the tree's shape,
                 // the stalls and the write amplification since the database opened.
-                let line = summary::shape_line(&db.db.stats(), user_bytes);
+                let line = summary::shape_line(&whole(&db), user_bytes);
                 writeln!(out, "{:<12}   {line}", "").map_err(CliError::Output)?;
             }
             out.flush().map_err(CliError::Output)?;
@@ -83,8 +136,10 @@ pub fn run(
     if run.wait_compactions {
         db.settle()?;
     }
-    let stats = db.db.stats();
-    db.db.close()?;
+    let stats = whole(&db);
+    let keyspaces: Vec<(String, Stats)> =
+        db.keyspaces().iter().map(|ks| (ks.name().to_string(), ks.stats())).collect();
+    db.db().close()?;
     let peak_rss = mem::rss().peak;
     if let Some(path) = &run.plot {
         let series: Vec<Series> = results
@@ -118,11 +173,13 @@ pub fn run(
                 "bloom_bits_per_key": run.engine.bloom_bits_per_key,
                 "background_jobs": run.engine.background_jobs,
                 "wait_compactions": run.wait_compactions,
+                "keyspaces": run.keyspaces,
                 "workloads": workloads.iter().map(|w| w.name()).collect::<Vec<_>>(),
                 "db": db_dir.map(|p| p.display().to_string()),
             },
             "results": results.iter().map(mylsm_bench::WorkloadResult::to_json).collect::<Vec<_>>(),
             "stats": crate::stats::to_json(&stats),
+            "keyspaces": crate::stats::keyspaces_json(&keyspaces),
             "write_amp": summary::write_amp(&stats, user_bytes),
             "peak_rss_bytes": peak_rss,
         });
@@ -133,12 +190,51 @@ pub fn run(
     Ok(())
 }
 
-fn write_header(
-    out: &mut impl Write,
-    s: &Settings,
-    e: &EngineConfig,
-    dir: &BenchDir,
-) -> io::Result<()> {
+/// The stats of the keyspaces holding the keys, as one: the sizes, levels and
+/// per-keyspace counters summed, the database-wide counters as they are. With one
+/// keyspace, its stats unchanged.
+fn whole(engine: &impl BenchEngine) -> Stats {
+    let mut keyspaces = engine.keyspaces().into_iter().map(|ks| ks.stats());
+    let mut all = keyspaces.next().unwrap_or_else(|| engine.db().stats());
+    let mut more = false;
+    for s in keyspaces {
+        more = true;
+        all.memtable_bytes += s.memtable_bytes;
+        all.memtable_entries += s.memtable_entries;
+        all.immutable_memtables += s.immutable_memtables;
+        all.immutable_bytes += s.immutable_bytes;
+        for (a, l) in all.levels.iter_mut().zip(&s.levels) {
+            a.files += l.files;
+            a.bytes += l.bytes;
+            a.target_bytes += l.target_bytes;
+            a.score = a.score.max(l.score);
+        }
+        all.flushes += s.flushes;
+        all.flushed_bytes += s.flushed_bytes;
+        all.compactions += s.compactions;
+        all.compactions_peak_parallel =
+            all.compactions_peak_parallel.max(s.compactions_peak_parallel);
+        all.compaction_read_bytes += s.compaction_read_bytes;
+        all.compaction_written_bytes += s.compaction_written_bytes;
+        all.compaction_dropped_entries += s.compaction_dropped_entries;
+        all.write_stalls += s.write_stalls;
+        all.stall_micros += s.stall_micros;
+        all.stalls_memtables += s.stalls_memtables;
+        all.stall_micros_memtables += s.stall_micros_memtables;
+        all.stalls_l0_slowdown += s.stalls_l0_slowdown;
+        all.stall_micros_l0_slowdown += s.stall_micros_l0_slowdown;
+        all.stalls_l0_stop += s.stalls_l0_stop;
+        all.stall_micros_l0_stop += s.stall_micros_l0_stop;
+    }
+    if more && all.user_bytes_written > 0 {
+        all.write_amplification = (all.flushed_bytes + all.compaction_written_bytes) as f64
+            / all.user_bytes_written as f64;
+    }
+    all
+}
+
+fn write_header(out: &mut impl Write, s: &Settings, run: &Run, dir: &BenchDir) -> io::Result<()> {
+    let e = &run.engine;
     let raw_mb = (s.keys.key_len() + s.value_size) as f64 * s.num as f64 / f64::from(1 << 20);
     writeln!(out, "Keys:       {} bytes each", s.keys.key_len())?;
     // The values are built to compress to about half, when compression is on.
@@ -157,6 +253,9 @@ fn write_header(
     writeln!(out, "WriteBuffer: {}", crate::stats::human(e.memtable_bytes as u64))?;
     writeln!(out, "BlockCache: {}", crate::stats::human(e.cache_bytes as u64))?;
     writeln!(out, "BgJobs:     {}", e.background_jobs)?;
+    if run.keyspaces > 1 {
+        writeln!(out, "Keyspaces:  {} (bench-0 to bench-{})", run.keyspaces, run.keyspaces - 1)?;
+    }
     let kind = if dir.temp.is_some() { " (temporary)" } else { "" };
     writeln!(out, "Database:   {}{kind}", dir.path.display())?;
     writeln!(out, "{}", "-".repeat(48))
@@ -204,10 +303,15 @@ impl BenchDir {
         Ok(BenchDir { path: path.to_path_buf(), temp: None, options })
     }
 
-    /// Closes `old`, empties the directory and opens a new database there.
-    fn fresh(&self, old: Option<MylsmEngine>) -> Result<MylsmEngine, CliError> {
+    /// Closes `old`, empties the directory, opens a new database there and makes the
+    /// adapter of it with `open`.
+    fn fresh<E: BenchEngine>(
+        &self,
+        old: Option<E>,
+        open: &impl Fn(Db) -> mylsm::Result<E>,
+    ) -> Result<E, CliError> {
         if let Some(old) = old {
-            old.db.close()?;
+            old.db().close()?;
         }
         let shown = self.path.display();
         fs::create_dir_all(&self.path).map_err(CliError::io(format!("creating {shown}")))?;
@@ -222,8 +326,8 @@ impl BenchDir {
             fs::write(self.path.join(MARKER), "This directory holds a mylsm bench database.\n")
                 .map_err(CliError::io(format!("writing the marker in {shown}")))?;
         }
-        Db::open(&self.path, self.options.clone())
-            .map(|db| MylsmEngine { db })
-            .map_err(|source| CliError::Open { path: self.path.clone(), source })
+        let db = Db::open(&self.path, self.options.clone())
+            .map_err(|source| CliError::Open { path: self.path.clone(), source })?;
+        Ok(open(db)?)
     }
 }

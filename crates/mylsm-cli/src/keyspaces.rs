@@ -1,0 +1,50 @@
+//! `keyspace list`, `create` and `drop`: managing the keyspaces of a database by name.
+
+use std::io::{self, Write};
+
+use mylsm::Db;
+
+use crate::error::CliError;
+
+/// The name of the keyspace every database has, which the commands use by default.
+pub const DEFAULT: &str = "default";
+
+/// Prints the name of every keyspace, one a line, the default one first.
+pub fn list(db: &Db) -> Result<(), CliError> {
+    let mut out = io::stdout().lock();
+    for name in db.keyspaces() {
+        writeln!(out, "{name}").map_err(CliError::Output)?;
+    }
+    out.flush().map_err(CliError::Output)
+}
+
+/// Creates the keyspace `name` with the options the command line opens every database
+/// with, so that it behaves as the default keyspace does.
+pub fn create(db: &Db, name: &str) -> Result<(), CliError> {
+    // Checked here to say which database; the engine would refuse it too.
+    if db.keyspace(name).is_ok() {
+        return Err(CliError::Input(format!(
+            "keyspace {name:?} already exists in {}",
+            db.path().display()
+        )));
+    }
+    db.create_keyspace(name, mylsm::KeyspaceOptions::from(&mylsm::Options::default()))?;
+    Ok(())
+}
+
+/// Drops the keyspace `name` with all its keys; the default keyspace cannot go.
+pub fn drop(db: &Db, name: &str) -> Result<(), CliError> {
+    if name == DEFAULT {
+        return Err(CliError::Input("the default keyspace cannot be dropped".to_string()));
+    }
+    let ks = match db.keyspace(name) {
+        Err(mylsm::Error::NotFound(_)) => {
+            return Err(CliError::Input(format!(
+                "no keyspace {name:?} in {} to drop",
+                db.path().display()
+            )));
+        }
+        found => found?,
+    };
+    Ok(db.drop_keyspace(&ks)?)
+}
