@@ -132,14 +132,19 @@ impl Trees {
 
     /// The oldest WAL any keyspace still needs.
     fn log_number(&self) -> u64 {
-        self.trees.values().map(|t| t.log_number).min().unwrap_or(0)
+        min_log_number(&self.trees)
     }
+}
+
+/// The oldest WAL any of `trees` still needs: WALs below it hold only data in tables.
+fn min_log_number(trees: &BTreeMap<u32, TreeManifest>) -> u64 {
+    trees.values().map(|t| t.log_number).min().unwrap_or(0)
 }
 
 impl Manifested {
     /// WALs numbered below this hold only data that is already in tables.
     pub fn log_number(&self) -> u64 {
-        self.trees.values().map(|t| t.log_number).min().unwrap_or(0)
+        min_log_number(&self.trees)
     }
 
     /// Applies the WAL bookkeeping of `edit`: new WALs join the live set, and the
@@ -156,12 +161,6 @@ impl Manifested {
     }
 }
 
-/// One keyspace's version and log number, as the manifest writer keeps them.
-#[derive(Debug, Clone)]
-struct LiveTree {
-    current: Arc<Version>,
-}
-
 /// The live manifest and the newest version of every keyspace. Guarded by the manifest
 /// lock, which is held across the manifest append and fsync (see `docs/impl.md`).
 #[derive(Debug)]
@@ -169,7 +168,8 @@ pub(crate) struct VersionSet {
     manifest: LogWriter,
     pub manifest_number: u64,
     trees: Trees,
-    current: BTreeMap<u32, LiveTree>,
+    /// The current version of every live keyspace.
+    current: BTreeMap<u32, Arc<Version>>,
     pub last_seqno: u64,
 }
 
@@ -276,11 +276,7 @@ impl VersionSet {
         if let Some(old) = m.manifest_number.filter(|&n| n != manifest_number) {
             fs.remove_file(&filename::manifest_file(dir, old))?;
         }
-        let current = m
-            .trees
-            .iter()
-            .map(|(&id, t)| (id, LiveTree { current: Arc::new(t.version.clone()) }))
-            .collect();
+        let current = m.trees.iter().map(|(&id, t)| (id, Arc::new(t.version.clone()))).collect();
         Ok(VersionSet {
             manifest,
             manifest_number,
@@ -292,14 +288,12 @@ impl VersionSet {
 
     /// The current version of keyspace `id` (empty if it is not live).
     pub fn current(&self, id: u32) -> Arc<Version> {
-        self.current
-            .get(&id)
-            .map_or_else(|| Arc::new(Version::default()), |t| Arc::clone(&t.current))
+        self.current.get(&id).map_or_else(|| Arc::new(Version::default()), Arc::clone)
     }
 
     /// Every table some live keyspace's version names.
     pub fn live_tables(&self) -> BTreeSet<u64> {
-        self.current.values().flat_map(|t| t.current.files().map(|(_, f)| f.number)).collect()
+        self.current.values().flat_map(|v| v.files().map(|(_, f)| f.number)).collect()
     }
 
     /// The oldest WAL any keyspace still needs.
@@ -341,15 +335,13 @@ impl VersionSet {
         self.last_seqno = last_seqno;
         self.current.retain(|id, _| self.trees.trees.contains_key(id));
         for id in self.trees.trees.keys() {
-            self.current
-                .entry(*id)
-                .or_insert_with(|| LiveTree { current: Arc::new(Version::default()) });
+            self.current.entry(*id).or_insert_with(|| Arc::new(Version::default()));
         }
         let version = match version {
             Some(v) => {
                 let v = Arc::new(v);
                 if let Some(t) = self.current.get_mut(&edit.keyspace) {
-                    t.current = Arc::clone(&v);
+                    *t = Arc::clone(&v);
                 }
                 v
             }

@@ -45,6 +45,9 @@ pub(crate) struct LogState {
     /// change only under this lock (a rotation), and keyspaces join and leave only under
     /// it: kept here so the leader need not take a view per record.
     pub live: Vec<LiveTree>,
+    /// Bytes in the live WAL, as of the leader's last append (only the leader and a
+    /// rotation, both under this lock, change the WAL), so the size cap needs no WAL lock.
+    pub wal_len: u64,
     scratch: Vec<u8>,
 }
 
@@ -118,7 +121,8 @@ impl WritePath {
         last_seqno: u64,
         max_group_bytes: usize,
     ) -> Self {
-        let mut log = LogState { last_seqno, live: Vec::new(), scratch: Vec::new() };
+        let wal_len = wal.len();
+        let mut log = LogState { last_seqno, live: Vec::new(), wal_len, scratch: Vec::new() };
         for tree in trees {
             log.add_tree(Arc::clone(tree));
         }
@@ -209,7 +213,7 @@ impl WritePath {
             return Err(Error::InvalidArgument("sequence numbers exhausted".into()));
         }
         batch.set_seqno(first);
-        self.append(shared, batch.encoded(), sync)?;
+        log.wal_len = self.append(shared, batch.encoded(), sync)?;
         let LogState { live, scratch, .. } = &mut *log;
         let mut bytes = 0;
         // Records of one keyspace come in runs: look the memtable up once per run.
@@ -238,9 +242,9 @@ impl WritePath {
         Ok(())
     }
 
-    /// Appends one record to the live WAL (and fsyncs it if `sync`); a failure is
-    /// latched before the WAL lock is let go.
-    fn append(&self, shared: &Shared, record: &[u8], sync: bool) -> Result<()> {
+    /// Appends one record to the live WAL (and fsyncs it if `sync`); returns the WAL's
+    /// length after it. A failure is latched before the WAL lock is let go.
+    fn append(&self, shared: &Shared, record: &[u8], sync: bool) -> Result<u64> {
         let mut wal = lock(&self.wal);
         shared.latch().check()?;
         let mut result = wal.writer.add_record(record);
@@ -251,7 +255,7 @@ impl WritePath {
         if let Err(e) = &result {
             shared.fail(e);
         }
-        result
+        result.map(|()| wal.writer.len())
     }
 
     /// Makes every acknowledged write durable by fsyncing the live WAL (older logs were

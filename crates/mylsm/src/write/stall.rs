@@ -33,7 +33,7 @@ pub(crate) fn make_room(
         stall(shared, &live.tree, &live.mem, bytes, &mut slowed)?;
         any_full |= live.mem.approximate_memory_usage() >= live.tree.opts().write_buffer_size;
     }
-    let wal_full = wp.wal().writer.len() >= shared.opts().max_total_wal_size;
+    let wal_full = log.wal_len >= shared.opts().max_total_wal_size;
     if !any_full && !wal_full {
         return Ok(());
     }
@@ -127,6 +127,7 @@ pub(crate) fn rotate(shared: &Shared, wp: &WritePath, log: &mut LogState) -> Res
     };
     let old_log = std::mem::replace(&mut wal.number, number);
     wal.writer = LogWriter::new(file);
+    log.wal_len = 0;
     drop(wal);
     for live in log.live.iter_mut().filter(|l| l.mem.len() > 0) {
         let old_mem = std::mem::replace(&mut live.mem, Arc::new(MemTable::new()));
