@@ -4,20 +4,27 @@
 //! batch  := seqno: fixed64  count: fixed32  record*      (12-byte header, LevelDB's)
 //! record := 0x01 key: varstring value: varstring         (Put)
 //!         | 0x00 key: varstring                          (Delete)
+//!         | 0x02 key: varstring operand: varstring       (Merge)
+//!         | 0x0F start: varstring end: varstring         (RangeDelete; end "" = none)
+//!         | 0x20 key: varstring (expiry: fixed64 ‖ value): varstring  (PutExpiring)
 //!         | (0x80 | kind) keyspace: varint32  ...         (the same, in keyspace N)
 //! varstring := len: varint32  bytes[len]
 //! ```
 //!
 //! A record without bit 0x80 belongs to keyspace 0, the default, so batches of the
-//! default keyspace are byte-identical to those of builds before keyspaces. Kinds 2
-//! (merge) and 0x0F (range delete) are reserved (`key.rs`); this build refuses them and
-//! any record of a keyspace other than 0 as `Corruption`, rather than misreading them.
+//! default keyspace are byte-identical to those of builds before keyspaces. Builds
+//! before range deletes, merges and expiring values refuse kinds 2, 0x0F and 0x20 as
+//! `Corruption` rather than misreading them. The expiry of a `PutExpiring` is absolute
+//! (milliseconds since the Unix epoch) by the time the batch is logged, so a replay
+//! never extends a value's life.
 //!
 //! Record `i` of a batch gets sequence number `seqno + i`. The write leader
 //! concatenates the batches of a group into one such batch, so one WAL record holds a
 //! whole group and recovery applies it all or nothing.
 
+use std::ops::{Bound, RangeBounds};
 use std::path::Path;
+use std::time::Duration;
 
 use crate::coding::{put_length_prefixed, Reader};
 use crate::key::Kind;
@@ -39,6 +46,11 @@ pub struct WriteBatch {
     count: u32,
     longest_key: usize,
     longest_value: usize,
+    /// The keyspaces that merge operands go to.
+    merges_in: Vec<u32>,
+    /// Offsets in `rep` of expiring values whose 8-byte prefix is still a time to live,
+    /// to be made absolute when the batch is written.
+    relative_ttls: Vec<usize>,
 }
 
 /// One decoded record of a batch.
@@ -75,6 +87,8 @@ impl WriteBatch {
             count: 0,
             longest_key: 0,
             longest_value: 0,
+            merges_in: Vec::new(),
+            relative_ttls: Vec::new(),
         }
     }
 
@@ -90,6 +104,119 @@ impl WriteBatch {
     /// The keyspaces other than the default one that the batch writes to.
     pub(crate) fn keyspaces(&self) -> &[u32] {
         &self.keyspaces
+    }
+
+    /// The keyspaces the batch's merge operands go to.
+    pub(crate) fn merge_keyspaces(&self) -> &[u32] {
+        &self.merges_in
+    }
+
+    /// Adds a merge `operand` for `key`, combined with the key's value by the
+    /// keyspace's merge operator when the key is read (see [`crate::merge`]). Writing
+    /// the batch fails with `InvalidArgument` if the keyspace has no merge operator.
+    pub fn merge(&mut self, key: impl AsRef<[u8]>, operand: impl AsRef<[u8]>) {
+        self.push_record(&Record {
+            keyspace: 0,
+            kind: Kind::Merge,
+            key: key.as_ref(),
+            value: operand.as_ref(),
+        });
+    }
+
+    /// Sets `key` to `value` for `ttl`: reads from then on find nothing (see
+    /// [`crate::expiry`]). The time to live counts from when the batch is written.
+    pub fn put_with_ttl(&mut self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>, ttl: Duration) {
+        self.put_expiring_in(0, key.as_ref(), value.as_ref(), ExpiresAt::After(ttl));
+    }
+
+    /// Sets `key` to `value` until `expires_at` (milliseconds since the Unix epoch, by
+    /// the database's clock).
+    pub fn put_with_expiry(
+        &mut self,
+        key: impl AsRef<[u8]>,
+        value: impl AsRef<[u8]>,
+        expires_at: u64,
+    ) {
+        self.put_expiring_in(0, key.as_ref(), value.as_ref(), ExpiresAt::At(expires_at));
+    }
+
+    pub(crate) fn put_expiring_in(
+        &mut self,
+        keyspace: u32,
+        key: &[u8],
+        value: &[u8],
+        at: ExpiresAt,
+    ) {
+        let (prefix, relative) = match at {
+            ExpiresAt::After(ttl) => (u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX), true),
+            ExpiresAt::At(t) => (t, false),
+        };
+        let stored = crate::expiry::encode(prefix, value);
+        self.push_record(&Record { keyspace, kind: Kind::PutExpiring, key, value: &stored });
+        if relative {
+            // The value is the record's last field: its prefix starts this far back.
+            self.relative_ttls.push(self.rep.len() - stored.len());
+        }
+    }
+
+    /// Deletes every key in `range` (any `RangeBounds`: `a..b`, `a..=b`, `a..`, `..`)
+    /// in one record, whatever the number of keys. An empty range does nothing.
+    ///
+    /// # Errors
+    /// `InvalidArgument` if the range starts after it ends.
+    pub fn delete_range<K: AsRef<[u8]>, R: RangeBounds<K>>(
+        &mut self,
+        range: R,
+    ) -> crate::Result<()> {
+        self.delete_range_in_id(0, range)
+    }
+
+    /// Deletes every key that starts with `prefix` (all keys for an empty prefix).
+    pub fn delete_prefix(&mut self, prefix: impl AsRef<[u8]>) {
+        let (lo, hi) = crate::db_iter::prefix_bounds(prefix.as_ref());
+        // A prefix range is never reversed.
+        let _ = self.delete_range_in_id(0, (lo, hi));
+    }
+
+    pub(crate) fn delete_range_in_id<K: AsRef<[u8]>, R: RangeBounds<K>>(
+        &mut self,
+        keyspace: u32,
+        range: R,
+    ) -> crate::Result<()> {
+        if let (Some(s), Some(e)) = (bound_key(range.start_bound()), bound_key(range.end_bound())) {
+            if s > e {
+                return Err(crate::Error::InvalidArgument(format!(
+                    "delete_range: start {:?} is after end {:?}",
+                    String::from_utf8_lossy(s),
+                    String::from_utf8_lossy(e)
+                )));
+            }
+        }
+        let start = match range.start_bound() {
+            Bound::Included(s) => s.as_ref().to_vec(),
+            Bound::Excluded(s) => [s.as_ref(), &[0]].concat(),
+            Bound::Unbounded => Vec::new(),
+        };
+        let end = match range.end_bound() {
+            Bound::Excluded(e) => Some(e.as_ref().to_vec()),
+            Bound::Included(e) => Some([e.as_ref(), &[0]].concat()),
+            Bound::Unbounded => None,
+        };
+        if end.as_deref().is_some_and(|e| e <= start.as_slice()) {
+            return Ok(());
+        }
+        let end = end.unwrap_or_default();
+        self.push_record(&Record { keyspace, kind: Kind::RangeDelete, key: &start, value: &end });
+        Ok(())
+    }
+
+    /// Makes the expiries of `put_with_ttl` absolute, counting from `now`.
+    pub(crate) fn stamp_expiries(&mut self, now: u64) {
+        for at in std::mem::take(&mut self.relative_ttls) {
+            let ttl = crate::coding::fixed64(&self.rep[at..at + 8]);
+            let expiry = crate::expiry::expiry_after(now, Duration::from_millis(ttl));
+            self.rep[at..at + 8].copy_from_slice(&expiry.to_le_bytes());
+        }
     }
 
     /// Deletes `key` when the batch is written.
@@ -164,6 +291,13 @@ impl WriteBatch {
 
     /// Appends the records of `other` after this batch's records.
     pub(crate) fn append(&mut self, other: &WriteBatch) {
+        let base = self.rep.len() - HEADER_LEN;
+        self.relative_ttls.extend(other.relative_ttls.iter().map(|at| at + base));
+        for &k in &other.merges_in {
+            if !self.merges_in.contains(&k) {
+                self.merges_in.push(k);
+            }
+        }
         self.rep.extend_from_slice(&other.rep[HEADER_LEN..]);
         for &k in &other.keyspaces {
             if !self.keyspaces.contains(&k) {
@@ -185,13 +319,8 @@ impl WriteBatch {
             return Err(corrupt(0, "shorter than its 12-byte header"));
         }
         let declared = crate::coding::fixed32(&data[8..12]);
-        let mut batch = WriteBatch {
-            rep: Vec::with_capacity(data.len()),
-            keyspaces: Vec::new(),
-            count: 0,
-            longest_key: 0,
-            longest_value: 0,
-        };
+        let mut batch = WriteBatch { rep: Vec::with_capacity(data.len()), ..WriteBatch::new() };
+        batch.rep.clear();
         batch.rep.extend_from_slice(&data[..HEADER_LEN]);
         let mut r = Reader::new(&data[HEADER_LEN..]);
         while !r.is_empty() {
@@ -227,8 +356,11 @@ impl WriteBatch {
             }
         }
         put_length_prefixed(&mut self.rep, rec.key);
-        if rec.kind == Kind::Put {
+        if rec.kind != Kind::Delete {
             put_length_prefixed(&mut self.rep, rec.value);
+        }
+        if rec.kind == Kind::Merge && !self.merges_in.contains(&rec.keyspace) {
+            self.merges_in.push(rec.keyspace);
         }
         self.note(rec.key.len(), rec.value.len());
     }
@@ -252,10 +384,36 @@ fn read_record<'a>(r: &mut Reader<'a>) -> Result<Record<'a>, crate::coding::Malf
         .ok_or(crate::coding::Malformed { offset: start, what: "unknown record kind" })?;
     let key = r.length_prefixed("key")?;
     let value = match kind {
-        Kind::Put => r.length_prefixed("value")?,
         Kind::Delete => &[],
+        _ => r.length_prefixed("value")?,
     };
+    let malformed = |what| crate::coding::Malformed { offset: start, what };
+    match kind {
+        Kind::PutExpiring if value.len() < crate::expiry::EXPIRY_LEN => {
+            return Err(malformed("expiring value shorter than its expiry"))
+        }
+        Kind::RangeDelete if !value.is_empty() && value <= key => {
+            return Err(malformed("empty or reversed deleted range"))
+        }
+        _ => {}
+    }
     Ok(Record { keyspace, kind, key, value })
+}
+
+/// When an expiring value expires.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum ExpiresAt {
+    /// This long after the batch is written.
+    After(Duration),
+    /// At this time (milliseconds since the Unix epoch).
+    At(u64),
+}
+
+fn bound_key<K: AsRef<[u8]>>(b: Bound<&K>) -> Option<&[u8]> {
+    match b {
+        Bound::Included(k) | Bound::Excluded(k) => Some(k.as_ref()),
+        Bound::Unbounded => None,
+    }
 }
 
 #[cfg(test)]
@@ -334,7 +492,7 @@ mod tests {
         let recs: Vec<_> = d.records().collect();
         assert_eq!(recs, [Record { keyspace: 135, kind: Kind::Put, key: b"k", value: b"v" }]);
         assert_eq!(d.rep, tagged, "re-encoded byte for byte");
-        for reserved in [2u8, 0x0f, KEYSPACE_BIT | 2] {
+        for reserved in [3u8, 0x10, KEYSPACE_BIT | 3, 0x21] {
             let mut bad = plain.clone();
             bad[..8].copy_from_slice(&5u64.to_le_bytes());
             bad[HEADER_LEN] = reserved;

@@ -169,6 +169,51 @@ impl Db {
         self.write(b)
     }
 
+    /// Adds merge `operand` to `key`: a later read merges it into the key's value with
+    /// the default keyspace's merge operator ([`crate::merge`]).
+    ///
+    /// # Errors
+    /// `InvalidArgument` if the default keyspace has no merge operator
+    /// ([`crate::Options::merge_operator`]).
+    pub fn merge(&self, key: impl AsRef<[u8]>, operand: impl AsRef<[u8]>) -> Result<()> {
+        let mut b = WriteBatch::new();
+        b.merge(key, operand);
+        self.write(b)
+    }
+
+    /// Sets `key` to `value` for `ttl`: once it has passed (by
+    /// [`crate::Options::clock`]) reads find nothing, and compaction reclaims the entry.
+    pub fn put_with_ttl(
+        &self,
+        key: impl AsRef<[u8]>,
+        value: impl AsRef<[u8]>,
+        ttl: std::time::Duration,
+    ) -> Result<()> {
+        let mut b = WriteBatch::new();
+        b.put_with_ttl(key, value, ttl);
+        self.write(b)
+    }
+
+    /// Deletes every key in `range` with one write, whatever the number of keys:
+    /// `db.delete_range(b"a".as_slice()..b"m".as_slice())`, `db.delete_range::<&[u8], _>(..)`.
+    /// Reads, iterators, snapshots taken before it and compaction all honour it. An empty
+    /// range does nothing.
+    ///
+    /// # Errors
+    /// `InvalidArgument` if the range starts after it ends.
+    pub fn delete_range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> Result<()> {
+        let mut b = WriteBatch::new();
+        b.delete_range(range)?;
+        self.write(b)
+    }
+
+    /// Deletes every key that starts with `prefix`, with one write.
+    pub fn delete_prefix(&self, prefix: impl AsRef<[u8]>) -> Result<()> {
+        let mut b = WriteBatch::new();
+        b.delete_prefix(prefix);
+        self.write(b)
+    }
+
     /// Applies `batch` atomically with default [`WriteOptions`].
     pub fn write(&self, batch: WriteBatch) -> Result<()> {
         self.write_opt(batch, &WriteOptions::default())
@@ -178,9 +223,10 @@ impl Db {
     /// there. Returns once the batch is visible to every later read (and, with
     /// `sync`, durable against power loss).
     ///
-    /// A batch naming a keyspace that has been dropped fails with
-    /// [`Error::InvalidArgument`] and writes nothing.
-    pub fn write_opt(&self, batch: WriteBatch, options: &WriteOptions) -> Result<()> {
+    /// A batch naming a keyspace that has been dropped, or merging into a keyspace
+    /// without a merge operator, fails with [`Error::InvalidArgument`] and writes
+    /// nothing.
+    pub fn write_opt(&self, mut batch: WriteBatch, options: &WriteOptions) -> Result<()> {
         let h = &self.inner;
         let w = self.writer()?;
         if let Some(id) = batch.keyspaces().iter().find(|&&id| h.shared.tree(id).is_none()) {
@@ -188,6 +234,16 @@ impl Db {
                 "the batch writes to dropped keyspace {id}"
             )));
         }
+        for &id in batch.merge_keyspaces() {
+            let tree = if id == 0 { Some(Arc::clone(&h.tree)) } else { h.shared.tree(id) };
+            if let Some(t) = tree.filter(|t| t.opts().merge.is_none()) {
+                return Err(Error::InvalidArgument(format!(
+                    "merge into keyspace {:?}, which has no merge operator",
+                    t.name()
+                )));
+            }
+        }
+        batch.stamp_expiries(h.shared.now());
         w.write(&h.shared, batch, options.sync)
     }
 
@@ -202,7 +258,7 @@ impl Db {
         // The view is taken before the seqno (see `view.rs` for why).
         let view = tree.current_view();
         let seqno = self.inner.shared.visible_seqno();
-        view.get(key, seqno)
+        view.get(key, &tree.read_ctx(seqno, self.inner.shared.now()))
     }
 
     /// Every key and value, in key order.
@@ -230,7 +286,7 @@ impl Db {
     pub(crate) fn iter_in_tree(&self, tree: &Tree, lo: Bound<Vec<u8>>, hi: Bound<Vec<u8>>) -> Iter {
         let view = tree.current_view();
         let seqno = self.inner.shared.visible_seqno();
-        let it = Iter::new(view, seqno, lo, hi);
+        let it = Iter::new(view, tree.read_ctx(seqno, self.inner.shared.now()), lo, hi);
         match self.check_open() {
             Ok(()) => it,
             Err(e) => it.with_error(e),
@@ -429,6 +485,7 @@ impl Db {
             compaction_read_bytes: counters.compacted_read.load(Ordering::Relaxed),
             compaction_written_bytes: counters.compacted_written.load(Ordering::Relaxed),
             compaction_dropped_entries: counters.compacted_dropped.load(Ordering::Relaxed),
+            merge_failures: counters.merge_failures.load(Ordering::Relaxed),
             write_groups: writes(|w| &w.groups),
             write_batches: writes(|w| &w.batches),
             wal_syncs: writes(|w| &w.wal_syncs),

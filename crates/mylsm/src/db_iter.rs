@@ -1,12 +1,19 @@
-//! The user's iterator: newest visible version per key at one sequence number,
-//! tombstones hidden, bounded, usable from both ends (LevelDB's `db_iter.cc`, with two
-//! cursors so that `next` and `next_back` can be mixed as `DoubleEndedIterator` allows).
+//! The user's iterator: each key's value at one sequence number (see `resolve.rs`:
+//! tombstones, range tombstones and expired values hidden, merge operands merged),
+//! bounded, usable from both ends (LevelDB's `db_iter.cc`, with two cursors so that
+//! `next` and `next_back` can be mixed as `DoubleEndedIterator` allows).
+//!
+//! Range tombstones are gathered when the iterator is made: the fragment lists of the
+//! memtables and of the tables that meet the iterator's bounds, each consulted with one
+//! binary search per key.
 
 use std::ops::Bound;
 use std::sync::Arc;
 
 use crate::iter::InternalIterator;
 use crate::key::{self, Kind, MAX_SEQNO, TRAILER_LEN};
+use crate::range_del::Fragments;
+use crate::resolve::{ReadCtx, Resolver, Walk};
 use crate::view::ReadView;
 use crate::{Error, Key, Result, Value};
 
@@ -18,7 +25,13 @@ use crate::{Error, Key, Result, Value};
 /// after which the iterator ends.
 pub struct Iter {
     view: Arc<ReadView>,
+    ctx: ReadCtx,
     seqno: u64,
+    /// The range tombstones of every source that meets the bounds.
+    tombstones: Vec<Arc<Fragments>>,
+    /// A key's versions met walking backwards, oldest first (from its newest put or
+    /// delete on): reused between steps.
+    versions: Vec<(u64, Kind, Vec<u8>)>,
     lower: Bound<Vec<u8>>,
     upper: Bound<Vec<u8>>,
     /// Where the front cursor starts: the lower bound, or a later `seek` target.
@@ -47,13 +60,20 @@ impl std::fmt::Debug for Iter {
 impl Iter {
     pub(crate) fn new(
         view: Arc<ReadView>,
-        seqno: u64,
+        ctx: ReadCtx,
         lower: Bound<Vec<u8>>,
         upper: Bound<Vec<u8>>,
     ) -> Self {
+        let (tombstones, error) = match gather_tombstones(&view, &lower, &upper) {
+            Ok(t) => (t, None),
+            Err(e) => (Vec::new(), Some(e)),
+        };
         Iter {
             view,
-            seqno,
+            seqno: ctx.seqno,
+            ctx,
+            tombstones,
+            versions: Vec::new(),
             front_from: lower.clone(),
             back_from: upper.clone(),
             lower,
@@ -64,7 +84,7 @@ impl Iter {
             front_yielded: None,
             back_last: None,
             done: false,
-            error: None,
+            error,
         }
     }
 
@@ -163,18 +183,41 @@ impl Iter {
                 it.next();
                 continue;
             }
-            // The newest visible version of a key not seen yet.
-            let put = (p.kind == Kind::Put).then(|| Value::copy_from(it.value()));
+            // The newest visible version of a key not seen yet: resolve the key from it
+            // and the versions after it.
             remember(&mut self.front_last, p.user_key);
-            it.next();
-            let Some(value) = put else { continue };
             let k = self.front_last.as_deref().unwrap_or_default();
+            let cover = self.tombstones.iter().map(|f| f.max_cover(k, seqno)).max().unwrap_or(0);
+            let value = if cover == 0 && p.kind == Kind::Put {
+                let v = Value::copy_from(it.value());
+                it.next();
+                Ok(Some(v))
+            } else {
+                let mut r = Resolver::new(&self.ctx, k);
+                r.cover(cover);
+                let mut fed = r.feed(p.seqno, p.kind, it.value());
+                it.next();
+                while matches!(fed, Ok(Walk::More)) && it.valid() {
+                    match key::parse_internal_key(it.key()) {
+                        Some(q) if q.user_key == k => fed = r.feed(q.seqno, q.kind, it.value()),
+                        _ => break,
+                    }
+                    it.next();
+                }
+                fed.and_then(|_| r.finish())
+            };
+            let value = match value {
+                Ok(Some(v)) => v,
+                Ok(None) => continue,
+                Err(e) => return self.fail(e),
+            };
             let met_back = self.back_last.as_deref().is_some_and(|b| k >= b);
             if !self.below_upper(k) || met_back {
                 break;
             }
-            remember(&mut self.front_yielded, k);
-            return Some(Ok((Key::copy_from(k), value)));
+            let key = Key::copy_from(k);
+            remember(&mut self.front_yielded, &key);
+            return Some(Ok((key, value)));
         }
         self.done = true;
         match self.front.as_ref().map(|it| it.status()) {
@@ -201,33 +244,63 @@ impl Iter {
                 self.back.insert(it)
             }
         };
-        // Walking backwards meets a key's versions oldest first, so the newest visible
-        // version is the last one seen before the user key changes.
-        let mut saved: Option<(Vec<u8>, Kind, Value)> = None;
-        while it.valid() {
-            let Some(p) = key::parse_internal_key(it.key()) else {
-                let e = Self::corrupt_key(it.as_ref());
-                return self.fail(e);
+        // Walking backwards meets a key's versions oldest first: collect them until the
+        // user key changes, then resolve the key from its newest version down.
+        let mut versions = std::mem::take(&mut self.versions);
+        versions.clear();
+        let mut current: Option<Vec<u8>> = None;
+        let mut found: Option<Result<(Vec<u8>, Value)>> = None;
+        loop {
+            let p = if it.valid() {
+                match key::parse_internal_key(it.key()) {
+                    Some(p) => Some(p),
+                    None => {
+                        let e = Self::corrupt_key(it.as_ref());
+                        self.versions = versions;
+                        return self.fail(e);
+                    }
+                }
+            } else {
+                None
             };
-            if p.seqno <= seqno {
-                if let Some((k, Kind::Put, _)) = &saved {
-                    if p.user_key < k.as_slice() {
+            let key_changed = match (&current, &p) {
+                (Some(k), Some(p)) => p.seqno <= seqno && p.user_key < k.as_slice(),
+                (Some(_), None) => true,
+                _ => false,
+            };
+            if key_changed {
+                let k = current.take().unwrap_or_default();
+                match resolve_back(&self.ctx, &self.tombstones, &k, &versions) {
+                    Ok(Some(v)) => {
+                        found = Some(Ok((k, v)));
+                        break;
+                    }
+                    Ok(None) => versions.clear(),
+                    Err(e) => {
+                        found = Some(Err(e));
                         break;
                     }
                 }
-                let value = match p.kind {
-                    Kind::Put => Value::copy_from(it.value()),
-                    Kind::Delete => Value::copy_from(b""),
-                };
-                saved = Some((p.user_key.to_vec(), p.kind, value));
+            }
+            let Some(p) = p else { break };
+            if p.seqno <= seqno {
+                if current.is_none() {
+                    current = Some(p.user_key.to_vec());
+                }
+                if p.kind != Kind::Merge {
+                    // A newer put or delete makes the older versions irrelevant.
+                    versions.clear();
+                }
+                versions.push((p.seqno, p.kind, it.value().to_vec()));
             }
             it.prev();
         }
+        self.versions = versions;
         if let Some(Err(e)) = self.back.as_ref().map(|it| it.status()) {
             return self.fail(e);
         }
-        match saved {
-            Some((k, Kind::Put, v)) => {
+        match found {
+            Some(Ok((k, v))) => {
                 let met_front = self.front_yielded.as_deref().is_some_and(|f| k.as_slice() <= f);
                 if !self.above_lower(&k) || met_front {
                     self.done = true;
@@ -237,12 +310,58 @@ impl Iter {
                 self.back_last = Some(k);
                 Some(Ok((key, v)))
             }
-            _ => {
+            Some(Err(e)) => self.fail(e),
+            None => {
                 self.done = true;
                 None
             }
         }
     }
+}
+
+/// A key's value from its versions, oldest first (as a backward walk collects them).
+fn resolve_back(
+    ctx: &ReadCtx,
+    tombstones: &[Arc<Fragments>],
+    k: &[u8],
+    versions: &[(u64, Kind, Vec<u8>)],
+) -> Result<Option<Value>> {
+    let mut r = Resolver::new(ctx, k);
+    r.cover(tombstones.iter().map(|f| f.max_cover(k, ctx.seqno)).max().unwrap_or(0));
+    for (seqno, kind, value) in versions.iter().rev() {
+        if r.feed(*seqno, *kind, value)? == Walk::Done {
+            break;
+        }
+    }
+    r.finish()
+}
+
+/// The range tombstones of every source of `view` that can hold keys within the bounds.
+fn gather_tombstones(
+    view: &ReadView,
+    lower: &Bound<Vec<u8>>,
+    upper: &Bound<Vec<u8>>,
+) -> Result<Vec<Arc<Fragments>>> {
+    let mut out = Vec::new();
+    for mem in std::iter::once(&view.mem).chain(&view.imms) {
+        out.extend(mem.range_tombstones());
+    }
+    let lo = match lower {
+        Bound::Included(k) | Bound::Excluded(k) => Some(k.as_slice()),
+        Bound::Unbounded => None,
+    };
+    let hi = match upper {
+        Bound::Included(k) | Bound::Excluded(k) => Some(k.as_slice()),
+        Bound::Unbounded => None,
+    };
+    for level in 0..view.version.levels.len() {
+        for file in view.version.overlapping_files(level, lo, hi) {
+            if file.has_range_dels {
+                out.extend(view.tables.get(&file)?.range_tombstones().cloned());
+            }
+        }
+    }
+    Ok(out)
 }
 
 impl Iterator for Iter {

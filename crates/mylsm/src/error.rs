@@ -34,6 +34,10 @@ pub enum Error {
     /// What was asked for does not exist (a keyspace, by name).
     #[error("not found: {0}")]
     NotFound(String),
+    /// A merge operator failed to combine a key's operands (the read that needed them
+    /// fails; the operands stay as they are).
+    #[error("merge failed: {0}")]
+    MergeFailed(String),
     /// The `Db` was closed.
     #[error("database is closed")]
     Closed,

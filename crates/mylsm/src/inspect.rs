@@ -78,6 +78,9 @@ pub fn wal(fs: &dyn FileSystem, path: &Path) -> Result<Vec<LogRecord>> {
                 kind: match r.kind {
                     Kind::Put => "put",
                     Kind::Delete => "delete",
+                    Kind::Merge => "merge",
+                    Kind::RangeDelete => "delete-range",
+                    Kind::PutExpiring => "put-expiring",
                 },
                 key: r.key.to_vec(),
                 value_len: r.value.len(),

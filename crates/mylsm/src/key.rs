@@ -23,10 +23,10 @@ pub(crate) const MAX_SEQNO: u64 = (1 << 56) - 1;
 /// What an entry records about its user key.
 ///
 /// Kind bytes are allocated once for every build (`docs/wal_format.md`): 0 Delete,
-/// 1 Put, 2 Merge and 0x0F RangeDelete (reserved for the merge operator and range
-/// deletes, RocksDB's numbers), 0xff only in seek targets. `from_u8` refuses every
-/// kind this build does not write, so a newer build's data is `Corruption` here, never
-/// misread.
+/// 1 Put, 2 Merge, 0x0F RangeDelete (RocksDB's numbers), 0x20 PutExpiring, 0xff only
+/// in seek targets. `from_u8` refuses every kind this build does not write, so a newer
+/// build's data is `Corruption` here, never misread (and builds before this one refuse
+/// kinds 2, 0x0F and 0x20 the same way).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
 pub(crate) enum Kind {
@@ -34,6 +34,16 @@ pub(crate) enum Kind {
     Delete = 0,
     /// The key was set to the entry's value.
     Put = 1,
+    /// A merge operand for the keyspace's merge operator (the value is the operand).
+    Merge = 2,
+    /// A range tombstone: deletes the user keys from this key (inclusive) to the end
+    /// key stored as the value (exclusive; empty: no end) at older seqnos. Only in a
+    /// memtable's range-deletion list and a table's range-deletion block, never among
+    /// point entries.
+    RangeDelete = 0x0F,
+    /// The key was set to a value that expires: the entry's value is the expiry
+    /// (fixed64, milliseconds since the Unix epoch) followed by the user value.
+    PutExpiring = 0x20,
 }
 
 /// The kind a seek target carries: the largest, so a seek at seqno `s` lands before
@@ -45,6 +55,9 @@ impl Kind {
         match b {
             0 => Some(Kind::Delete),
             1 => Some(Kind::Put),
+            2 => Some(Kind::Merge),
+            0x0F => Some(Kind::RangeDelete),
+            0x20 => Some(Kind::PutExpiring),
             _ => None,
         }
     }

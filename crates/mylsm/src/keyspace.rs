@@ -114,6 +114,43 @@ impl Keyspace {
         self.db.write(b)
     }
 
+    /// Adds merge `operand` to `key` (see [`Db::merge`]); `InvalidArgument` if the
+    /// keyspace has no merge operator.
+    pub fn merge(&self, key: impl AsRef<[u8]>, operand: impl AsRef<[u8]>) -> Result<()> {
+        let mut b = WriteBatch::new();
+        b.merge_in(self, key, operand);
+        self.db.write(b)
+    }
+
+    /// Sets `key` to `value` for `ttl` (see [`Db::put_with_ttl`]).
+    pub fn put_with_ttl(
+        &self,
+        key: impl AsRef<[u8]>,
+        value: impl AsRef<[u8]>,
+        ttl: std::time::Duration,
+    ) -> Result<()> {
+        let mut b = WriteBatch::new();
+        b.put_with_ttl_in(self, key, value, ttl);
+        self.db.write(b)
+    }
+
+    /// Deletes every key in `range` with one write (see [`Db::delete_range`]).
+    ///
+    /// # Errors
+    /// `InvalidArgument` if the range starts after it ends.
+    pub fn delete_range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> Result<()> {
+        let mut b = WriteBatch::new();
+        b.delete_range_in(self, range)?;
+        self.db.write(b)
+    }
+
+    /// Deletes every key that starts with `prefix`, with one write.
+    pub fn delete_prefix(&self, prefix: impl AsRef<[u8]>) -> Result<()> {
+        let mut b = WriteBatch::new();
+        b.delete_prefix_in(self, prefix);
+        self.db.write(b)
+    }
+
     /// Every key and value, in key order.
     pub fn iter(&self) -> Iter {
         self.iter_bounds(Bound::Unbounded, Bound::Unbounded)
@@ -167,11 +204,13 @@ impl Snapshot {
     pub fn get_in(&self, keyspace: &Keyspace, key: impl AsRef<[u8]>) -> Result<Option<Value>> {
         self.check_open()?;
         keyspace.check()?;
-        keyspace.tree().current_view().get(key.as_ref(), self.seqno())
+        let (view, ctx) = self.view_of(keyspace.tree());
+        view.get(key.as_ref(), &ctx)
     }
 
     fn iter_in_bounds(&self, keyspace: &Keyspace, lo: Bound<Vec<u8>>, hi: Bound<Vec<u8>>) -> Iter {
-        let it = Iter::new(keyspace.tree().current_view(), self.seqno(), lo, hi);
+        let (view, ctx) = self.view_of(keyspace.tree());
+        let it = Iter::new(view, ctx, lo, hi);
         match self.check_open().and_then(|()| keyspace.check()) {
             Ok(()) => it,
             Err(e) => it.with_error(e),
@@ -213,6 +252,48 @@ impl WriteBatch {
     pub fn delete_in(&mut self, keyspace: &Keyspace, key: impl AsRef<[u8]>) {
         let key = key.as_ref();
         self.push_record(&Record { keyspace: keyspace.id(), kind: Kind::Delete, key, value: &[] });
+    }
+
+    /// Adds merge `operand` to `key` in `keyspace` (see [`WriteBatch::merge`]).
+    pub fn merge_in(
+        &mut self,
+        keyspace: &Keyspace,
+        key: impl AsRef<[u8]>,
+        operand: impl AsRef<[u8]>,
+    ) {
+        let (key, value) = (key.as_ref(), operand.as_ref());
+        self.push_record(&Record { keyspace: keyspace.id(), kind: Kind::Merge, key, value });
+    }
+
+    /// Sets `key` to `value` in `keyspace` for `ttl` (see [`WriteBatch::put_with_ttl`]).
+    pub fn put_with_ttl_in(
+        &mut self,
+        keyspace: &Keyspace,
+        key: impl AsRef<[u8]>,
+        value: impl AsRef<[u8]>,
+        ttl: std::time::Duration,
+    ) {
+        let at = crate::batch::ExpiresAt::After(ttl);
+        self.put_expiring_in(keyspace.id(), key.as_ref(), value.as_ref(), at);
+    }
+
+    /// Deletes every key in `range` from `keyspace` (see [`WriteBatch::delete_range`]).
+    ///
+    /// # Errors
+    /// `InvalidArgument` if the range starts after it ends.
+    pub fn delete_range_in<K: AsRef<[u8]>, R: RangeBounds<K>>(
+        &mut self,
+        keyspace: &Keyspace,
+        range: R,
+    ) -> Result<()> {
+        self.delete_range_in_id(keyspace.id(), range)
+    }
+
+    /// Deletes every key that starts with `prefix` from `keyspace`.
+    pub fn delete_prefix_in(&mut self, keyspace: &Keyspace, prefix: impl AsRef<[u8]>) {
+        let (lo, hi) = prefix_bounds(prefix.as_ref());
+        // A prefix range is never reversed.
+        let _ = self.delete_range_in_id(keyspace.id(), (lo, hi));
     }
 }
 
@@ -295,7 +376,7 @@ impl Db {
             let tree = Arc::new(Tree::new(
                 id,
                 name.to_string(),
-                full.tree_options(),
+                options.tree_options(self.options()),
                 Arc::new(Version::default()),
                 Arc::new(MemTable::new()),
                 Arc::clone(shared.tables()),

@@ -8,24 +8,14 @@
 //! visible together when the leader publishes its last seqno.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use mylsm_skiplist::{ArcIter, SkipList};
 
 use crate::iter::InternalIterator;
 use crate::key::{self, InternalKeyComparator, Kind};
-use crate::{Result, Value};
-
-/// The answer a memtable gives for one user key at one sequence number.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Lookup {
-    /// The newest visible version is a put of this value.
-    Found(Value),
-    /// The newest visible version is a delete: older tables must not be consulted.
-    Deleted,
-    /// The memtable holds no visible version of the key.
-    Absent,
-}
+use crate::range_del::Fragments;
+use crate::Result;
 
 /// An in-memory sorted buffer of recent writes.
 #[derive(Debug)]
@@ -35,6 +25,11 @@ pub(crate) struct MemTable {
     /// write buffer limit is checked against. (The arena's block count would jump a
     /// whole block at a time, which makes small limits meaningless.)
     size: AtomicUsize,
+    /// Range tombstones, keyed `start‖trailer` with the end as value (empty: none).
+    range_dels: SkipList<InternalKeyComparator>,
+    /// The range tombstones fragmented, and how many tombstones that was made from:
+    /// rebuilt by the first read after a new tombstone (Pebble's `keySpanCache`).
+    fragments: Mutex<(usize, Arc<Fragments>)>,
 }
 
 /// Bytes a skip-list node costs beyond its key and value: header and average links.
@@ -48,7 +43,12 @@ impl Default for MemTable {
 
 impl MemTable {
     pub fn new() -> Self {
-        MemTable { list: Arc::new(SkipList::new(InternalKeyComparator)), size: AtomicUsize::new(0) }
+        MemTable {
+            list: Arc::new(SkipList::new(InternalKeyComparator)),
+            size: AtomicUsize::new(0),
+            range_dels: SkipList::new(InternalKeyComparator),
+            fragments: Mutex::new((0, Arc::new(Fragments::default()))),
+        }
     }
 
     /// Adds one version. `scratch` is a buffer the caller reuses to build the internal
@@ -63,26 +63,63 @@ impl MemTable {
     ) {
         scratch.clear();
         key::append_internal_key(scratch, user_key, seqno, kind);
-        let inserted = self.list.insert(scratch, value);
+        let list = if kind == Kind::RangeDelete { &self.range_dels } else { &*self.list };
+        let inserted = list.insert(scratch, value);
         self.size.fetch_add(scratch.len() + value.len() + NODE_OVERHEAD, Ordering::Relaxed);
         // Sequence numbers are unique, so an equal internal key can never be present.
         debug_assert!(inserted, "duplicate internal key at seqno {seqno}");
     }
 
-    /// The newest version of `user_key` with a seqno at most `seqno`.
-    pub fn get(&self, user_key: &[u8], seqno: u64) -> Lookup {
+    /// Calls `f` with each version of `user_key` at or below `seqno`, newest first, as
+    /// (seqno, kind, value), until it returns `false`.
+    pub fn for_each_version(
+        &self,
+        user_key: &[u8],
+        seqno: u64,
+        mut f: impl FnMut(u64, Kind, &[u8]) -> bool,
+    ) {
         let mut it = self.list.iter();
         it.seek(&key::lookup_key(user_key, seqno));
-        if !it.valid() {
-            return Lookup::Absent;
+        while it.valid() {
+            match key::parse_internal_key(it.key()) {
+                Some(p) if p.user_key == user_key => {
+                    if !f(p.seqno, p.kind, it.value()) {
+                        return;
+                    }
+                }
+                _ => return,
+            }
+            it.next();
         }
-        match key::parse_internal_key(it.key()) {
-            Some(p) if p.user_key == user_key => match p.kind {
-                Kind::Put => Lookup::Found(Value::copy_from(it.value())),
-                Kind::Delete => Lookup::Deleted,
-            },
-            _ => Lookup::Absent,
+    }
+
+    /// The largest user key among the point entries.
+    pub fn last_user_key(&self) -> Option<Vec<u8>> {
+        let mut it = self.list.iter();
+        it.seek_to_last();
+        it.valid().then(|| key::user_key(it.key()).to_vec())
+    }
+
+    /// The range tombstones, fragmented; `None` if there are none.
+    pub fn range_tombstones(&self) -> Option<Arc<Fragments>> {
+        let n = self.range_dels.len();
+        if n == 0 {
+            return None;
         }
+        let mut cached = self.fragments.lock().unwrap_or_else(|e| e.into_inner());
+        if cached.0 != n {
+            let mut it = self.range_dels.iter();
+            it.seek_to_first();
+            let mut ts = Vec::with_capacity(n);
+            while it.valid() {
+                if let Some(t) = crate::range_del::decode_entry(it.key(), it.value()) {
+                    ts.push(t);
+                }
+                it.next();
+            }
+            *cached = (n, Arc::new(Fragments::new(ts)));
+        }
+        Some(Arc::clone(&cached.1))
     }
 
     /// Bytes of data the memtable holds, node overhead included.
@@ -95,9 +132,9 @@ impl MemTable {
         self.list.memory_usage()
     }
 
-    /// Number of versions (puts and deletes) held.
+    /// Number of versions held (range tombstones included).
     pub fn len(&self) -> usize {
-        self.list.len()
+        self.list.len() + self.range_dels.len()
     }
 
     /// An iterator over the internal entries, which keeps the memtable alive.
@@ -157,14 +194,26 @@ mod tests {
         m.add(&mut s, 2, Kind::Put, b"k", b"v2");
         m.add(&mut s, 3, Kind::Delete, b"k", b"");
         m.add(&mut s, 4, Kind::Put, b"k2", b"x");
-        assert_eq!(m.get(b"k", 0), Lookup::Absent);
-        assert_eq!(m.get(b"k", 1), Lookup::Found(Value::copy_from(b"v1")));
-        assert_eq!(m.get(b"k", 2), Lookup::Found(Value::copy_from(b"v2")));
-        assert_eq!(m.get(b"k", 3), Lookup::Deleted);
-        assert_eq!(m.get(b"k", 100), Lookup::Deleted);
-        assert_eq!(m.get(b"j", 100), Lookup::Absent);
-        assert_eq!(m.get(b"k2", 3), Lookup::Absent);
+        let versions = |k: &[u8], seqno| {
+            let mut v = Vec::new();
+            m.for_each_version(k, seqno, |s, kind, value| {
+                v.push((s, kind, value.to_vec()));
+                true
+            });
+            v
+        };
+        assert_eq!(versions(b"k", 0), vec![]);
+        assert_eq!(versions(b"k", 1), vec![(1, Kind::Put, b"v1".to_vec())]);
+        assert_eq!(versions(b"k", 2).len(), 2);
+        assert_eq!(versions(b"k", 100)[0], (3, Kind::Delete, vec![]));
+        assert_eq!(versions(b"j", 100), vec![]);
+        assert_eq!(versions(b"k2", 3), vec![]);
         assert_eq!(m.len(), 4);
+        assert!(m.range_tombstones().is_none());
+        m.add(&mut s, 5, Kind::RangeDelete, b"a", b"c");
+        assert_eq!(m.range_tombstones().unwrap().max_cover(b"b", 5), 5);
+        assert_eq!(m.range_tombstones().unwrap().max_cover(b"b", 4), 0);
+        assert_eq!(versions(b"a", 100), vec![], "tombstones are not point entries");
     }
 
     #[test]

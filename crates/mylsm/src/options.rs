@@ -4,9 +4,13 @@
 //! settings of one tree (`TreeOptions`), which is what the engine reads.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::compaction::CompactionOptions;
+use crate::expiry::{Clock, SystemClock};
+use crate::filter::CompactionFilterFactory;
 use crate::fs::{FileSystem, OsFs};
+use crate::merge::MergeOperator;
 pub use crate::sstable::Compression;
 pub use crate::wal::RecoveryMode;
 
@@ -94,6 +98,22 @@ pub struct Options {
     /// The file system the database lives on. Tests use [`crate::fs::MemFs`] to
     /// simulate crashes and inject faults. Default: [`OsFs`], the real one.
     pub fs: Arc<dyn FileSystem>,
+    /// The default keyspace's merge operator (see [`crate::merge`]); `None`: merges
+    /// into the default keyspace fail with `InvalidArgument`. Default: `None`.
+    pub merge_operator: Option<Arc<dyn MergeOperator>>,
+    /// Merge operators a keyspace may name, found by name at open (the built-in ones,
+    /// [`crate::merge::U64Add`] and [`crate::merge::Append`], are always known). Open
+    /// fails with `InvalidArgument` if a keyspace names one that is in neither.
+    /// Default: empty.
+    pub merge_operators: Vec<Arc<dyn MergeOperator>>,
+    /// Makes the compaction filter of each compaction, in every keyspace (see
+    /// [`crate::filter`]). Default: `None`.
+    pub compaction_filter: Option<Arc<dyn CompactionFilterFactory>>,
+    /// The clock expiring values are judged by. Default: [`SystemClock`].
+    pub clock: Arc<dyn Clock>,
+    /// How often a background worker looks for tables whose entries have all expired,
+    /// to compact them away without waiting for ordinary compaction. Default: 60 s.
+    pub expiry_check_interval: Duration,
 }
 
 impl Default for Options {
@@ -122,6 +142,11 @@ impl Default for Options {
             bloom_bits_per_key: 10,
             compression: Compression::Lz4,
             fs: Arc::new(OsFs),
+            merge_operator: None,
+            merge_operators: Vec::new(),
+            compaction_filter: None,
+            clock: Arc::new(SystemClock),
+            expiry_check_interval: Duration::from_secs(60),
         }
     }
 }
@@ -188,6 +213,9 @@ impl Options {
             max_open_files: self.max_open_files,
             block_cache_bytes: self.block_cache_bytes,
             fs: Arc::clone(&self.fs),
+            clock: Arc::clone(&self.clock),
+            compaction_filter: self.compaction_filter.clone(),
+            expiry_check_interval: self.expiry_check_interval,
         }
     }
 
@@ -206,9 +234,21 @@ impl Options {
                 target_file_size: self.target_file_size,
             },
             table: crate::sstable::TableOptions::from(self),
+            merge: self.merge_operator.clone(),
+            max_merge_operands: DEFAULT_MAX_MERGE_OPERANDS,
         }
     }
+
+    /// The merge operator `name` names: a registered one or a built-in.
+    pub(crate) fn find_merge_operator(&self, name: &str) -> Option<Arc<dyn MergeOperator>> {
+        let mut registered = self.merge_operators.iter().chain(&self.merge_operator);
+        registered.find(|m| m.name() == name).cloned().or_else(|| crate::merge::builtin(name))
+    }
 }
+
+/// How many merge operands of one key a memtable takes before the next merge is
+/// written as the merged value instead.
+const DEFAULT_MAX_MERGE_OPERANDS: usize = 64;
 
 impl Options {
     /// The settings of a keyspace created with the options `encoded`
@@ -222,14 +262,25 @@ impl Options {
         if encoded.is_empty() {
             return Ok(self.tree_options());
         }
-        let ks = KeyspaceOptions::decode(encoded).ok_or_else(|| {
+        let (ks, merge_name) = KeyspaceOptions::decode(encoded).ok_or_else(|| {
             crate::Error::corruption(
                 "<manifest>",
                 0,
                 format!("options of keyspace {name:?} do not decode"),
             )
         })?;
-        Ok(ks.apply_to(self).tree_options())
+        let mut opts = ks.apply_to(self).tree_options();
+        opts.max_merge_operands = ks.max_merge_operands;
+        opts.merge = match merge_name {
+            Some(n) => Some(self.find_merge_operator(&n).ok_or_else(|| {
+                crate::Error::InvalidArgument(format!(
+                    "keyspace {name:?} uses merge operator {n:?}, which is neither built in \
+                     nor in Options::merge_operators"
+                ))
+            })?),
+            None => None,
+        };
+        Ok(opts)
     }
 }
 
@@ -242,7 +293,7 @@ impl Options {
 /// let opts = mylsm::KeyspaceOptions { bloom_bits_per_key: 16, ..Default::default() };
 /// assert_eq!(opts.block_size, 4096);
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct KeyspaceOptions {
     /// Bytes of writes its memtable takes before it is flushed. Default: 64 MiB.
     pub write_buffer_size: usize,
@@ -255,7 +306,28 @@ pub struct KeyspaceOptions {
     /// Size at which a compaction cuts its output into a new table (at least 1 KiB).
     /// Default: 32 MiB.
     pub target_file_size: u64,
+    /// The keyspace's merge operator (see [`crate::merge`]). Its name is stored with
+    /// the keyspace: later opens find it by name ([`Options::merge_operators`], or a
+    /// built-in) and fail if they cannot. Default: `None`.
+    pub merge_operator: Option<Arc<dyn MergeOperator>>,
+    /// How many merge operands of one key the memtable takes before a merge is written
+    /// as the merged value instead, so that a read never walks a long chain. At least
+    /// 1. Default: 64.
+    pub max_merge_operands: usize,
 }
+
+impl PartialEq for KeyspaceOptions {
+    fn eq(&self, o: &Self) -> bool {
+        let name = |k: &KeyspaceOptions| k.merge_operator.as_ref().map(|m| m.name().to_string());
+        (self.write_buffer_size, self.block_size, self.bloom_bits_per_key, self.compression)
+            == (o.write_buffer_size, o.block_size, o.bloom_bits_per_key, o.compression)
+            && self.target_file_size == o.target_file_size
+            && self.max_merge_operands == o.max_merge_operands
+            && name(self) == name(o)
+    }
+}
+
+impl Eq for KeyspaceOptions {}
 
 impl Default for KeyspaceOptions {
     fn default() -> Self {
@@ -272,6 +344,8 @@ impl From<&Options> for KeyspaceOptions {
             bloom_bits_per_key: o.bloom_bits_per_key,
             compression: o.compression,
             target_file_size: o.target_file_size,
+            merge_operator: o.merge_operator.clone(),
+            max_merge_operands: DEFAULT_MAX_MERGE_OPERANDS,
         }
     }
 }
@@ -285,14 +359,25 @@ impl KeyspaceOptions {
             bloom_bits_per_key: self.bloom_bits_per_key,
             compression: self.compression,
             target_file_size: self.target_file_size,
+            merge_operator: self.merge_operator.clone(),
             ..base.clone()
         }
     }
 
+    /// The tree settings of a keyspace with these options in a database opened with
+    /// `base`.
+    pub(crate) fn tree_options(&self, base: &Options) -> TreeOptions {
+        let mut t = self.apply_to(base).tree_options();
+        t.max_merge_operands = self.max_merge_operands.max(1);
+        t
+    }
+
     /// The stored form: `(tag varint, value varint)*`; tags 1 write_buffer_size,
     /// 2 block_size, 3 bloom_bits_per_key, 4 compression (0 none, 1 LZ4, 2 Zstd),
-    /// 5 target_file_size. A reader skips tags 100 and above and refuses other unknown
-    /// ones.
+    /// 5 target_file_size, 6 the merge operator's name (the value is its length, the
+    /// bytes follow), 7 max_merge_operands. A reader skips tags 100 and above and
+    /// refuses other unknown ones, so builds before merge operators refuse a keyspace
+    /// that has one.
     pub(crate) fn encode(&self) -> Vec<u8> {
         let compression = match self.compression {
             Compression::None => 0,
@@ -310,13 +395,22 @@ impl KeyspaceOptions {
             crate::coding::put_varint64(&mut out, tag);
             crate::coding::put_varint64(&mut out, v);
         }
+        if let Some(m) = &self.merge_operator {
+            crate::coding::put_varint64(&mut out, 6);
+            crate::coding::put_varint64(&mut out, m.name().len() as u64);
+            out.extend_from_slice(m.name().as_bytes());
+            crate::coding::put_varint64(&mut out, 7);
+            crate::coding::put_varint64(&mut out, self.max_merge_operands as u64);
+        }
         out
     }
 
-    /// Decodes `encode`'s output; `None` if it is malformed.
-    pub(crate) fn decode(bytes: &[u8]) -> Option<KeyspaceOptions> {
+    /// Decodes `encode`'s output, with the stored merge operator's name (the operator
+    /// itself is found by name at open); `None` if it is malformed.
+    pub(crate) fn decode(bytes: &[u8]) -> Option<(KeyspaceOptions, Option<String>)> {
         let mut r = crate::coding::Reader::new(bytes);
-        let mut o = KeyspaceOptions::default();
+        let mut o = KeyspaceOptions { merge_operator: None, ..KeyspaceOptions::default() };
+        let mut merge_name = None;
         while !r.is_empty() {
             let tag = r.varint64("tag").ok()?;
             let v = r.varint64("value").ok()?;
@@ -334,11 +428,16 @@ impl KeyspaceOptions {
                     }
                 }
                 5 => o.target_file_size = v,
+                6 => {
+                    let name = r.bytes(size?, "merge operator name").ok()?;
+                    merge_name = Some(String::from_utf8(name.to_vec()).ok()?);
+                }
+                7 => o.max_merge_operands = size?.max(1),
                 t if t >= 100 => {}
                 _ => return None,
             }
         }
-        Some(o)
+        Some((o, merge_name))
     }
 }
 
@@ -358,6 +457,9 @@ pub(crate) struct DbOptions {
     pub max_open_files: usize,
     pub block_cache_bytes: usize,
     pub fs: Arc<dyn FileSystem>,
+    pub clock: Arc<dyn Clock>,
+    pub compaction_filter: Option<Arc<dyn CompactionFilterFactory>>,
+    pub expiry_check_interval: Duration,
 }
 
 impl DbOptions {
@@ -378,6 +480,8 @@ pub(crate) struct TreeOptions {
     pub delayed_write_rate: u64,
     pub compaction: CompactionOptions,
     pub table: crate::sstable::TableOptions,
+    pub merge: Option<Arc<dyn MergeOperator>>,
+    pub max_merge_operands: usize,
 }
 
 /// How to make one write durable.

@@ -12,7 +12,10 @@ use std::sync::Arc;
 use crate::db_iter::{owned_bounds, prefix_bounds, Iter};
 use crate::engine::tree::Tree;
 use crate::engine::Shared;
+use crate::resolve::ReadCtx;
+use crate::view::ReadView;
 use crate::{Error, Result, Value};
+use std::collections::BTreeMap;
 
 /// The database as it was when [`crate::Db::snapshot`] was called: later writes,
 /// deletes, flushes and compactions do not change what it reads. Dropping it releases
@@ -26,13 +29,41 @@ pub struct Snapshot {
     shared: Arc<Shared>,
     tree: Arc<Tree>,
     seqno: u64,
+    /// The time its reads judge expiring values by.
+    now: u64,
+    /// The views of every keyspace when the snapshot was taken, kept when a compaction
+    /// with a compaction filter was running then (see `filter.rs`): that compaction
+    /// may change versions this snapshot can see, so the snapshot reads the tables as
+    /// they were. `None`: reads use each keyspace's current view.
+    pinned: Option<Arc<BTreeMap<u32, Arc<ReadView>>>>,
 }
 
 impl Snapshot {
     /// A snapshot at the newest visible seqno.
     pub(crate) fn new(shared: Arc<Shared>, tree: Arc<Tree>) -> Self {
-        let seqno = shared.snapshots().acquire(|| shared.visible_seqno());
-        Snapshot { shared, tree, seqno }
+        let now = shared.now();
+        let seqno = shared.snapshots().acquire(|| shared.visible_seqno(), now);
+        // Registered first, then checked: a filtering compaction that read the list
+        // before this snapshot was in it has raised the count by now (`compact.rs`).
+        let pinned = (shared.filtering_compactions() > 0).then(|| {
+            Arc::new(shared.trees().into_iter().map(|t| (t.id(), t.current_view())).collect())
+        });
+        Snapshot { shared, tree, seqno, now, pinned }
+    }
+
+    /// The time (milliseconds since the Unix epoch) the snapshot judges expiring values
+    /// by: the time it was taken.
+    pub fn now_millis(&self) -> u64 {
+        self.now
+    }
+
+    /// The view and read settings for `tree` at the snapshot.
+    pub(crate) fn view_of(&self, tree: &Tree) -> (Arc<ReadView>, ReadCtx) {
+        let view = match self.pinned.as_ref().and_then(|p| p.get(&tree.id())) {
+            Some(v) => Arc::clone(v),
+            None => tree.current_view(),
+        };
+        (view, tree.read_ctx(self.seqno, self.now))
     }
 
     /// The sequence number the snapshot reads at.
@@ -50,11 +81,13 @@ impl Snapshot {
     /// The value `key` had when the snapshot was taken.
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Value>> {
         self.check_open()?;
-        self.tree.current_view().get(key.as_ref(), self.seqno)
+        let (view, ctx) = self.view_of(&self.tree);
+        view.get(key.as_ref(), &ctx)
     }
 
     fn iter_bounds(&self, lo: Bound<Vec<u8>>, hi: Bound<Vec<u8>>) -> Iter {
-        let it = Iter::new(self.tree.current_view(), self.seqno, lo, hi);
+        let (view, ctx) = self.view_of(&self.tree);
+        let it = Iter::new(view, ctx, lo, hi);
         match self.check_open() {
             Ok(()) => it,
             Err(e) => it.with_error(e),
@@ -81,13 +114,19 @@ impl Snapshot {
 
 impl Clone for Snapshot {
     fn clone(&self) -> Self {
-        let seqno = self.shared.snapshots().acquire(|| self.seqno);
-        Snapshot { shared: Arc::clone(&self.shared), tree: Arc::clone(&self.tree), seqno }
+        let seqno = self.shared.snapshots().acquire(|| self.seqno, self.now);
+        Snapshot {
+            shared: Arc::clone(&self.shared),
+            tree: Arc::clone(&self.tree),
+            seqno,
+            now: self.now,
+            pinned: self.pinned.clone(),
+        }
     }
 }
 
 impl Drop for Snapshot {
     fn drop(&mut self) {
-        self.shared.snapshots().release(self.seqno);
+        self.shared.snapshots().release(self.seqno, self.now);
     }
 }

@@ -46,6 +46,9 @@ pub struct Stats {
     /// Entries compactions dropped: overwritten versions no snapshot needed, and
     /// tombstones that reached the bottom.
     pub compaction_dropped_entries: u64,
+    /// Stripes of merge operands that compaction could not merge (the operator failed)
+    /// and kept as they were.
+    pub merge_failures: u64,
     /// WAL records written by group commit since open (one per group).
     pub write_groups: u64,
     /// Write batches committed since open; `write_batches / write_groups` is the

@@ -13,7 +13,8 @@
 use std::sync::Arc;
 
 use crate::iter::InternalIterator;
-use crate::memtable::{Lookup, MemTable};
+use crate::memtable::MemTable;
+use crate::resolve::{ReadCtx, Resolver, Walk};
 use crate::table_cache::TableCache;
 use crate::version::Version;
 use crate::version::{LazyTableIter, LevelIter};
@@ -32,19 +33,40 @@ pub(crate) struct ReadView {
 }
 
 impl ReadView {
-    /// The newest version of `key` visible at `seqno`.
-    pub fn get(&self, key: &[u8], seqno: u64) -> Result<Option<Value>> {
+    /// The value of `key` as `ctx` reads it.
+    pub fn get(&self, key: &[u8], ctx: &ReadCtx) -> Result<Option<Value>> {
+        self.get_with_expiry(key, ctx).map(|(v, _)| v)
+    }
+
+    /// The value of `key` as `ctx` reads it, and when it expires if it does.
+    pub fn get_with_expiry(
+        &self,
+        key: &[u8],
+        ctx: &ReadCtx,
+    ) -> Result<(Option<Value>, Option<u64>)> {
+        let mut r = Resolver::new(ctx, key);
         for mem in std::iter::once(&self.mem).chain(&self.imms) {
-            match mem.get(key, seqno) {
-                Lookup::Found(v) => return Ok(Some(v)),
-                Lookup::Deleted => return Ok(None),
-                Lookup::Absent => {}
+            if let Some(f) = mem.range_tombstones() {
+                r.cover(f.max_cover(key, ctx.seqno));
+            }
+            let mut failed = Ok(());
+            mem.for_each_version(key, ctx.seqno, |seqno, kind, value| {
+                match r.feed(seqno, kind, value) {
+                    Ok(w) => w == Walk::More,
+                    Err(e) => {
+                        failed = Err(e);
+                        false
+                    }
+                }
+            });
+            failed?;
+            // Everything in older sources is older than this source's tombstones.
+            if r.is_done() || r.covered_at() > 0 {
+                return r.finish_with_expiry();
             }
         }
-        Ok(match self.version.get(&self.tables, key, seqno)? {
-            Lookup::Found(v) => Some(v),
-            Lookup::Deleted | Lookup::Absent => None,
-        })
+        self.version.get(&self.tables, key, &mut r)?;
+        r.finish_with_expiry()
     }
 
     /// A cursor over every internal entry of the view, merged in internal-key order.

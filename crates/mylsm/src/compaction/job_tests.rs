@@ -33,6 +33,9 @@ fn run_job(t: &TestTables, c: &Compaction, target: u64, snapshots: &[u64]) -> Re
         target_file_size: target,
         snapshots,
         new_file_number: &next,
+        merge: None,
+        now: 0,
+        filter: None,
     };
     run(c, &ctx)
 }

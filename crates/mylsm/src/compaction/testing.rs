@@ -35,6 +35,8 @@ pub(crate) fn meta(number: u64, smallest: &[u8], largest: &[u8], size: u64) -> A
         largest: entry(largest, 1, Kind::Put, b"").0,
         smallest_seqno: 1,
         largest_seqno: 9,
+        has_range_dels: false,
+        expires_by: 0,
     })
 }
 

@@ -17,7 +17,7 @@ pub(crate) mod tree;
 use std::collections::BTreeMap;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use crate::filename;
@@ -57,6 +57,8 @@ pub(crate) struct Shared {
     /// keyspace is created or dropped between write groups).
     trees: RwLock<BTreeMap<u32, Arc<Tree>>>,
     snapshots: SnapshotList,
+    /// Compactions with a compaction filter running (see `Snapshot::new`).
+    filtering: AtomicUsize,
     latch: Latch,
     jobs: JobQueue,
     /// The directory lock, released by `release_lock` at close; `None` read-only.
@@ -83,6 +85,16 @@ pub(crate) struct SharedParts {
     pub jobs: JobQueue,
 }
 
+/// Ends a filtering compaction's count when dropped.
+#[derive(Debug)]
+pub(crate) struct FilteringGuard<'a>(&'a AtomicUsize);
+
+impl Drop for FilteringGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 impl Shared {
     pub fn new(p: SharedParts) -> Shared {
         Shared {
@@ -96,6 +108,7 @@ impl Shared {
             wals: Mutex::new(p.wals),
             trees: RwLock::new(BTreeMap::new()),
             snapshots: SnapshotList::default(),
+            filtering: AtomicUsize::new(0),
             latch: Latch::default(),
             jobs: p.jobs,
             dir_lock: Mutex::new(p.dir_lock),
@@ -122,6 +135,23 @@ impl Shared {
 
     pub fn latch(&self) -> &Latch {
         &self.latch
+    }
+
+    /// The time expiring values are judged by, from the database's clock.
+    pub fn now(&self) -> u64 {
+        self.opts.clock.now_millis()
+    }
+
+    /// How many compactions with a compaction filter are running.
+    pub fn filtering_compactions(&self) -> usize {
+        self.filtering.load(Ordering::SeqCst)
+    }
+
+    /// Counts a filtering compaction from before it reads the snapshot list until its
+    /// result is installed (or abandoned), while the guard lives.
+    pub fn start_filtering(&self) -> FilteringGuard<'_> {
+        self.filtering.fetch_add(1, Ordering::SeqCst);
+        FilteringGuard(&self.filtering)
     }
 
     pub fn snapshots(&self) -> &SnapshotList {

@@ -315,7 +315,9 @@ fn start_writing(
     for (id, t) in &mut m.trees {
         let (Some(mem), Some(opts)) = (rec.mems.get(id), tree_opts.get(id)) else { continue };
         let table = alloc();
-        if let Some(meta) = super::table_file::write_table(fs, dir, table, &opts.table, mem)? {
+        let limit = super::table_file::max_user_key(&t.version, [mem.as_ref()]);
+        let written = super::table_file::write_table(fs, dir, table, &opts.table, mem, limit)?;
+        if let Some(meta) = written {
             let edit = VersionEdit { added: vec![(0, meta)], ..VersionEdit::default() };
             t.version = t.version.apply(&edit)?;
         }

@@ -77,6 +77,8 @@ pub(crate) struct Counters {
     pub compacted_read: AtomicU64,
     pub compacted_written: AtomicU64,
     pub compacted_dropped: AtomicU64,
+    /// Stripes of merge operands compaction could not merge (kept as they were).
+    pub merge_failures: AtomicU64,
     /// The most background compactions that ran at once.
     pub compactions_peak: AtomicU64,
 }
@@ -135,6 +137,11 @@ impl Tree {
     }
 
     /// The keyspace id (0: the default keyspace).
+    /// How a read of this tree at `seqno` and time `now` sees the data.
+    pub fn read_ctx(&self, seqno: u64, now: u64) -> crate::resolve::ReadCtx {
+        crate::resolve::ReadCtx { seqno, now, merge: self.opts().merge.clone() }
+    }
+
     pub fn id(&self) -> u32 {
         self.id
     }

@@ -488,10 +488,7 @@ pub fn batch(data: &[u8]) {
     assert!(again == batch, "a re-encoded batch decodes differently");
     let mut fresh = WriteBatch::new();
     for (kind, k, v) in &records {
-        match kind {
-            Kind::Put => fresh.put(k, v),
-            Kind::Delete => fresh.delete(k),
-        }
+        fresh.push_record(&crate::batch::Record { keyspace: 0, kind: *kind, key: k, value: v });
     }
     fresh.set_seqno(batch.seqno());
     assert!(fresh.encoded() == encoded, "a batch built afresh encodes differently");

@@ -107,6 +107,8 @@ pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
                 largest: entries[59].0.clone(),
                 smallest_seqno: 1,
                 largest_seqno: 99,
+                has_range_dels: false,
+                expires_by: 0,
             },
         )],
         new_wals: vec![8, 13],

@@ -15,6 +15,7 @@ use crate::compaction::{self, Compaction, JobContext};
 use crate::engine::tree::{Tree, TreeState};
 use crate::engine::Shared;
 use crate::filename;
+use crate::filter::FilterContext;
 use crate::jobs::pool::{catch, latch_if_panicking};
 use crate::version::{FileMeta, Version, NUM_LEVELS};
 use crate::Result;
@@ -151,10 +152,23 @@ pub(crate) fn compact_range(
 /// version. The caller deletes the replaced tables afterwards (once `c`, which holds
 /// them, is gone).
 fn run_compaction(shared: &Shared, tree: &Tree, c: Compaction, busy: &mut Vec<u64>) -> Result<()> {
-    // Inputs are fixed before the snapshot list is read (see `SnapshotList::acquire`).
-    let snapshots = shared.snapshots().seqnos();
-    let next_file = || shared.new_file_number();
     let opts = tree.opts();
+    let filter = match &shared.opts().compaction_filter {
+        Some(factory) if !c.trivial_move => factory.create(&FilterContext {
+            keyspace: tree.name().to_string(),
+            output_level: c.output_level,
+            bottommost: c.bottommost,
+            manual: busy.is_empty(),
+        }),
+        _ => None,
+    };
+    // Counted before the snapshot list is read, until the result is installed, so a
+    // snapshot taken meanwhile pins the views it reads (see `Snapshot::new`).
+    let _filtering = filter.as_ref().map(|_| shared.start_filtering());
+    // Inputs are fixed before the snapshot list is read (see `SnapshotList::acquire`).
+    let (snapshots, oldest_now) = shared.snapshots().seqnos();
+    let now = oldest_now.map_or(shared.now(), |n| n.min(shared.now()));
+    let next_file = || shared.new_file_number();
     let ctx = JobContext {
         fs: shared.fs(),
         dir: shared.dir(),
@@ -163,6 +177,9 @@ fn run_compaction(shared: &Shared, tree: &Tree, c: Compaction, busy: &mut Vec<u6
         target_file_size: opts.compaction.target_file_size,
         snapshots: &snapshots,
         new_file_number: &next_file,
+        merge: opts.merge.clone(),
+        now,
+        filter: filter.map(std::cell::RefCell::new),
     };
     let mut out = compaction::run(&c, &ctx)?;
     out.edit.keyspace = tree.id();
@@ -197,6 +214,7 @@ fn run_compaction(shared: &Shared, tree: &Tree, c: Compaction, busy: &mut Vec<u6
     counters.compacted_read.fetch_add(out.bytes_read, Ordering::Relaxed);
     counters.compacted_written.fetch_add(out.bytes_written, Ordering::Relaxed);
     counters.compacted_dropped.fetch_add(out.entries_dropped, Ordering::Relaxed);
+    counters.merge_failures.fetch_add(out.merge_failures, Ordering::Relaxed);
     tree.notify();
     Ok(())
 }

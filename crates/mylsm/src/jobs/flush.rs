@@ -83,12 +83,17 @@ fn flush_one(shared: &Shared, tree: &Arc<Tree>, mem: &MemTable, log_number: u64)
         ..VersionEdit::default()
     };
     let number = shared.new_file_number();
+    let view = tree.current_view();
+    let mems = std::iter::once(&view.mem).chain(&view.imms).map(|m| m.as_ref());
+    let limit = crate::engine::table_file::max_user_key(&view.version, mems);
+    drop(view);
     if let Some(meta) = crate::engine::table_file::write_table(
         shared.fs(),
         shared.dir(),
         number,
         &tree.opts().table,
         mem,
+        limit,
     )? {
         tree.counters().flushed_bytes.fetch_add(meta.size, Ordering::Relaxed);
         edit.last_seqno = Some(meta.largest_seqno);

@@ -56,6 +56,8 @@ pub(crate) struct TableBuilder {
     pending_index: Option<BlockHandle>,
     last_key: Vec<u8>,
     props: TableProperties,
+    /// Range tombstones to write in the range-deletion block.
+    tombstones: crate::range_del::Fragments,
     failed: Option<Error>,
 }
 
@@ -74,6 +76,7 @@ impl TableBuilder {
             offset,
             pending_index: None,
             last_key: Vec::new(),
+            tombstones: crate::range_del::Fragments::default(),
             failed: None,
         }
     }
@@ -126,6 +129,11 @@ impl TableBuilder {
         Ok(())
     }
 
+    /// Sets the range tombstones the table holds (fragmented); they widen its bounds.
+    pub fn set_range_tombstones(&mut self, tombstones: crate::range_del::Fragments) {
+        self.tombstones = tombstones;
+    }
+
     /// Updates the properties for one entry.
     fn record(&mut self, ikey: &[u8], value: &[u8], parsed: key::ParsedKey<'_>) {
         let p = &mut self.props;
@@ -135,8 +143,25 @@ impl TableBuilder {
         }
         p.num_entries += 1;
         match parsed.kind {
-            Kind::Put => p.num_puts += 1,
-            Kind::Delete => p.num_deletes += 1,
+            Kind::Put => {
+                p.num_puts += 1;
+                p.num_unexpiring += 1;
+            }
+            Kind::PutExpiring => {
+                p.num_puts += 1;
+                if let Some((expiry, _)) = crate::expiry::decode(value) {
+                    p.max_expiry = p.max_expiry.max(expiry);
+                }
+            }
+            Kind::Delete => {
+                p.num_deletes += 1;
+                p.num_unexpiring += 1;
+            }
+            Kind::Merge => {
+                p.num_merges += 1;
+                p.num_unexpiring += 1;
+            }
+            Kind::RangeDelete => {}
         }
         p.smallest_seqno = p.smallest_seqno.min(parsed.seqno);
         p.largest_seqno = p.largest_seqno.max(parsed.seqno);
@@ -204,8 +229,9 @@ impl TableBuilder {
         self.props.filter_size = filter.map_or(0, |h| h.size);
         self.props.index_size = index.size;
         self.props.largest_key = std::mem::take(&mut self.last_key);
+        let range_del = self.write_range_dels()?;
         let properties = self.write_meta_block(&self.props.encode())?;
-        let meta_index = TableMeta { filter, properties }.encode_meta_index();
+        let meta_index = TableMeta { filter, properties, range_del }.encode_meta_index();
         let meta_index = self.write_meta_block(&meta_index)?;
         let footer = Footer { index, meta: FooterMeta::MetaIndex(meta_index) };
         self.file.append(&footer.encode())?;
@@ -213,6 +239,35 @@ impl TableBuilder {
         self.file.sync()?;
         self.props.file_size = self.offset;
         Ok(self.props)
+    }
+
+    /// Writes the range-deletion block, if there are tombstones, and widens the bounds
+    /// and seqno range to cover them.
+    fn write_range_dels(&mut self) -> Result<Option<BlockHandle>> {
+        let Some((lo, hi)) = self.tombstones.bounds() else { return Ok(None) };
+        let (lo_seq, hi_seq) = self.tombstones.seqno_range().unwrap_or((0, 0));
+        let mut block = BlockBuilder::new(1);
+        for t in self.tombstones.tombstones() {
+            let (k, v) = crate::range_del::encode_entry(&t);
+            block.add(&k, &v);
+        }
+        let p = &mut self.props;
+        p.num_range_deletes = self.tombstones.len() as u64;
+        let cmp = InternalKeyComparator;
+        if p.num_entries == 0 || cmp.compare(&lo, &p.smallest_key) == Ordering::Less {
+            p.smallest_key = lo;
+        }
+        if p.num_entries == 0 || cmp.compare(&hi, &p.largest_key) == Ordering::Greater {
+            p.largest_key = hi;
+        }
+        if p.num_entries == 0 {
+            (p.smallest_seqno, p.largest_seqno) = (lo_seq, hi_seq);
+        } else {
+            p.smallest_seqno = p.smallest_seqno.min(lo_seq);
+            p.largest_seqno = p.largest_seqno.max(hi_seq);
+        }
+        let contents = block.finish().to_vec();
+        Ok(Some(self.write_meta_block(&contents)?))
     }
 
     /// Gives up on the table; the caller removes the partly written file.

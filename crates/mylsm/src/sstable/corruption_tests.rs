@@ -187,7 +187,7 @@ fn with_footer(
     index: BlockHandle,
     properties: BlockHandle,
 ) -> Vec<u8> {
-    let meta = TableMeta { filter: None, properties };
+    let meta = TableMeta { filter: None, properties, range_del: None };
     let meta = match format {
         Format::V1 => FooterMeta::Inline(meta),
         Format::V2 => FooterMeta::MetaIndex(push_block(&mut body, &meta.encode_meta_index(), 0)),

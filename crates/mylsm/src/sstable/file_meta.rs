@@ -13,6 +13,12 @@ pub struct FileMeta {
     pub largest: Vec<u8>,
     pub smallest_seqno: u64,
     pub largest_seqno: u64,
+    /// Whether the table holds range tombstones.
+    pub has_range_dels: bool,
+    /// When every entry of the table is an expiring value: the latest expiry
+    /// (milliseconds since the Unix epoch), after which the table holds nothing live.
+    /// 0 otherwise.
+    pub expires_by: u64,
 }
 
 impl FileMeta {
@@ -25,6 +31,12 @@ impl FileMeta {
             largest: props.largest_key,
             smallest_seqno: props.smallest_seqno,
             largest_seqno: props.largest_seqno,
+            has_range_dels: props.num_range_deletes > 0,
+            expires_by: if props.num_unexpiring == 0 && props.num_range_deletes == 0 {
+                props.max_expiry
+            } else {
+                0
+            },
         }
     }
 }

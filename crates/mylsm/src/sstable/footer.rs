@@ -122,7 +122,7 @@ impl Footer {
         let meta = match fixed32(&bytes[48..]) {
             FORMAT_VERSION_1 => {
                 let filter = Some(handle(16)).filter(|h| h.size != 0);
-                FooterMeta::Inline(TableMeta { filter, properties: handle(32) })
+                FooterMeta::Inline(TableMeta { filter, properties: handle(32), range_del: None })
             }
             FORMAT_VERSION => {
                 // Zero, so that a later build may put something here that this one
@@ -153,7 +153,7 @@ mod tests {
         let properties = BlockHandle { offset: 125, size: 300 };
         Footer {
             index: BlockHandle { offset: 100, size: 20 },
-            meta: FooterMeta::Inline(TableMeta { filter, properties }),
+            meta: FooterMeta::Inline(TableMeta { filter, properties, range_del: None }),
         }
     }
 

@@ -31,6 +31,10 @@ pub(crate) const FILTER: &[u8] = b"mylsm.filter";
 /// The name of the properties block.
 pub(crate) const PROPERTIES: &[u8] = b"mylsm.properties";
 
+/// The name of the range-deletion block (a reader must know it: builds before range
+/// deletes refuse such tables).
+pub(crate) const RANGE_DEL: &[u8] = b"mylsm.range_del";
+
 /// Names with this prefix name blocks that a reader which does not know them may ignore.
 pub(crate) const OPTIONAL_PREFIX: &[u8] = b"mylsm.opt.";
 
@@ -41,13 +45,19 @@ pub(crate) struct TableMeta {
     /// `None` when the table was written without a filter.
     pub filter: Option<BlockHandle>,
     pub properties: BlockHandle,
+    /// `None` when the table holds no range tombstones.
+    pub range_del: Option<BlockHandle>,
 }
 
 impl TableMeta {
     /// The contents of a meta-index block that names these blocks.
     pub fn encode_meta_index(&self) -> Vec<u8> {
-        // Entries in name order: "mylsm.filter" sorts before "mylsm.properties".
-        let entries = [(FILTER, self.filter), (PROPERTIES, Some(self.properties))];
+        // Entries in name order.
+        let entries = [
+            (FILTER, self.filter),
+            (PROPERTIES, Some(self.properties)),
+            (RANGE_DEL, self.range_del),
+        ];
         let mut block = BlockBuilder::new(1);
         for (name, handle) in entries {
             if let Some(h) = handle {
@@ -63,7 +73,7 @@ impl TableMeta {
     /// at the block's offset.
     pub fn decode_meta_index(block: &Block) -> Result<TableMeta> {
         let bad = |what: String| block.loc().corruption(format!("meta-index: {what}"));
-        let (mut filter, mut properties) = (None, None);
+        let (mut filter, mut properties, mut range_del) = (None, None, None);
         let mut prev: Option<Vec<u8>> = None;
         let mut it = block.iter();
         it.seek_to_first();
@@ -77,6 +87,8 @@ impl TableMeta {
                 Some(&mut filter)
             } else if name == PROPERTIES {
                 Some(&mut properties)
+            } else if name == RANGE_DEL {
+                Some(&mut range_del)
             } else if name.starts_with(OPTIONAL_PREFIX) {
                 None
             } else {
@@ -94,7 +106,7 @@ impl TableMeta {
         }
         it.status()?;
         let properties = properties.ok_or_else(|| bad("no \"mylsm.properties\" entry".into()))?;
-        Ok(TableMeta { filter, properties })
+        Ok(TableMeta { filter, properties, range_del })
     }
 }
 
@@ -131,8 +143,9 @@ mod tests {
         let with = TableMeta {
             filter: Some(BlockHandle { offset: 7, size: 93 }),
             properties: BlockHandle { offset: 1 << 33, size: 300 },
+            range_del: Some(BlockHandle { offset: 9, size: 10 }),
         };
-        let without = TableMeta { filter: None, ..with };
+        let without = TableMeta { filter: None, range_del: None, ..with };
         for meta in [with, without] {
             let block = open_block(&meta.encode_meta_index()).unwrap();
             assert_eq!(TableMeta::decode_meta_index(&block).unwrap(), meta);
@@ -153,7 +166,7 @@ mod tests {
 
     #[test]
     fn unknown_required_names_are_corruption_asking_for_a_newer_build() {
-        for name in [&b"mylsm.range_del"[..], b"filter.leveldb.BuiltinBloomFilter2", b"mylsm.opt"] {
+        for name in [&b"mylsm.blob"[..], b"filter.leveldb.BuiltinBloomFilter2", b"mylsm.opt"] {
             let mut entries = vec![(name, handle_bytes(1, 2)), (PROPERTIES, handle_bytes(3, 4))];
             entries.sort();
             assert_corruption(decode(&entries), "needs a newer build");
@@ -184,7 +197,8 @@ mod tests {
     #[test]
     fn a_malformed_entry_is_corruption_not_a_panic() {
         let mut bytes =
-            TableMeta { filter: None, properties: BlockHandle::default() }.encode_meta_index();
+            TableMeta { filter: None, properties: BlockHandle::default(), range_del: None }
+                .encode_meta_index();
         // The entry's unshared length: claim more bytes than the block holds.
         bytes[1] = 0x7f;
         assert_corruption(TableMeta::decode_meta_index(&open_block(&bytes).unwrap()), "block");

@@ -42,6 +42,17 @@ pub struct TableProperties {
     /// The compression the table was written with (a block that did not shrink enough
     /// is stored uncompressed regardless).
     pub compression: Compression,
+    /// Merge operands (tag 100; skipped by older readers, like the next three).
+    pub num_merges: u64,
+    /// Range tombstones in the range-deletion block (tag 101).
+    pub num_range_deletes: u64,
+    /// Entries that never expire: puts, deletes and merge operands (tag 102). When 0
+    /// and the table has no range tombstones and `max_expiry` is set, every entry is an
+    /// expiring put, and the table holds nothing live once `max_expiry` has passed.
+    /// (Tags 100-103 are written only when one of them would not be 0.)
+    pub num_unexpiring: u64,
+    /// The latest expiry of an expiring put (tag 103; 0: none).
+    pub max_expiry: u64,
     /// Bytes of the whole file. Not stored in the properties block (it cannot know its
     /// own end): set by the builder when it finishes and by the reader when it opens.
     pub file_size: u64,
@@ -72,6 +83,14 @@ impl TableProperties {
         int(12, self.filter_size);
         int(13, self.num_data_blocks);
         int(14, u64::from(self.compression.to_u8()));
+        // Written only when they say something beyond the tags above, so tables of
+        // puts and deletes stay byte for byte what earlier builds wrote.
+        if self.num_merges > 0 || self.num_range_deletes > 0 || self.max_expiry > 0 {
+            int(100, self.num_merges);
+            int(101, self.num_range_deletes);
+            int(102, self.num_unexpiring);
+            int(103, self.max_expiry);
+        }
         for (tag, key) in [(4, &self.smallest_key), (5, &self.largest_key)] {
             put_varint32(&mut out, tag);
             put_length_prefixed(&mut out, key);
@@ -83,6 +102,7 @@ impl TableProperties {
     pub fn decode(src: &[u8]) -> Result<Self, (usize, String)> {
         let mut p = TableProperties::default();
         let mut seen = 0u32;
+        let mut unexpiring = None;
         let mut r = Reader::new(src);
         while !r.is_empty() {
             let at = r.offset();
@@ -90,6 +110,15 @@ impl TableProperties {
             let tag = r.varint32("tag").map_err(|_| bad("malformed tag"))?;
             let payload = r.length_prefixed("payload").map_err(|_| bad("malformed field"))?;
             if tag >= FIRST_SKIPPABLE_TAG {
+                let mut pr = Reader::new(payload);
+                let v = pr.varint64("value").ok().filter(|_| pr.is_empty());
+                match (tag, v) {
+                    (100, Some(v)) => p.num_merges = v,
+                    (101, Some(v)) => p.num_range_deletes = v,
+                    (102, Some(v)) => unexpiring = Some(v),
+                    (103, Some(v)) => p.max_expiry = v,
+                    _ => {}
+                }
                 continue;
             }
             if !(1..=NUM_TAGS).contains(&tag) || seen & (1 << tag) != 0 {
@@ -122,6 +151,8 @@ impl TableProperties {
                 }
             }
         }
+        // Without tag 102 no entry expires.
+        p.num_unexpiring = unexpiring.unwrap_or(p.num_entries);
         let all = ((1u32 << (NUM_TAGS + 1)) - 1) & !1;
         if seen != all {
             return Err((src.len(), format!("properties: missing tags (mask {seen:#x})")));
@@ -150,6 +181,10 @@ mod tests {
             filter_size: 0,
             num_data_blocks: 9,
             compression: Compression::Zstd,
+            num_merges: 2,
+            num_range_deletes: 3,
+            num_unexpiring: 4,
+            max_expiry: 5,
             file_size: 0,
         }
     }

@@ -23,6 +23,7 @@ use crate::cache::BlockCache;
 use crate::fs::RandomAccessFile;
 use crate::iter::InternalIterator;
 use crate::key::{self, InternalKeyComparator};
+use crate::range_del::Fragments;
 use crate::{Error, Result, Value};
 
 /// An open, immutable table.
@@ -37,6 +38,8 @@ pub(crate) struct Table {
     index: Block,
     filter: Option<BloomFilter>,
     properties: TableProperties,
+    /// The table's range tombstones, fragmented once at open (`None`: it has none).
+    tombstones: Option<Arc<Fragments>>,
 }
 
 /// What the bloom filters of the tables did for point lookups.
@@ -115,7 +118,33 @@ impl Table {
         let mut properties = TableProperties::decode(&read(h)?.0)
             .map_err(|(at, e)| loc(h).corruption(format!("{e} at byte {at} of the block")))?;
         properties.file_size = file_size;
-        Ok(Table { file, path, file_number, data_end, cache, index, filter, properties })
+        let tombstones = match meta.range_del {
+            Some(h) => {
+                let block = Block::new(read(h)?.0, loc(h))?;
+                let mut ts = Vec::new();
+                let mut it = block.iter();
+                it.seek_to_first();
+                while it.valid() {
+                    let t = crate::range_del::decode_entry(it.key(), it.value());
+                    ts.push(t.ok_or_else(|| loc(h).corruption("malformed range tombstone"))?);
+                    it.next();
+                }
+                it.status()?;
+                Some(Arc::new(Fragments::new(ts)))
+            }
+            None => None,
+        };
+        Ok(Table {
+            file,
+            path,
+            file_number,
+            data_end,
+            cache,
+            index,
+            filter,
+            properties,
+            tombstones,
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -179,6 +208,58 @@ impl Table {
             return Ok(Some((it.key().to_vec(), it.value_slice())));
         }
         it.status().map(|()| None)
+    }
+
+    /// The table's range tombstones, fragmented; `None` if it has none.
+    pub fn range_tombstones(&self) -> Option<&Arc<Fragments>> {
+        self.tombstones.as_ref()
+    }
+
+    /// Calls `f` with each entry of `lookup_ikey`'s user key at or after it (its
+    /// versions at or below the lookup's seqno, newest first) until `f` returns
+    /// `false`, after asking the bloom filter (counted in `counters`).
+    pub fn for_each_version(
+        &self,
+        lookup_ikey: &[u8],
+        user_key: &[u8],
+        counters: &FilterCounters,
+        mut f: impl FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<()> {
+        if let Some(filter) = &self.filter {
+            counters.checks.fetch_add(1, Ordering::Relaxed);
+            if !filter.may_contain(user_key) {
+                counters.negatives.fetch_add(1, Ordering::Relaxed);
+                return Ok(());
+            }
+        }
+        let mut index = self.index.iter();
+        index.seek(lookup_ikey);
+        let mut first = true;
+        while index.valid() {
+            let block = self.data_block(index.value())?;
+            let mut it = block.iter();
+            it.seek(lookup_ikey);
+            while it.valid() {
+                if key::user_key(it.key()) != user_key {
+                    if first && self.filter.is_some() {
+                        counters.false_positives.fetch_add(1, Ordering::Relaxed);
+                    }
+                    return it.status();
+                }
+                first = false;
+                if !f(it.key(), it.value()) {
+                    return Ok(());
+                }
+                it.next();
+            }
+            it.status()?;
+            // The key's versions may go on in the next block.
+            index.next();
+        }
+        if first && self.filter.is_some() {
+            counters.false_positives.fetch_add(1, Ordering::Relaxed);
+        }
+        index.status()
     }
 
     /// A cursor over every entry, which keeps the table open.

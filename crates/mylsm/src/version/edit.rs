@@ -15,7 +15,12 @@
 //!                            options: varstring
 //!   tag 8  keyspace dropped  id: varint32
 //!   tag 9  max keyspace id   varint32   no keyspace id at or below it is ever reused
-//!   tag 10..12               reserved (new file v2, blob files); refused by this build
+//!   tag 10 new file v2       the fields of tag 5, then flags: varint64 (bit 0: the table
+//!                            holds range tombstones) and expires_by: varint64 (every
+//!                            entry expires by then; 0: not so). Written only when a
+//!                            flag or expiry is set, so older builds refuse only
+//!                            manifests that need it.
+//!   tag 11..12               reserved (blob files); refused by this build
 //!   tag 13 keyspace log      id: varint32  log_number: varint64   (another keyspace's)
 //!   tag 14 new WAL           number: varint64   a WAL that is live until log_number passes it
 //!   tag 15 db format         varint64   2: the manifest tracks live WALs (tag 14)
@@ -43,6 +48,7 @@ const TAG_NEXT_FILE: u64 = 2;
 const TAG_LAST_SEQNO: u64 = 3;
 const TAG_DELETED_FILE: u64 = 4;
 const TAG_NEW_FILE: u64 = 5;
+const TAG_NEW_FILE_V2: u64 = 10;
 const TAG_KEYSPACE: u64 = 6;
 const TAG_KEYSPACE_ADDED: u64 = 7;
 const TAG_KEYSPACE_DROPPED: u64 = 8;
@@ -147,7 +153,13 @@ impl VersionEdit {
             put_length_prefixed(&mut p, &f.largest);
             put_varint64(&mut p, f.smallest_seqno);
             put_varint64(&mut p, f.largest_seqno);
-            field(&mut out, TAG_NEW_FILE, &p);
+            if f.has_range_dels || f.expires_by != 0 {
+                put_varint64(&mut p, u64::from(f.has_range_dels));
+                put_varint64(&mut p, f.expires_by);
+                field(&mut out, TAG_NEW_FILE_V2, &p);
+            } else {
+                field(&mut out, TAG_NEW_FILE, &p);
+            }
         }
         out
     }
@@ -179,16 +191,26 @@ impl VersionEdit {
                 let level = level(&mut p)?;
                 self.deleted.push((level, p.varint64("file number")?));
             }
-            TAG_NEW_FILE => {
+            TAG_NEW_FILE | TAG_NEW_FILE_V2 => {
                 let level = level(&mut p)?;
-                let meta = FileMeta {
+                let mut meta = FileMeta {
                     number: p.varint64("file number")?,
                     size: p.varint64("file size")?,
                     smallest: p.length_prefixed("smallest key")?.to_vec(),
                     largest: p.length_prefixed("largest key")?.to_vec(),
                     smallest_seqno: p.varint64("smallest seqno")?,
                     largest_seqno: p.varint64("largest seqno")?,
+                    has_range_dels: false,
+                    expires_by: 0,
                 };
+                if tag == TAG_NEW_FILE_V2 {
+                    let flags = p.varint64("file flags")?;
+                    if flags > 1 {
+                        return Err(Malformed { offset: p.offset(), what: "unknown file flags" });
+                    }
+                    meta.has_range_dels = flags & 1 != 0;
+                    meta.expires_by = p.varint64("file expiry")?;
+                }
                 self.added.push((level, meta));
             }
             TAG_NEW_WAL => self.new_wals.push(p.varint64("WAL number")?),
@@ -263,6 +285,8 @@ mod tests {
                     largest: b"z\x01\0\0\0\0\0\0\0".to_vec(),
                     smallest_seqno: 1,
                     largest_seqno: 99,
+                    has_range_dels: true,
+                    expires_by: 5,
                 },
             )],
             new_wals: vec![12, 13],
@@ -315,7 +339,7 @@ mod tests {
         let mut newer = Vec::new();
         field(&mut newer, TAG_DB_FORMAT, &[DB_FORMAT as u8 + 1]);
         assert!(VersionEdit::decode(&newer, Path::new("M"), 0).unwrap_err().is_corruption());
-        for reserved in 10..13 {
+        for reserved in 11..13 {
             let mut r = Vec::new();
             field(&mut r, reserved, &[0]);
             assert!(VersionEdit::decode(&r, Path::new("M"), 0).is_err(), "tag {reserved}");

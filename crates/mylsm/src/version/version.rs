@@ -12,8 +12,8 @@ use std::sync::Arc;
 use mylsm_skiplist::Comparator;
 
 use super::edit::{FileMeta, VersionEdit, NUM_LEVELS};
-use crate::key::{self, InternalKeyComparator, Kind};
-use crate::memtable::Lookup;
+use crate::key::{self, InternalKeyComparator};
+use crate::resolve::{Resolver, Walk};
 use crate::table_cache::TableCache;
 use crate::{Error, Result};
 
@@ -50,7 +50,11 @@ impl Version {
         for files in levels.iter_mut().skip(1) {
             files.sort_by(|a, b| cmp.compare(&a.smallest, &b.smallest));
             for pair in files.windows(2) {
-                if key::user_key(&pair[0].largest) >= key::user_key(&pair[1].smallest) {
+                // A table bounded by a tombstone's end sentinel ends before that key.
+                let (end, next) =
+                    (key::user_key(&pair[0].largest), key::user_key(&pair[1].smallest));
+                let exclusive = crate::range_del::is_end_sentinel(&pair[0].largest);
+                if end > next || (end == next && !exclusive) {
                     return Err(Error::corruption(
                         "<manifest>",
                         0,
@@ -65,30 +69,29 @@ impl Version {
         Ok(Version { levels })
     }
 
-    /// The newest version of `user_key` visible at `seqno` among the tables.
-    pub fn get(&self, tables: &TableCache, user_key: &[u8], seqno: u64) -> Result<Lookup> {
-        let lookup = key::lookup_key(user_key, seqno);
+    /// Feeds `r` the versions of `user_key` the tables hold, newest first, until it
+    /// has what it needs.
+    pub fn get(&self, tables: &TableCache, user_key: &[u8], r: &mut Resolver<'_>) -> Result<()> {
         for file in &self.levels[0] {
-            if covers(file, user_key) {
-                if let Some(found) = probe(tables, file, &lookup, user_key)? {
-                    return Ok(found);
-                }
+            if covers(file, user_key) && probe(tables, file, user_key, r)? {
+                return Ok(());
             }
         }
         for files in &self.levels[1..] {
-            // The first table whose largest key is at or after the lookup key.
+            // The first table whose largest key is at or after the lookup key. (A table
+            // bounded by a tombstone's end sentinel ends before that user key.)
+            let lookup = key::lookup_key(user_key, r.read_seqno());
             let i = files.partition_point(|f| {
                 InternalKeyComparator.compare(&f.largest, &lookup) == Ordering::Less
             });
             if let Some(file) = files.get(i) {
-                if covers(file, user_key) {
-                    if let Some(found) = probe(tables, file, &lookup, user_key)? {
-                        return Ok(found);
-                    }
+                if covers(file, user_key) && probe(tables, file, user_key, r)? {
+                    return Ok(());
                 }
             }
         }
-        Ok(Lookup::Absent)
+        r.end();
+        Ok(())
     }
 
     /// The files of `level` whose user-key range meets `[begin, end]` (`None`: unbounded
@@ -138,33 +141,51 @@ impl Version {
 }
 
 fn covers(file: &FileMeta, user_key: &[u8]) -> bool {
-    key::user_key(&file.smallest) <= user_key && user_key <= key::user_key(&file.largest)
+    let largest = key::user_key(&file.largest);
+    let below_largest = match user_key.cmp(largest) {
+        Ordering::Less => true,
+        Ordering::Equal => !crate::range_del::is_end_sentinel(&file.largest),
+        Ordering::Greater => false,
+    };
+    key::user_key(&file.smallest) <= user_key && below_largest
 }
 
-/// Looks `user_key` up in one table; `None` if the table has no visible version.
+/// Feeds `r` the versions of `user_key` in one table; `true` when the walk is over
+/// (a base or end was found, or a tombstone in this table hides everything older).
 fn probe(
     tables: &TableCache,
     file: &FileMeta,
-    lookup: &[u8],
     user_key: &[u8],
-) -> Result<Option<Lookup>> {
+    r: &mut Resolver<'_>,
+) -> Result<bool> {
     let table = tables.get(file)?;
-    let Some((found, value)) = table.get_counted(lookup, &tables.filter)? else { return Ok(None) };
-    let Some(p) = key::parse_internal_key(&found) else {
-        return Err(Error::corruption(table.path(), 0, "malformed internal key in table"));
-    };
-    if p.user_key != user_key {
-        return Ok(None);
+    // Tombstones first: a table the bloom filter rules out may still delete the key.
+    if let Some(f) = table.range_tombstones() {
+        r.cover(f.max_cover(user_key, r.read_seqno()));
     }
-    Ok(Some(match p.kind {
-        Kind::Put => Lookup::Found(value),
-        Kind::Delete => Lookup::Deleted,
-    }))
+    let lookup = key::lookup_key(user_key, r.read_seqno());
+    let mut failed = Ok(());
+    table.for_each_version(&lookup, user_key, &tables.filter, |ikey, value| {
+        let Some(p) = key::parse_internal_key(ikey) else {
+            failed = Err(Error::corruption(table.path(), 0, "malformed internal key in table"));
+            return false;
+        };
+        match r.feed(p.seqno, p.kind, value) {
+            Ok(w) => w == Walk::More,
+            Err(e) => {
+                failed = Err(e);
+                false
+            }
+        }
+    })?;
+    failed?;
+    Ok(r.is_done() || r.covered_at() > 0)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::key::Kind;
 
     fn meta(number: u64, lo: &[u8], hi: &[u8]) -> FileMeta {
         let ik = |k: &[u8]| {
@@ -179,6 +200,8 @@ mod tests {
             largest: ik(hi),
             smallest_seqno: 1,
             largest_seqno: 1,
+            has_range_dels: false,
+            expires_by: 0,
         }
     }
 

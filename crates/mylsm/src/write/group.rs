@@ -32,7 +32,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use crate::batch::WriteBatch;
 use crate::engine::tree::Tree;
 use crate::engine::{lock, Shared};
-use crate::key::MAX_SEQNO;
+use crate::key::{Kind, MAX_SEQNO};
 use crate::memtable::MemTable;
 use crate::wal::LogWriter;
 use crate::{Error, Result};
@@ -217,20 +217,27 @@ impl WritePath {
         let LogState { live, scratch, .. } = &mut *log;
         let mut bytes = 0;
         // Records of one keyspace come in runs: look the memtable up once per run.
-        let mut run: Option<(u32, &Arc<MemTable>)> = None;
+        let mut run: Option<(u32, &LiveTree)> = None;
         for (i, rec) in batch.records().enumerate() {
-            let mem = match run {
-                Some((id, mem)) if id == rec.keyspace => Some(mem),
+            let target = match run {
+                Some((id, l)) if id == rec.keyspace => Some(l),
                 _ => {
-                    let mem = live.iter().find(|l| l.tree.id() == rec.keyspace).map(|l| &l.mem);
-                    run = mem.map(|m| (rec.keyspace, m));
-                    mem
+                    let l = live.iter().find(|l| l.tree.id() == rec.keyspace);
+                    run = l.map(|l| (rec.keyspace, l));
+                    l
                 }
             };
             // A keyspace dropped after the batch was checked: its records go with it
             // (replay skips them too).
-            if let Some(mem) = mem {
-                mem.add(scratch, first + i as u64, rec.kind, rec.key, rec.value);
+            if let Some(l) = target {
+                let seqno = first + i as u64;
+                let collapsed = (rec.kind == Kind::Merge)
+                    .then(|| collapse(shared, l, rec.key, rec.value, seqno))
+                    .flatten();
+                match collapsed {
+                    Some((kind, value)) => l.mem.add(scratch, seqno, kind, rec.key, &value),
+                    None => l.mem.add(scratch, seqno, rec.kind, rec.key, rec.value),
+                }
             }
             bytes += rec.key.len() + rec.value.len();
         }
@@ -297,4 +304,39 @@ impl WritePath {
         shared.latch().check_failed()?;
         wal.writer.sync()
     }
+}
+
+/// The merged value to write in place of merge `operand` of `key` at `seqno` when the
+/// key already has `max_merge_operands - 1` operands on top in the memtable, so no read
+/// walks a longer chain; `None` to write the operand as it is (also when the merge
+/// fails: the read that needs it will report that, and over an expiring value). The
+/// WAL keeps the operand; the two read the same.
+fn collapse(
+    shared: &Shared,
+    l: &LiveTree,
+    key: &[u8],
+    operand: &[u8],
+    seqno: u64,
+) -> Option<(Kind, Vec<u8>)> {
+    let opts = l.tree.opts();
+    let op = opts.merge.as_ref()?;
+    let limit = opts.max_merge_operands.max(1);
+    let mut chain = 0;
+    l.mem.for_each_version(key, seqno - 1, |_, kind, _| {
+        chain += usize::from(kind == Kind::Merge);
+        kind == Kind::Merge && chain < limit
+    });
+    if chain + 1 < limit {
+        return None;
+    }
+    // Under the log lock the view's memtable is `l.mem`, holding every earlier record.
+    let ctx = l.tree.read_ctx(seqno - 1, shared.now());
+    let (base, expiry) = l.tree.current_view().get_with_expiry(key, &ctx).ok()?;
+    // Operands over an expiring value apply to it only while it lives, which a value
+    // merged now could not express: such a chain is left as it is.
+    if expiry.is_some() {
+        return None;
+    }
+    let merged = op.full_merge(key, base.as_deref(), &[operand]).ok()?;
+    Some((Kind::Put, merged))
 }
