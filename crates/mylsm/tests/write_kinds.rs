@@ -303,3 +303,356 @@ fn every_kind_of_write_matches_the_model_through_flushes_compactions_snapshots_a
         run_model(seed, steps);
     }
 }
+
+fn small(fs: &MemFs) -> Options {
+    Options {
+        l0_compaction_trigger: 100,
+        l0_slowdown_writes_trigger: 200,
+        l0_stop_writes_trigger: 300,
+        ..options(fs)
+    }
+}
+
+/// RocksDB v1 range deletes: a table the bloom filter rules out for a key may still
+/// hold the tombstone that deletes it.
+#[test]
+fn tombstones_in_a_bloom_negative_table_still_delete() {
+    let fs = MemFs::new();
+    let db = Db::open(DIR, small(&fs)).unwrap();
+    for i in 0..100 {
+        db.put(format!("a{i:03}"), b"old").unwrap();
+    }
+    db.flush().unwrap();
+    // The next table holds the tombstone and one unrelated key: its filter says no to
+    // every `a` key.
+    db.delete_range(b"a000".as_slice()..b"a050".as_slice()).unwrap();
+    db.put(b"b", b"other").unwrap();
+    db.flush().unwrap();
+    assert!(db.stats().levels[0].files >= 2, "both tables stay in L0, unmerged");
+    for i in 0..100 {
+        let got = db.get(format!("a{i:03}")).unwrap();
+        assert_eq!(got.is_some(), i >= 50, "a{i:03}");
+    }
+    assert_eq!(scan(db.iter()).len(), 51);
+    assert_eq!(scan_rev(db.iter()).len(), 51);
+}
+
+/// An `Append` that records the longest operand list any merge was given.
+struct Counting(Append, Arc<Mutex<usize>>);
+
+impl MergeOperator for Counting {
+    fn name(&self) -> &str {
+        "counting-append"
+    }
+    fn full_merge(
+        &self,
+        key: &[u8],
+        base: Option<&[u8]>,
+        ops: &[&[u8]],
+    ) -> Result<Vec<u8>, MergeError> {
+        let mut most = self.1.lock().unwrap();
+        *most = (*most).max(ops.len());
+        self.0.full_merge(key, base, ops)
+    }
+}
+
+/// RocksDB #1988: 50,000 appends to one key made a get walk 50,000 operands (20 s).
+/// Here a merge that would make the memtable's chain longer than `max_merge_operands`
+/// is written as the merged value, so a get merges a bounded number of operands.
+#[test]
+fn fifty_thousand_appends_to_one_key_then_a_get() {
+    let fs = MemFs::new();
+    let most = Arc::new(Mutex::new(0));
+    let op: Arc<dyn MergeOperator> = Arc::new(Counting(Append::new(""), Arc::clone(&most)));
+    let opts = Options { merge_operator: Some(op), write_buffer_size: 256 << 10, ..options(&fs) };
+    let db = Db::open(DIR, opts.clone()).unwrap();
+    for i in 0..50_000u32 {
+        db.merge(b"log", [b'a' + (i % 26) as u8]).unwrap();
+    }
+    *most.lock().unwrap() = 0;
+    let v = db.get(b"log").unwrap().unwrap();
+    assert_eq!(v.len(), 50_000);
+    assert!(v.starts_with(b"abcdefghijklmnopqrstuvwxyzab"));
+    let walked = *most.lock().unwrap();
+    assert!((1..=64).contains(&walked), "a get merged {walked} operands");
+    // The same after the memtables are flushed and compacted, and after a reopen
+    // (which replays the operands from the log, not the collapsed values).
+    db.flush().unwrap();
+    db.compact_range::<&[u8], _>(..).unwrap();
+    assert_eq!(db.get(b"log").unwrap().unwrap(), v);
+    db.close().unwrap();
+    let db = Db::open(DIR, opts).unwrap();
+    assert_eq!(db.get(b"log").unwrap().unwrap(), v);
+}
+
+#[test]
+fn counters_add_up_and_bad_merges_are_refused_or_fail_only_their_read() {
+    let fs = MemFs::new();
+    let opts = Options { merge_operator: Some(Arc::new(U64Add)), ..options(&fs) };
+    let db = Db::open(DIR, opts.clone()).unwrap();
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let db = db.clone();
+            std::thread::spawn(move || {
+                for _ in 0..500 {
+                    db.merge(b"hits", 1u64.to_le_bytes()).unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(db.get(b"hits").unwrap().as_deref(), Some(&2000u64.to_le_bytes()[..]));
+    // A value the operator cannot read fails the read that needs it, nothing else.
+    db.put(b"bad", b"not eight bytes").unwrap();
+    db.merge(b"bad", 1u64.to_le_bytes()).unwrap();
+    assert!(matches!(db.get(b"bad"), Err(Error::MergeFailed(_))));
+    assert!(db.get(b"hits").unwrap().is_some());
+    db.flush().unwrap();
+    db.compact_range::<&[u8], _>(..).unwrap();
+    assert!(matches!(db.get(b"bad"), Err(Error::MergeFailed(_))), "compaction kept the operands");
+    assert!(db.stats().merge_failures >= 1);
+    db.put(b"bad", 5u64.to_le_bytes()).unwrap();
+    assert_eq!(db.get(b"bad").unwrap().as_deref(), Some(&5u64.to_le_bytes()[..]));
+    // A keyspace without an operator refuses merges at write time.
+    let plain = db.create_keyspace("plain", KeyspaceOptions::default()).unwrap();
+    assert!(matches!(plain.merge(b"k", b"v"), Err(Error::InvalidArgument(_))));
+    let counted = db
+        .create_keyspace(
+            "counted",
+            KeyspaceOptions { merge_operator: Some(Arc::new(U64Add)), ..Default::default() },
+        )
+        .unwrap();
+    counted.merge(b"n", 3u64.to_le_bytes()).unwrap();
+    db.close().unwrap();
+    // Reopening: the keyspace finds its built-in operator by the stored name.
+    let db = Db::open(DIR, opts).unwrap();
+    let counted = db.keyspace("counted").unwrap();
+    counted.merge(b"n", 4u64.to_le_bytes()).unwrap();
+    assert_eq!(counted.get(b"n").unwrap().as_deref(), Some(&7u64.to_le_bytes()[..]));
+    let ro = Db::open_read_only(DIR, options(&fs));
+    // Read-only opens resolve built-in operators by name too.
+    if let Ok(ro) = ro {
+        assert_eq!(
+            ro.keyspace("counted").unwrap().get(b"n").unwrap().as_deref(),
+            Some(&7u64.to_le_bytes()[..])
+        );
+    }
+}
+
+#[test]
+fn a_keyspace_whose_merge_operator_is_unknown_at_open_is_refused() {
+    let fs = MemFs::new();
+    let op: Arc<dyn MergeOperator> = Arc::new(Counting(Append::new(""), Arc::default()));
+    let db = Db::open(DIR, options(&fs)).unwrap();
+    db.create_keyspace(
+        "logs",
+        KeyspaceOptions { merge_operator: Some(op.clone()), ..Default::default() },
+    )
+    .unwrap();
+    db.close().unwrap();
+    let e = Db::open(DIR, options(&fs)).unwrap_err();
+    assert!(matches!(&e, Error::InvalidArgument(m) if m.contains("counting-append")), "{e}");
+    let db = Db::open(DIR, Options { merge_operators: vec![op], ..options(&fs) }).unwrap();
+    db.keyspace("logs").unwrap().merge(b"k", b"v").unwrap();
+}
+
+#[test]
+fn delete_range_refuses_reversed_ranges_and_ignores_empty_ones() {
+    let fs = MemFs::new();
+    let db = Db::open(DIR, options(&fs)).unwrap();
+    for k in ["a", "b", "c", "d"] {
+        db.put(k, k).unwrap();
+    }
+    let e = db.delete_range(b"c".as_slice()..b"a".as_slice()).unwrap_err();
+    assert!(matches!(e, Error::InvalidArgument(_)), "{e}");
+    db.delete_range(b"b".as_slice()..b"b".as_slice()).unwrap();
+    db.delete_range::<&[u8], _>((
+        Bound::Excluded(b"b".as_slice()),
+        Bound::Excluded(b"c".as_slice()),
+    ))
+    .unwrap();
+    assert_eq!(scan(db.iter()).len(), 4);
+    db.delete_range(b"b".as_slice()..=b"c".as_slice()).unwrap();
+    assert_eq!(scan(db.iter()).keys().cloned().collect::<Vec<_>>(), [b"a".to_vec(), b"d".to_vec()]);
+    db.delete_prefix(b"").unwrap();
+    assert!(scan(db.iter()).is_empty());
+    db.put("z", "z").unwrap();
+    assert_eq!(db.get("z").unwrap().as_deref(), Some(&b"z"[..]), "a later write is not deleted");
+}
+
+#[test]
+fn expiring_values_vanish_on_time_and_snapshots_keep_their_own_now() {
+    let fs = MemFs::new();
+    let clock = ManualClock::new(1_000);
+    let db = Db::open(DIR, Options { clock: clock.clone(), ..options(&fs) }).unwrap();
+    db.put(b"k", b"old").unwrap();
+    db.put_with_ttl(b"k", b"new", Duration::from_secs(10)).unwrap();
+    let snap = db.snapshot();
+    clock.advance(Duration::from_secs(9));
+    assert_eq!(db.get(b"k").unwrap().as_deref(), Some(&b"new"[..]));
+    clock.advance(Duration::from_secs(1));
+    assert_eq!(db.get(b"k").unwrap(), None, "expired, and the older put stays hidden");
+    assert_eq!(
+        snap.get(b"k").unwrap().as_deref(),
+        Some(&b"new"[..]),
+        "the snapshot's now is fixed"
+    );
+    db.flush().unwrap();
+    db.compact_range::<&[u8], _>(..).unwrap();
+    assert_eq!(snap.get(b"k").unwrap().as_deref(), Some(&b"new"[..]), "kept for the snapshot");
+    drop(snap);
+    db.compact_range::<&[u8], _>(..).unwrap();
+    assert_eq!(db.get(b"k").unwrap(), None);
+    assert_eq!(db.stats().levels.iter().map(|l| l.files).sum::<u64>(), 0, "reclaimed");
+}
+
+/// svix/diom #934: values that expire in a table nothing writes over were never
+/// reclaimed. A worker that has been idle `expiry_check_interval` compacts them away.
+#[test]
+fn an_expired_value_in_a_table_no_ordinary_compaction_reaches_is_reclaimed() {
+    let fs = MemFs::new();
+    let clock = ManualClock::new(1_000);
+    let opts = Options {
+        clock: clock.clone(),
+        expiry_check_interval: Duration::from_millis(20),
+        ..options(&fs)
+    };
+    let db = Db::open(DIR, opts).unwrap();
+    for i in 0..200 {
+        db.put_with_ttl(format!("s{i:03}"), [7u8; 100], Duration::from_secs(60)).unwrap();
+    }
+    db.flush().unwrap();
+    db.compact_range::<&[u8], _>(..).unwrap();
+    let files = |db: &Db| db.stats().levels.iter().map(|l| l.files).sum::<u64>();
+    assert!(files(&db) > 0);
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(files(&db) > 0, "nothing has expired yet");
+    clock.advance(Duration::from_secs(61));
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while files(&db) > 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(files(&db), 0, "the expired table was compacted away");
+    assert!(db.iter().next().is_none());
+}
+
+/// RocksDB gave up snapshot safety for compaction filters in 6.0. Here the filter sees
+/// only versions no snapshot can see, and a snapshot taken while a filtering compaction
+/// runs reads the tables as they were.
+#[test]
+fn a_compaction_filter_never_changes_what_a_snapshot_reads() {
+    let fs = MemFs::new();
+    let (entered_tx, entered_rx) = std::sync::mpsc::channel::<()>();
+    let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+    let gate = Arc::new(Mutex::new(Some((entered_tx, go_rx))));
+    let factory = filter::from_fn("drop-tmp", move |key: &[u8], _value: &[u8]| {
+        if let Some((entered, go)) = gate.lock().unwrap().take() {
+            entered.send(()).unwrap();
+            go.recv().unwrap();
+        }
+        if key.starts_with(b"tmp") {
+            Decision::Remove
+        } else {
+            Decision::Keep
+        }
+    });
+    let db = Db::open(DIR, Options { compaction_filter: Some(factory), ..small(&fs) }).unwrap();
+    for i in 0..50 {
+        db.put(format!("tmp{i:02}"), b"t").unwrap();
+        db.put(format!("keep{i:02}"), b"k").unwrap();
+    }
+    let held = db.snapshot();
+    db.flush().unwrap();
+    // The snapshot sees every version: the filter may touch none of them.
+    db.compact_range::<&[u8], _>(..).unwrap();
+    assert_eq!(scan(db.iter()).len(), 100);
+    assert_eq!(scan(held.iter()).len(), 100);
+    drop(held);
+    // Now a snapshot taken while the filtering compaction runs.
+    let db2 = db.clone();
+    let compaction = std::thread::spawn(move || db2.compact_range::<&[u8], _>(..).unwrap());
+    entered_rx.recv().unwrap();
+    let during = db.snapshot();
+    go_tx.send(()).unwrap();
+    compaction.join().unwrap();
+    assert_eq!(scan(during.iter()).len(), 100, "the snapshot still reads what it could");
+    assert_eq!(during.get(b"tmp07").unwrap().as_deref(), Some(&b"t"[..]));
+    assert_eq!(scan(db.iter()).len(), 50, "the present has lost the filtered keys");
+    assert_eq!(db.get(b"tmp07").unwrap(), None);
+    drop(during);
+    db.compact_range::<&[u8], _>(..).unwrap();
+    assert_eq!(scan(db.iter()).len(), 50, "Remove left tombstones, so nothing reappears");
+}
+
+/// Power loss with counters and range deletes in every crash mode: the survivors are
+/// exactly the first n batches for some n at least the last synced one, so no counter
+/// double-counts or loses an acknowledged add and no range-deleted key comes back.
+#[test]
+fn power_loss_keeps_counters_and_range_deletes_a_prefix_of_the_history() {
+    for seed in 0..24u64 {
+        let fs = MemFs::new();
+        let opts = Options {
+            write_buffer_size: 4 << 10,
+            target_file_size: 2 << 10,
+            l0_compaction_trigger: 2,
+            max_bytes_for_level_base: 8 << 10,
+            merge_operator: Some(Arc::new(U64Add)),
+            ..options(&fs)
+        };
+        let db = Db::open(DIR, opts.clone()).unwrap();
+        let mut rng = rng(500 + seed);
+        let total = rng.random_range(50..300);
+        let mut synced = 0;
+        // The model after each batch.
+        let mut states: Vec<Model> = vec![Model::new()];
+        let mut model = Model::new();
+        for i in 1..=total {
+            let mut b = WriteBatch::new();
+            b.merge(b"count", 1u64.to_le_bytes());
+            let n = model
+                .get(&b"count"[..])
+                .map_or(0, |v| u64::from_le_bytes(v[..].try_into().unwrap()));
+            model.insert(b"count".to_vec(), (n + 1).to_le_bytes().to_vec());
+            let k = format!("k{:03}", rng.random_range(0..200)).into_bytes();
+            b.put(&k, format!("{i}"));
+            model.insert(k, format!("{i}").into_bytes());
+            if i % 7 == 0 {
+                let a = rng.random_range(0..190);
+                let (lo, hi) =
+                    (format!("k{a:03}").into_bytes(), format!("k{:03}", a + 10).into_bytes());
+                b.delete_range(lo.clone()..hi.clone()).unwrap();
+                model.retain(|k, _| !(k >= &lo && k < &hi));
+            }
+            let sync = rng.random_bool(0.05);
+            db.write_opt(b, &WriteOptions { sync }).unwrap();
+            if sync {
+                synced = i;
+            }
+            states.push(model.clone());
+        }
+        let modes = [CrashMode::DropUnsynced, CrashMode::KeepRandomPrefix, CrashMode::TornPages];
+        let mode = modes[seed as usize % 3];
+        let crashed = fs.crash(mode, seed);
+        drop(db);
+        let recovery = if mode == CrashMode::TornPages {
+            mylsm::RecoveryMode::PointInTime
+        } else {
+            mylsm::RecoveryMode::default()
+        };
+        let reopen = Options { fs: Arc::new(crashed), wal_recovery_mode: recovery, ..opts.clone() };
+        let db = Db::open(DIR, reopen).unwrap();
+        let got = contents(&db);
+        let n = got.get(&b"count"[..]).map_or(0, |v| u64::from_le_bytes(v[..].try_into().unwrap()))
+            as usize;
+        assert!(n >= synced, "seed {seed} ({mode:?}): lost synced batch {synced}, kept {n}");
+        assert!(
+            got == states[n],
+            "seed {seed} ({mode:?}): not the first {n} batches: {}",
+            diff(&got, &states[n])
+        );
+        db.compact_range::<&[u8], _>(..).unwrap();
+        assert!(contents(&db) == states[n], "seed {seed}: compaction changed the recovered state");
+    }
+}

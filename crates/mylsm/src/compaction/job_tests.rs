@@ -259,3 +259,79 @@ fn an_output_is_cut_where_it_would_overlap_too_much_of_the_grandparent_level() {
     c.grandparents.clear();
     assert_eq!(run_job(&t, &c, target, &[]).unwrap().edit.added.len(), 1);
 }
+
+/// The value a reader of everything sees for `k` in `v`.
+fn read_key(t: &TestTables, v: &Version, k: &[u8]) -> Option<Vec<u8>> {
+    let ctx = crate::resolve::ReadCtx { seqno: key::MAX_SEQNO - 1, now: 0, merge: None };
+    let mut r = crate::resolve::Resolver::new(&ctx, k);
+    v.get(&t.cache, k, &mut r).unwrap();
+    r.finish().unwrap().map(|v| v.to_vec())
+}
+
+/// Pitfalls the anchors shipped (RocksDB #4476, the lsm-tree fork's #137): a range
+/// tombstone cut where a compaction cuts its outputs, or lying wholly in the gap
+/// between two outputs' points, must still delete what lies in deeper levels.
+#[test]
+fn a_range_tombstone_at_an_output_boundary_and_in_the_gap_between_two_outputs_deletes_what_lies_below(
+) {
+    let name = |i: u64| format!("k{i:03}").into_bytes();
+    for newer_inside in [false, true] {
+        let t = TestTables::new();
+        // L2: the old version of every key; L1: something, so L0 compacts into L1 and
+        // the compaction is not bottommost.
+        let old: Vec<Entry> = (0..200).map(|i| entry(&name(i), i + 1, Kind::Put, b"old")).collect();
+        let l2 = t.table(&old);
+        let l1 = t.table(&[entry(b"z", 250, Kind::Put, b"z")]);
+        // L0: points outside [k040, k160) (and, in one case, newer points inside), and
+        // the tombstone [k040, k160)#500.
+        let mut points: Vec<Entry> = Vec::new();
+        for i in (0..40).chain(160..200) {
+            points.push(entry(&name(i), 300 + i, Kind::Put, &[b'n'; 40]));
+        }
+        if newer_inside {
+            for i in 100..120 {
+                points.push(entry(&name(i), 600 + i, Kind::Put, &[b'm'; 40]));
+            }
+        }
+        let points = sorted(points);
+        let start = name(40);
+        let tomb = crate::range_del::Tombstone { start, end: Some(name(160)), seqno: 500 };
+        let l0 = t.table_with_tombstones(&points, vec![tomb]);
+        let v = version(&[(2, l2), (1, l1), (0, l0)]);
+        let c = pick_range(&v, 0, None, None).unwrap();
+        assert_eq!((c.output_level, c.bottommost), (1, false));
+        let out = run_job(&t, &c, 256, &[]).unwrap();
+        assert!(out.edit.added.len() > 3, "a 256-byte target cuts many outputs");
+        let after = v.apply(&out.edit).unwrap();
+        for i in 0..200 {
+            let got = read_key(&t, &after, &name(i));
+            let want: Option<Vec<u8>> = match i {
+                40..100 | 120..160 => None,
+                100..120 if !newer_inside => None,
+                100..120 => Some(vec![b'm'; 40]),
+                _ => Some(vec![b'n'; 40]),
+            };
+            assert_eq!(got, want, "k{i:03} (newer points inside: {newer_inside})");
+        }
+        // Each piece of the tombstone is in exactly one output.
+        let covering = |k: &[u8]| {
+            out.edit
+                .added
+                .iter()
+                .filter(|(_, f)| {
+                    let table = t.cache.get(f).unwrap();
+                    table.range_tombstones().is_some_and(|r| r.max_cover(k, u64::MAX >> 8) == 500)
+                })
+                .count()
+        };
+        for i in 0..200 {
+            let want = usize::from((40..160).contains(&i));
+            assert_eq!(
+                covering(&name(i)),
+                want,
+                "k{i:03} covered by {} outputs",
+                covering(&name(i))
+            );
+        }
+    }
+}

@@ -77,6 +77,23 @@ impl TestTables {
         Arc::new(FileMeta::from_properties(number, props))
     }
 
+    /// Writes `entries` (sorted) and range tombstones as a table.
+    pub fn table_with_tombstones(
+        &self,
+        entries: &[Entry],
+        tombstones: Vec<crate::range_del::Tombstone>,
+    ) -> Arc<FileMeta> {
+        let number = self.new_file_number();
+        let path = filename::table_file(Path::new(DIR), number);
+        let mut b = TableBuilder::new(self.fs.create(&path).unwrap(), path, self.opts.clone());
+        b.set_range_tombstones(crate::range_del::Fragments::new(tombstones));
+        for (k, v) in entries {
+            b.add(k, v).unwrap();
+        }
+        let props = b.finish().unwrap();
+        Arc::new(FileMeta::from_properties(number, props))
+    }
+
     /// Every entry of table `file`, in order.
     pub fn read(&self, file: &FileMeta) -> Vec<Entry> {
         let mut it = LazyTableIter::new(Arc::clone(&self.cache), Arc::new(file.clone()));

@@ -31,7 +31,8 @@ pub(crate) fn compact_pending(shared: &Shared, tree: &Arc<Tree>) {
             if shared.latch().check().is_err() || cs.manual || cs.running >= max {
                 return;
             }
-            let picked = compaction::pick_avoiding(&st.version, &tree.opts().compaction, &cs.busy);
+            let picked = compaction::pick_avoiding(&st.version, &tree.opts().compaction, &cs.busy)
+                .or_else(|| pick_expired(&st.version, expiry_now(shared), &cs.busy));
             let Some(c) = picked else { return };
             let numbers: Vec<u64> =
                 c.inputs.iter().chain(&c.next_inputs).map(|f| f.number).collect();
@@ -274,4 +275,59 @@ fn bottom_compaction(
         trivial_move: false,
         grandparents: Vec::new(),
     })
+}
+
+/// The time before which an expiring value has expired for every reader: the clock's
+/// now, or the oldest `now` of a live snapshot.
+pub(crate) fn expiry_now(shared: &Shared) -> u64 {
+    let (_, oldest) = shared.snapshots().seqnos();
+    oldest.map_or(shared.now(), |n| n.min(shared.now()))
+}
+
+/// Whether `version` holds a table whose entries have all expired by `now`.
+fn has_expired(version: &Version, now: u64) -> bool {
+    version.files().any(|(_, f)| f.expires_by != 0 && f.expires_by <= now)
+}
+
+/// A compaction of a table whose entries have all expired by `now` (with what it must
+/// take along), none of whose tables `busy` holds: ordinary compaction may never reach
+/// a table nothing is written over, and expired data must still go. Its entries
+/// become tombstones, or vanish at the bottommost level.
+pub(crate) fn pick_expired(
+    version: &Version,
+    now: u64,
+    busy: &std::collections::HashSet<u64>,
+) -> Option<Compaction> {
+    if !has_expired(version, now) {
+        return None;
+    }
+    for (level, f) in version.files() {
+        if f.expires_by == 0 || f.expires_by > now {
+            continue;
+        }
+        let (lo, hi) = (crate::key::user_key(&f.smallest), crate::key::user_key(&f.largest));
+        let c = if level + 1 < NUM_LEVELS {
+            compaction::pick_range(version, level, Some(lo), Some(hi))
+        } else {
+            bottom_compaction(version, level, Some(lo), Some(hi))
+        };
+        let Some(mut c) = c else { continue };
+        // A move would carry the expired entries along unread.
+        c.trivial_move = false;
+        if c.inputs.iter().chain(&c.next_inputs).all(|t| !busy.contains(&t.number)) {
+            return Some(c);
+        }
+    }
+    None
+}
+
+/// Asks for a compaction of every keyspace that holds a table whose entries have all
+/// expired (a worker does this when it has been idle `expiry_check_interval`).
+pub(crate) fn schedule_expired(shared: &Shared) {
+    let now = expiry_now(shared);
+    for tree in shared.trees() {
+        if !tree.is_dropped() && has_expired(&tree.current_view().version, now) {
+            shared.jobs().schedule_compaction(&tree);
+        }
+    }
 }

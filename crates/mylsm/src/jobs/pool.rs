@@ -71,7 +71,10 @@ impl Pool {
 type Work = fn(&Shared, &Arc<Tree>);
 
 /// One worker: flush requests first, then whichever channel has a request.
+/// A worker idle for `expiry_check_interval` looks for tables whose entries have all
+/// expired (see `compact::pick_expired`).
 fn run(shared: &Weak<Shared>, rx: &JobReceivers) {
+    let Some(interval) = shared.upgrade().map(|s| s.opts().expiry_check_interval) else { return };
     loop {
         let (job, work): (Job, Work) = match rx.flush.try_recv() {
             Ok(job) => (job, super::flush::flush_pending),
@@ -83,6 +86,11 @@ fn run(shared: &Weak<Shared>, rx: &JobReceivers) {
                 recv(rx.compaction) -> job => match job {
                     Ok(job) => (job, super::compact::compact_pending),
                     Err(_) => return,
+                },
+                default(interval) => {
+                    let Some(shared) = shared.upgrade() else { return };
+                    super::compact::schedule_expired(&shared);
+                    continue;
                 },
             },
         };
