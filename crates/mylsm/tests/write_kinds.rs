@@ -442,7 +442,7 @@ fn counters_add_up_and_bad_merges_are_refused_or_fail_only_their_read() {
 }
 
 #[test]
-fn a_keyspace_whose_merge_operator_is_unknown_at_open_is_refused() {
+fn a_merge_operator_unknown_or_different_at_open_is_refused() {
     let fs = MemFs::new();
     let op: Arc<dyn MergeOperator> = Arc::new(Counting(Append::new(""), Arc::default()));
     let db = Db::open(DIR, options(&fs)).unwrap();
@@ -456,6 +456,21 @@ fn a_keyspace_whose_merge_operator_is_unknown_at_open_is_refused() {
     assert!(matches!(&e, Error::InvalidArgument(m) if m.contains("counting-append")), "{e}");
     let db = Db::open(DIR, Options { merge_operators: vec![op], ..options(&fs) }).unwrap();
     db.keyspace("logs").unwrap().merge(b"k", b"v").unwrap();
+    db.close().unwrap();
+    // The default keyspace's operator is stored too: another one is refused, and a
+    // built-in one is found by name when none is given.
+    let fs = MemFs::new();
+    let add = Options { merge_operator: Some(Arc::new(U64Add)), ..options(&fs) };
+    let db = Db::open(DIR, add.clone()).unwrap();
+    db.merge(b"n", 2u64.to_le_bytes()).unwrap();
+    db.close().unwrap();
+    let other = Options { merge_operator: Some(Arc::new(Append::new(","))), ..options(&fs) };
+    let e = Db::open(DIR, other).unwrap_err();
+    assert!(matches!(&e, Error::InvalidArgument(m) if m.contains("mylsm.u64add")), "{e}");
+    let db = Db::open(DIR, options(&fs)).unwrap();
+    assert_eq!(db.get(b"n").unwrap().as_deref(), Some(&2u64.to_le_bytes()[..]));
+    db.merge(b"n", 3u64.to_le_bytes()).unwrap();
+    assert_eq!(db.get(b"n").unwrap().as_deref(), Some(&5u64.to_le_bytes()[..]));
 }
 
 #[test]

@@ -191,6 +191,10 @@ pub(crate) fn open(dir: &Path, options: &Options, read_only: bool) -> Result<Ope
     for (&id, t) in &m.trees {
         tree_opts.insert(id, options.keyspace_tree_options(&t.options, &t.name)?);
     }
+    let mut m = m;
+    if let Some(default) = tree_opts.get_mut(&0) {
+        default.merge = default_merge_operator(options, &mut m)?;
+    }
     if read_only {
         // Every live table is opened now and held, so the view stays readable whatever
         // a writer in another process deletes.
@@ -365,4 +369,31 @@ fn remove_obsolete(
         }
     }
     Ok(())
+}
+
+/// The default keyspace's merge operator: the one `options` give, which must have the
+/// name the manifest stored (recorded in `m` if none was); or, if `options` give none,
+/// the stored one found by name.
+fn default_merge_operator(
+    options: &Options,
+    m: &mut Manifested,
+) -> Result<Option<Arc<dyn crate::merge::MergeOperator>>> {
+    match (&m.default_merge_operator, &options.merge_operator) {
+        (Some(stored), Some(given)) if stored != given.name() => {
+            Err(Error::InvalidArgument(format!(
+                "the default keyspace was written with merge operator {stored:?}, not {:?}",
+                given.name()
+            )))
+        }
+        (_, Some(given)) => {
+            m.default_merge_operator = Some(given.name().to_string());
+            Ok(Some(Arc::clone(given)))
+        }
+        (Some(stored), None) => options.find_merge_operator(stored).map(Some).ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "the default keyspace uses merge operator {stored:?}: set Options::merge_operator"
+            ))
+        }),
+        (None, None) => Ok(None),
+    }
 }

@@ -4,7 +4,10 @@
 //!
 //! Keys with an odd number live in a second keyspace, `ks`, the rest in the default one,
 //! so a batch of several keys usually spans both: every check covers both keyspaces,
-//! and every recovered state must keep cross-keyspace batches all or nothing.
+//! and every recovered state must keep cross-keyspace batches all or nothing. Batches
+//! mix puts and deletes with range deletes (written to both keyspaces), merge operands
+//! (an `Append` operator in both) and expiring puts (a TTL of zero, expired at once, or
+//! of a day, which no run outlives).
 //!
 //! While no fault is armed, every read must match the model exactly. After a fault is
 //! armed, operations may fail and reads go unchecked; what is required then is the
@@ -30,8 +33,20 @@ const DIR: &str = "/db";
 const MAX_OPS: usize = 200;
 const MAX_SNAPSHOTS: usize = 4;
 
-/// One write of the history: its puts (`Some`) and deletes (`None`).
-type Batch = Vec<(Vec<u8>, Option<Vec<u8>>)>;
+/// One record of a write.
+#[derive(Debug, Clone)]
+enum Rec {
+    Put(Vec<u8>, Vec<u8>),
+    Delete(Vec<u8>),
+    /// Deletes `[lo, hi)` in both keyspaces.
+    Range(Vec<u8>, Vec<u8>),
+    Merge(Vec<u8>, Vec<u8>),
+    /// An expiring put: at once (`false`) or in a day.
+    Ttl(Vec<u8>, Vec<u8>, bool),
+}
+
+/// One write of the history.
+type Batch = Vec<Rec>;
 
 struct Harness {
     fs: MemFs,
@@ -59,6 +74,7 @@ fn options(fs: &MemFs, compression: Compression, mode: RecoveryMode) -> Options 
         fs: Arc::new(fs.clone()),
         wal_recovery_mode: mode,
         write_buffer_size: 4 << 10,
+        merge_operator: Some(Arc::new(crate::merge::Append::new(","))),
         l0_compaction_trigger: 2,
         max_bytes_for_level_base: 16 << 10,
         target_file_size: 4 << 10,
@@ -82,11 +98,41 @@ fn value(c: &mut Choices<'_>) -> Vec<u8> {
 }
 
 fn apply(model: &mut Model, batch: &Batch) {
-    for (k, v) in batch {
-        match v {
-            Some(v) => model.insert(k.clone(), v.clone()),
-            None => model.remove(k),
-        };
+    for rec in batch {
+        match rec {
+            Rec::Put(k, v) | Rec::Ttl(k, v, true) => {
+                model.insert(k.clone(), v.clone());
+            }
+            Rec::Delete(k) | Rec::Ttl(k, _, false) => {
+                model.remove(k);
+            }
+            Rec::Range(lo, hi) => model.retain(|k, _| !(k >= lo && k < hi)),
+            Rec::Merge(k, op) => {
+                let merged = match model.get(k) {
+                    Some(v) => [v.as_slice(), b",", op].concat(),
+                    None => op.clone(),
+                };
+                model.insert(k.clone(), merged);
+            }
+        }
+    }
+}
+
+/// A random record.
+fn record(c: &mut Choices<'_>) -> Rec {
+    match c.u8() % 10 {
+        0..=4 => Rec::Put(key(c), value(c)),
+        5 => Rec::Delete(key(c)),
+        6 => {
+            let (a, b) = (key(c), key(c));
+            let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+            Rec::Range(lo, hi)
+        }
+        7 | 8 => {
+            let v = value(c);
+            Rec::Merge(key(c), v[..v.len().min(8)].to_vec())
+        }
+        _ => Rec::Ttl(key(c), value(c), c.bool()),
     }
 }
 
@@ -97,7 +143,12 @@ fn in_ks(key: &[u8]) -> bool {
 
 /// The second keyspace of `db`, created if it is not there yet.
 fn second_keyspace(db: &Db) -> Keyspace {
-    db.keyspace_or_create("ks", KeyspaceOptions::default).expect("the second keyspace opens")
+    let opts = || KeyspaceOptions {
+        merge_operator: Some(Arc::new(crate::merge::Append::new(","))),
+        max_merge_operands: 4,
+        ..KeyspaceOptions::default()
+    };
+    db.keyspace_or_create("ks", opts).expect("the second keyspace opens")
 }
 
 /// Both keyspaces' contents, as one map (their keys are disjoint).
@@ -149,15 +200,15 @@ impl Harness {
         match c.u8() % 16 {
             0..=2 => {
                 let (k, v, sync) = (key(c), value(c), c.bool());
-                self.write(vec![(k, Some(v))], sync);
+                self.write(vec![Rec::Put(k, v)], sync);
             }
             3 => {
-                let (k, sync) = (key(c), c.bool());
-                self.write(vec![(k, None)], sync);
+                let (rec, sync) = (record(c), c.bool());
+                self.write(vec![rec], sync);
             }
             4 => {
                 let n = 1 + c.u8() % 8;
-                let batch = (0..n).map(|_| (key(c), c.bool().then(|| value(c)))).collect();
+                let batch = (0..n).map(|_| record(c)).collect();
                 let sync = c.bool();
                 self.write(batch, sync);
             }
@@ -241,12 +292,22 @@ impl Harness {
 
     fn write(&mut self, batch: Batch, sync: bool) {
         let mut b = WriteBatch::new();
-        for (k, v) in &batch {
-            match (v, in_ks(k)) {
-                (Some(v), false) => b.put(k, v),
-                (Some(v), true) => b.put_in(&self.ks, k, v),
-                (None, false) => b.delete(k),
-                (None, true) => b.delete_in(&self.ks, k),
+        let day = std::time::Duration::from_secs(86_400);
+        let ttl = |long: bool| if long { day } else { std::time::Duration::ZERO };
+        for rec in &batch {
+            match rec {
+                Rec::Put(k, v) if in_ks(k) => b.put_in(&self.ks, k, v),
+                Rec::Put(k, v) => b.put(k, v),
+                Rec::Delete(k) if in_ks(k) => b.delete_in(&self.ks, k),
+                Rec::Delete(k) => b.delete(k),
+                Rec::Merge(k, v) if in_ks(k) => b.merge_in(&self.ks, k, v),
+                Rec::Merge(k, v) => b.merge(k, v),
+                Rec::Ttl(k, v, long) if in_ks(k) => b.put_with_ttl_in(&self.ks, k, v, ttl(*long)),
+                Rec::Ttl(k, v, long) => b.put_with_ttl(k, v, ttl(*long)),
+                Rec::Range(lo, hi) => {
+                    b.delete_range(lo.clone()..hi.clone()).expect("an ordered range");
+                    b.delete_range_in(&self.ks, lo.clone()..hi.clone()).expect("an ordered range");
+                }
             }
         }
         let r = self.db.write_opt(b, &WriteOptions { sync });

@@ -24,6 +24,7 @@
 //!   tag 13 keyspace log      id: varint32  log_number: varint64   (another keyspace's)
 //!   tag 14 new WAL           number: varint64   a WAL that is live until log_number passes it
 //!   tag 15 db format         varint64   2: the manifest tracks live WALs (tag 14)
+//!   tag 16 default merge op  bytes      the default keyspace's merge operator's name
 //! ```
 //!
 //! Every field carries its length, so a reader can check it before decoding; tags at
@@ -56,6 +57,7 @@ const TAG_MAX_KEYSPACE_ID: u64 = 9;
 const TAG_KEYSPACE_LOG: u64 = 13;
 const TAG_NEW_WAL: u64 = 14;
 const TAG_DB_FORMAT: u64 = 15;
+const TAG_DEFAULT_MERGE: u64 = 16;
 
 /// The database format this build writes and the newest it reads: 2 tracks live WALs in
 /// the manifest. A manifest without the field is format 1 (before WAL tracking).
@@ -94,6 +96,9 @@ pub(crate) struct VersionEdit {
     /// Log numbers of keyspaces other than `keyspace` (a WAL switch moves those of
     /// keyspaces with nothing left to flush).
     pub keyspace_logs: Vec<(u32, u64)>,
+    /// The name of the default keyspace's merge operator, in the snapshot edit that
+    /// starts a manifest (other keyspaces store theirs with their options).
+    pub default_merge_operator: Option<String>,
 }
 
 fn field(dst: &mut Vec<u8>, tag: u64, payload: &[u8]) {
@@ -117,6 +122,9 @@ impl VersionEdit {
         num(&mut out, TAG_NEXT_FILE, self.next_file_number);
         num(&mut out, TAG_LAST_SEQNO, self.last_seqno);
         num(&mut out, TAG_DB_FORMAT, self.db_format);
+        if let Some(name) = &self.default_merge_operator {
+            field(&mut out, TAG_DEFAULT_MERGE, name.as_bytes());
+        }
         for &wal in &self.new_wals {
             num(&mut out, TAG_NEW_WAL, Some(wal));
         }
@@ -230,6 +238,13 @@ impl VersionEdit {
             TAG_KEYSPACE_LOG => {
                 let id = keyspace_id(&mut p)?;
                 self.keyspace_logs.push((id, p.varint64("keyspace log number")?));
+            }
+            TAG_DEFAULT_MERGE => {
+                let name = String::from_utf8(body.to_vec());
+                let name =
+                    name.map_err(|_| Malformed { offset: 0, what: "merge operator name" })?;
+                self.default_merge_operator = Some(name);
+                return Ok(());
             }
             TAG_DB_FORMAT => {
                 let format = p.varint64("db format")?;

@@ -48,6 +48,8 @@ pub(crate) struct Manifested {
     /// for a manifest written before WALs were tracked (database format 1), where every
     /// WAL at or above `log_number()` found in the directory is live.
     pub wals: Option<BTreeSet<u64>>,
+    /// The default keyspace's merge operator, by name.
+    pub default_merge_operator: Option<String>,
 }
 
 impl Default for Manifested {
@@ -61,6 +63,7 @@ impl Default for Manifested {
             last_seqno: 0,
             manifest_number: None,
             wals: None,
+            default_merge_operator: None,
         }
     }
 }
@@ -211,6 +214,9 @@ pub(crate) fn read_manifest(
         }
         m.trees = trees.trees.clone();
         m.track_wals(&edit);
+        if let Some(name) = &edit.default_merge_operator {
+            m.default_merge_operator = Some(name.clone());
+        }
         edits.push(edit);
     }
     m.trees = trees.trees;
@@ -260,6 +266,7 @@ impl VersionSet {
                 edit.db_format = Some(DB_FORMAT);
                 edit.new_wals = m.wals.iter().flatten().copied().collect();
                 edit.max_keyspace_id = (m.max_keyspace_id > 0).then_some(m.max_keyspace_id);
+                edit.default_merge_operator = m.default_merge_operator.clone();
             } else {
                 edit.keyspaces_added.push(super::edit::KeyspaceDef {
                     id,
