@@ -316,6 +316,7 @@ mod tests {
             keyspaces_dropped: vec![2],
             max_keyspace_id: Some(3),
             keyspace_logs: vec![(1, 13)],
+            default_merge_operator: Some("mylsm.u64add".into()),
         }
     }
 
