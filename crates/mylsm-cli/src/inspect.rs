@@ -30,7 +30,10 @@ pub fn sst(path: &Path, blocks: bool, json: bool) -> Result<(), CliError> {
          raw bytes       keys {}, values {}\n\
          data            {} bytes ({}) in {} blocks, {}\n\
          index           {} bytes\n\
-         filter          {filter}\n",
+         filter          {filter}\n\
+         merge operands  {}\n\
+         expiring        {}\n\
+         range deletes   {}\n",
         report.path.display(),
         report.file_size,
         p.num_entries,
@@ -47,7 +50,15 @@ pub fn sst(path: &Path, blocks: bool, json: bool) -> Result<(), CliError> {
         p.num_data_blocks,
         p.compression,
         p.index_size,
+        p.num_merges,
+        expiring(p),
+        p.num_range_deletes,
     );
+    for (start, end, seqnos) in &report.range_tombstones {
+        let end =
+            end.as_deref().map_or_else(|| "(no end)".to_string(), |e| e.escape_ascii().to_string());
+        text += &format!("    [{} .. {}) at seqnos {seqnos:?}\n", start.escape_ascii(), end);
+    }
     if blocks {
         text += "\n    offset     size      raw  entries  codec  keys\n";
         for b in &report.blocks {
@@ -85,6 +96,15 @@ fn sst_json(r: &TableReport, blocks: bool) -> Value {
         "filter_size": p.filter_size,
         "num_data_blocks": p.num_data_blocks,
         "compression": p.compression.to_string(),
+        "num_merges": p.num_merges,
+        "num_range_deletes": p.num_range_deletes,
+        "num_unexpiring": p.num_unexpiring,
+        "max_expiry_ms": p.max_expiry,
+        "range_tombstones": r.range_tombstones.iter().map(|(s, e, seqnos)| json!({
+            "start": String::from_utf8_lossy(s),
+            "end": e.as_deref().map(String::from_utf8_lossy),
+            "seqnos": seqnos,
+        })).collect::<Vec<_>>(),
         "filter": r.filter.map(|f| json!({
             "size": f.size, "num_lines": f.num_lines, "num_probes": f.num_probes,
         })),
@@ -218,6 +238,9 @@ fn split_internal(ikey: &[u8]) -> Option<(&[u8], u64, String)> {
     let kind = match trailer & 0xff {
         0 => "delete".to_string(),
         1 => "put".to_string(),
+        2 => "merge".to_string(),
+        0x0f => "range-delete".to_string(),
+        0x20 => "put-expiring".to_string(),
         other => format!("kind{other}"),
     };
     Some((user, trailer >> 8, kind))
@@ -263,4 +286,17 @@ mod tests {
         assert_eq!(internal_key(b""), "-");
         assert_eq!(internal_key(b"short"), "short (not an internal key)");
     }
+}
+
+/// The expiring entries' line of `inspect sst`.
+fn expiring(p: &mylsm::inspect::TableProperties) -> String {
+    if p.max_expiry == 0 {
+        return "none".to_string();
+    }
+    let all = if p.num_unexpiring == 0 && p.num_range_deletes == 0 {
+        "every entry"
+    } else {
+        "some entries"
+    };
+    format!("{all}, the last at {} ms since the epoch", p.max_expiry)
 }

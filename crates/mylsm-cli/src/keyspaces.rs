@@ -19,8 +19,22 @@ pub fn list(db: &Db) -> Result<(), CliError> {
 }
 
 /// Creates the keyspace `name` with the options the command line opens every database
-/// with, so that it behaves as the default keyspace does.
-pub fn create(db: &Db, name: &str) -> Result<(), CliError> {
+/// with, so that it behaves as the default keyspace does, and the merge operator
+/// `merge` names (`u64add`, `append`, `append:SEP`).
+pub fn create(db: &Db, name: &str, merge: Option<&str>) -> Result<(), CliError> {
+    let merge_operator: Option<std::sync::Arc<dyn mylsm::merge::MergeOperator>> = match merge {
+        None => None,
+        Some("u64add") => Some(std::sync::Arc::new(mylsm::merge::U64Add)),
+        Some("append") => Some(std::sync::Arc::new(mylsm::merge::Append::new(""))),
+        Some(m) => match m.strip_prefix("append:") {
+            Some(sep) => Some(std::sync::Arc::new(mylsm::merge::Append::new(sep))),
+            None => {
+                return Err(CliError::Input(format!(
+                    "unknown merge operator {m:?}: use u64add, append or append:SEP"
+                )))
+            }
+        },
+    };
     // Checked here to say which database; the engine would refuse it too.
     if db.keyspace(name).is_ok() {
         return Err(CliError::Input(format!(
@@ -28,7 +42,11 @@ pub fn create(db: &Db, name: &str) -> Result<(), CliError> {
             db.path().display()
         )));
     }
-    db.create_keyspace(name, mylsm::KeyspaceOptions::from(&mylsm::Options::default()))?;
+    let options = mylsm::KeyspaceOptions {
+        merge_operator,
+        ..mylsm::KeyspaceOptions::from(&mylsm::Options::default())
+    };
+    db.create_keyspace(name, options)?;
     Ok(())
 }
 

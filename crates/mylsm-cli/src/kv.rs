@@ -8,19 +8,65 @@ use mylsm::Keyspace;
 use crate::error::CliError;
 use crate::tsv;
 
-/// Sets `key` to `value` in `ks`.
-pub fn put(ks: &Keyspace, key: &str, value: &str) -> Result<(), CliError> {
-    Ok(ks.put(key, value)?)
+/// Sets `key` to `value` in `ks`, for `ttl` seconds if given.
+pub fn put(ks: &Keyspace, key: &str, value: &str, ttl: Option<u64>) -> Result<(), CliError> {
+    match ttl {
+        Some(secs) => Ok(ks.put_with_ttl(key, value, std::time::Duration::from_secs(secs))?),
+        None => Ok(ks.put(key, value)?),
+    }
 }
 
-/// Prints the raw value of `key` in `ks` and a newline; returns whether the key was
-/// found.
+/// Whether `ks` counts with the built-in u64add operator, whose values the commands
+/// read and write as decimal numbers.
+fn counts(ks: &Keyspace) -> bool {
+    ks.merge_operator().is_some_and(|m| m.name() == "mylsm.u64add")
+}
+
+/// Adds `operand` to `key` with the keyspace's merge operator (a decimal number for a
+/// u64add keyspace, negative ones subtract).
+pub fn merge(ks: &Keyspace, key: &str, operand: &str) -> Result<(), CliError> {
+    if ks.merge_operator().is_none() {
+        return Err(CliError::Input(format!(
+            "keyspace {:?} has no merge operator (create one with `keyspace create NAME --merge \
+             u64add|append`)",
+            ks.name()
+        )));
+    }
+    if counts(ks) {
+        let n: i64 = operand.parse().map_err(|_| {
+            CliError::Input(format!(
+                "{operand:?} is not a number (the keyspace counts with u64add)"
+            ))
+        })?;
+        return Ok(ks.merge(key, (n as u64).to_le_bytes())?);
+    }
+    Ok(ks.merge(key, operand)?)
+}
+
+/// Deletes the keys from `from` (included) to `to` (excluded).
+pub fn delete_range(ks: &Keyspace, from: &str, to: &str) -> Result<(), CliError> {
+    if from > to {
+        return Err(CliError::Input(format!("delete-range: {from:?} is after {to:?}")));
+    }
+    Ok(ks.delete_range(from.as_bytes()..to.as_bytes())?)
+}
+
+/// Prints the raw value of `key` in `ks` and a newline (a u64add counter as a decimal
+/// number); returns whether the key was found.
 pub fn get(ks: &Keyspace, key: &str) -> Result<bool, CliError> {
     let Some(value) = ks.get(key)? else {
         return Ok(false);
     };
+    let text;
+    let value: &[u8] = match <[u8; 8]>::try_from(&value[..]) {
+        Ok(n) if counts(ks) => {
+            text = u64::from_le_bytes(n).to_string();
+            text.as_bytes()
+        }
+        _ => &value,
+    };
     let mut out = io::stdout().lock();
-    out.write_all(&value).and_then(|()| out.write_all(b"\n")).map_err(CliError::Output)?;
+    out.write_all(value).and_then(|()| out.write_all(b"\n")).map_err(CliError::Output)?;
     out.flush().map_err(CliError::Output)?;
     Ok(true)
 }

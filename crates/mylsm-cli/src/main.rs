@@ -80,6 +80,29 @@ enum Command {
         key: String,
         #[arg(allow_hyphen_values = true)]
         value: String,
+        /// The value expires after SECONDS: reads then find nothing.
+        #[arg(long, value_name = "SECONDS")]
+        ttl: Option<u64>,
+    },
+    /// Adds OPERAND to KEY with the keyspace's merge operator (see `keyspace create
+    /// --merge`): a number for u64add, text to append for append.
+    Merge {
+        #[arg(allow_hyphen_values = true)]
+        key: String,
+        #[arg(allow_hyphen_values = true)]
+        operand: String,
+    },
+    /// Deletes every key from FROM (included) to TO (excluded) with one write.
+    DeleteRange {
+        #[arg(allow_hyphen_values = true)]
+        from: String,
+        #[arg(allow_hyphen_values = true)]
+        to: String,
+    },
+    /// Deletes every key starting with PREFIX with one write.
+    DeletePrefix {
+        #[arg(allow_hyphen_values = true)]
+        prefix: String,
     },
     /// Prints the value of KEY; exits with status 1 and prints nothing if it is absent.
     ///
@@ -194,6 +217,10 @@ enum KeyspaceCommand {
     Create {
         #[arg(allow_hyphen_values = true)]
         name: String,
+        /// The keyspace's merge operator: `u64add` (counters: operands and values are
+        /// numbers), or `append` / `append:SEP` (appends, SEP between parts).
+        #[arg(long, value_name = "OPERATOR")]
+        merge: Option<String>,
     },
     /// Drops the keyspace NAME and every key in it; fails if it does not exist, for
     /// "default", and if DIR holds no database.
@@ -266,8 +293,17 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
         )));
     }
     match cli.command {
-        Command::Put { key, value } => {
-            with_keyspace(dir, Access::Create, ks, |_, ks| kv::put(ks, &key, &value))
+        Command::Put { key, value, ttl } => {
+            with_keyspace(dir, Access::Create, ks, |_, ks| kv::put(ks, &key, &value, ttl))
+        }
+        Command::Merge { key, operand } => {
+            with_keyspace(dir, Access::Write, ks, |_, ks| kv::merge(ks, &key, &operand))
+        }
+        Command::DeleteRange { from, to } => {
+            with_keyspace(dir, Access::Write, ks, |_, ks| kv::delete_range(ks, &from, &to))
+        }
+        Command::DeletePrefix { prefix } => {
+            with_keyspace(dir, Access::Write, ks, |_, ks| Ok(ks.delete_prefix(&prefix)?))
         }
         Command::Get { key } => {
             let found = with_keyspace(dir, Access::Read, ks, |_, ks| kv::get(ks, &key))?;
@@ -308,8 +344,8 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
             verify::compact(db, ks.is_some().then_some(k))
         }),
         Command::Keyspace(KeyspaceCommand::List) => with_db(dir, Access::Read, keyspaces::list),
-        Command::Keyspace(KeyspaceCommand::Create { name }) => {
-            with_db(dir, Access::Create, |db| keyspaces::create(db, &name))
+        Command::Keyspace(KeyspaceCommand::Create { name, merge }) => {
+            with_db(dir, Access::Create, |db| keyspaces::create(db, &name, merge.as_deref()))
         }
         Command::Keyspace(KeyspaceCommand::Drop { name }) => {
             with_db(dir, Access::Write, |db| keyspaces::drop(db, &name))
@@ -332,6 +368,9 @@ impl Command {
         matches!(
             self,
             Command::Put { .. }
+                | Command::Merge { .. }
+                | Command::DeleteRange { .. }
+                | Command::DeletePrefix { .. }
                 | Command::Get { .. }
                 | Command::Delete { .. }
                 | Command::Scan(_)
@@ -347,6 +386,9 @@ impl Command {
     fn name(&self) -> &'static str {
         match self {
             Command::Put { .. } => "put",
+            Command::Merge { .. } => "merge",
+            Command::DeleteRange { .. } => "delete-range",
+            Command::DeletePrefix { .. } => "delete-prefix",
             Command::Get { .. } => "get",
             Command::Delete { .. } => "delete",
             Command::Scan(_) => "scan",

@@ -29,6 +29,9 @@ pub struct TableReport {
     pub blocks: Vec<BlockInfo>,
     /// The bloom filter's shape, if the table has one.
     pub filter: Option<FilterInfo>,
+    /// The range tombstones, fragmented: `[start, end)` (`None`: no end) with the
+    /// seqno of each tombstone covering the piece, newest first.
+    pub range_tombstones: Vec<(Vec<u8>, Option<Vec<u8>>, Vec<u64>)>,
 }
 
 /// Opens table `path`, verifies every checksum in it, and describes it.
@@ -43,6 +46,12 @@ pub fn table(fs: &dyn FileSystem, path: &Path) -> Result<TableReport> {
         properties: table.properties().clone(),
         blocks: table.blocks()?,
         filter: table.filter_info(),
+        range_tombstones: table
+            .range_tombstones()
+            .map(|f| {
+                f.pieces().map(|p| (p.start.clone(), p.end.clone(), p.seqnos.clone())).collect()
+            })
+            .unwrap_or_default(),
     })
 }
 
@@ -50,7 +59,8 @@ pub fn table(fs: &dyn FileSystem, path: &Path) -> Result<TableReport> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoggedOp {
     pub seqno: u64,
-    /// `"put"` or `"delete"`.
+    /// `"put"`, `"delete"`, `"merge"`, `"delete-range"` (the key is the start, the
+    /// end is the value) or `"put-expiring"`.
     pub kind: &'static str,
     pub key: Vec<u8>,
     pub value_len: usize,

@@ -114,6 +114,11 @@ impl Keyspace {
         self.db.write(b)
     }
 
+    /// The keyspace's merge operator, if it has one.
+    pub fn merge_operator(&self) -> Option<Arc<dyn crate::merge::MergeOperator>> {
+        self.tree.opts().merge.clone()
+    }
+
     /// Adds merge `operand` to `key` (see [`Db::merge`]); `InvalidArgument` if the
     /// keyspace has no merge operator.
     pub fn merge(&self, key: impl AsRef<[u8]>, operand: impl AsRef<[u8]>) -> Result<()> {

@@ -155,6 +155,11 @@ impl Fragments {
         &self.frags
     }
 
+    /// The pieces, in key order.
+    pub fn pieces(&self) -> impl Iterator<Item = &Fragment> {
+        self.frags.iter()
+    }
+
     /// Number of (piece, seqno) pairs: what the table stores.
     pub fn len(&self) -> usize {
         self.frags.iter().map(|f| f.seqnos.len()).sum()
