@@ -31,8 +31,12 @@ pub struct TableReport {
     pub filter: Option<FilterInfo>,
     /// The range tombstones, fragmented: `[start, end)` (`None`: no end) with the
     /// seqno of each tombstone covering the piece, newest first.
-    pub range_tombstones: Vec<(Vec<u8>, Option<Vec<u8>>, Vec<u64>)>,
+    pub range_tombstones: Vec<RangeTombstone>,
 }
+
+/// A range tombstone piece as `inspect sst` shows it: start, end (`None`: no end), and
+/// the seqnos of the tombstones covering it, newest first.
+pub type RangeTombstone = (Vec<u8>, Option<Vec<u8>>, Vec<u64>);
 
 /// Opens table `path`, verifies every checksum in it, and describes it.
 pub fn table(fs: &dyn FileSystem, path: &Path) -> Result<TableReport> {
