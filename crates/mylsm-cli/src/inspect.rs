@@ -271,6 +271,19 @@ fn print_json(value: &Value) -> Result<(), CliError> {
     print_text(&format!("{value:#}\n"))
 }
 
+/// The expiring entries' line of `inspect sst`.
+fn expiring(p: &mylsm::inspect::TableProperties) -> String {
+    if p.max_expiry == 0 {
+        return "none".to_string();
+    }
+    let all = if p.num_unexpiring == 0 && p.num_range_deletes == 0 {
+        "every entry"
+    } else {
+        "some entries"
+    };
+    format!("{all}, the last at {} ms since the epoch", p.max_expiry)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -286,17 +299,4 @@ mod tests {
         assert_eq!(internal_key(b""), "-");
         assert_eq!(internal_key(b"short"), "short (not an internal key)");
     }
-}
-
-/// The expiring entries' line of `inspect sst`.
-fn expiring(p: &mylsm::inspect::TableProperties) -> String {
-    if p.max_expiry == 0 {
-        return "none".to_string();
-    }
-    let all = if p.num_unexpiring == 0 && p.num_range_deletes == 0 {
-        "every entry"
-    } else {
-        "some entries"
-    };
-    format!("{all}, the last at {} ms since the epoch", p.max_expiry)
 }
