@@ -40,6 +40,27 @@ pub trait Engine: Sync {
     /// Visits every entry in key order, or in reverse order when `reverse`.
     fn scan(&self, reverse: bool, visit: &mut dyn FnMut(&[u8], &[u8])) -> Result<(), Self::Error>;
 
+    /// Deletes the keys in `[start, end)` with one write (a range tombstone); `Ok(false)`
+    /// where the store has no range delete.
+    fn delete_range(&self, start: &[u8], end: &[u8]) -> Result<bool, Self::Error> {
+        let _ = (start, end);
+        Ok(false)
+    }
+
+    /// Adds `n` to the u64 (little-endian) counter at `key` with a merge operand,
+    /// reading nothing; `Ok(false)` where the store has no merge operator.
+    fn merge_add(&self, key: &[u8], n: u64) -> Result<bool, Self::Error> {
+        let _ = (key, n);
+        Ok(false)
+    }
+
+    /// Adds `n` to the u64 (little-endian) counter at `key` by reading it and writing
+    /// it back (not atomic between threads); `Ok(false)` where not implemented.
+    fn update_add(&self, key: &[u8], n: u64) -> Result<bool, Self::Error> {
+        let _ = (key, n);
+        Ok(false)
+    }
+
     /// Waits for the store's background work (flushes, compactions, deferred commits)
     /// so that the next workload starts from a settled store. Not timed.
     fn settle(&self) -> Result<(), Self::Error>;

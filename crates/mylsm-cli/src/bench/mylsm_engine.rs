@@ -19,6 +19,8 @@ impl MylsmEngine {
             compression: config.compression,
             bloom_bits_per_key: config.bloom_bits_per_key,
             max_background_jobs: config.background_jobs,
+            // For mergerandom's counters.
+            merge_operator: Some(std::sync::Arc::new(mylsm::merge::U64Add)),
             ..mylsm::Options::default()
         }
     }
@@ -40,6 +42,23 @@ impl Engine for MylsmEngine {
 
     fn get(&self, key: &[u8]) -> mylsm::Result<Option<usize>> {
         Ok(self.db.get(key)?.map(|v| v.len()))
+    }
+
+    fn delete_range(&self, start: &[u8], end: &[u8]) -> mylsm::Result<bool> {
+        self.db.delete_range(start..end)?;
+        Ok(true)
+    }
+
+    fn merge_add(&self, key: &[u8], n: u64) -> mylsm::Result<bool> {
+        self.db.merge(key, n.to_le_bytes())?;
+        Ok(true)
+    }
+
+    fn update_add(&self, key: &[u8], n: u64) -> mylsm::Result<bool> {
+        let old = self.db.get(key)?.and_then(|v| <[u8; 8]>::try_from(&v[..]).ok());
+        let sum = old.map_or(0, u64::from_le_bytes).wrapping_add(n);
+        self.db.put(key, sum.to_le_bytes())?;
+        Ok(true)
     }
 
     fn seek(

@@ -44,6 +44,14 @@ pub enum Workload {
     ReadSeq,
     /// Iterates over the whole database backwards.
     ReadReverse,
+    /// Deletes the first 100 keys of every 200 in key order, one range delete each
+    /// (N/200 range tombstones); run readrandom or seekrandom after it to read the rest.
+    DeleteRange,
+    /// Adds 1 to N random counters (u64) with merge operands, reading nothing, into an
+    /// empty database.
+    MergeRandom,
+    /// mergerandom done as a read and a write per counter (db_bench's updaterandom).
+    UpdateRandom,
 }
 
 /// The workloads run when `--workloads` is not given: db_bench's core set.
@@ -62,6 +70,9 @@ const FILLBATCH_ENTRIES: usize = 1000;
 /// Entries `seekrandom` reads after each seek, db_bench's default `--seek_nexts`
 /// for range-scan benchmarks.
 const SEEK_NEXTS: usize = 10;
+/// `deleterange` deletes the first `RANGE_WIDTH` keys of every `RANGE_STRIDE`.
+const RANGE_STRIDE: u64 = 200;
+const RANGE_WIDTH: u64 = 100;
 
 /// The parameters every workload shares.
 #[derive(Debug, Clone)]
@@ -98,6 +109,9 @@ impl Workload {
             Workload::SeekRandom => "seekrandom",
             Workload::ReadSeq => "readseq",
             Workload::ReadReverse => "readreverse",
+            Workload::DeleteRange => "deleterange",
+            Workload::MergeRandom => "mergerandom",
+            Workload::UpdateRandom => "updaterandom",
         }
     }
 
@@ -105,14 +119,20 @@ impl Workload {
     pub fn fresh_db(self) -> bool {
         matches!(
             self,
-            Workload::FillSeq | Workload::FillRandom | Workload::FillSync | Workload::FillBatch
+            Workload::FillSeq
+                | Workload::FillRandom
+                | Workload::FillSync
+                | Workload::FillBatch
+                | Workload::MergeRandom
+                | Workload::UpdateRandom
         )
     }
 
     /// Whether the workload writes (puts or deletes), so that what it leaves behind
     /// (flushes, compactions, stalls) is worth reporting after it.
     pub fn writes(self) -> bool {
-        self.puts() || matches!(self, Workload::DeleteRandom | Workload::DeleteSeq)
+        self.puts()
+            || matches!(self, Workload::DeleteRandom | Workload::DeleteSeq | Workload::DeleteRange)
     }
 
     /// Whether the workload looks up keys one by one, so that its found count means
@@ -137,6 +157,8 @@ impl Workload {
                 | Workload::Overwrite
                 | Workload::FillSync
                 | Workload::FillBatch
+                | Workload::MergeRandom
+                | Workload::UpdateRandom
         )
     }
 
@@ -144,6 +166,7 @@ impl Workload {
     fn ops(self, s: &Settings) -> Option<u64> {
         match self {
             Workload::FillSync => Some(s.num / 100),
+            Workload::DeleteRange => Some(s.num / RANGE_STRIDE),
             Workload::ReadSeq | Workload::ReadReverse => None,
             w if w.point_reads() => Some(s.reads.unwrap_or(s.num)),
             _ => Some(s.num),
@@ -167,7 +190,9 @@ impl Workload {
             | Workload::ReadRandom
             | Workload::ReadWhileWriting
             | Workload::ReadMissing
-            | Workload::SeekRandom => KeyOrder::random(num, seed.wrapping_mul(31) + self as u64),
+            | Workload::SeekRandom
+            | Workload::MergeRandom
+            | Workload::UpdateRandom => KeyOrder::random(num, seed.wrapping_mul(31) + self as u64),
             _ => KeyOrder::Sequential,
         }
     }
@@ -305,6 +330,33 @@ impl Thread<'_> {
                     if found {
                         self.rec.found();
                     }
+                }
+            }
+            Workload::DeleteRange => {
+                for j in lo..hi {
+                    let first = j * RANGE_STRIDE;
+                    let (a, b) = (keys.key(first), keys.key(first + RANGE_WIDTH));
+                    let start = Instant::now();
+                    if !engine.delete_range(a.as_bytes(), b.as_bytes())? {
+                        break;
+                    }
+                    self.rec.record(start, 1, a.as_bytes().len() + b.as_bytes().len());
+                }
+            }
+            Workload::MergeRandom | Workload::UpdateRandom => {
+                for j in lo..hi {
+                    let key = keys.key(self.order.at(j));
+                    let key = key.as_bytes();
+                    let start = Instant::now();
+                    let done = if workload == Workload::MergeRandom {
+                        engine.merge_add(key, 1)?
+                    } else {
+                        engine.update_add(key, 1)?
+                    };
+                    if !done {
+                        break;
+                    }
+                    self.rec.record(start, 1, key.len() + 8);
                 }
             }
             Workload::ReadSeq | Workload::ReadReverse => {
