@@ -23,6 +23,11 @@ pub fn sadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         if seen.insert(&member[..]) && tx.get(&row)?.is_none() {
             tx.put(&row, b"");
             added += 1;
+            if let Some(c) = m.coll_mut() {
+                if member[..] < c.low[..] {
+                    c.low = member.to_vec();
+                }
+            }
         }
     }
     if added > 0 {
@@ -68,34 +73,24 @@ pub fn spop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         tx.commit()?;
         return Ok(if count.is_some() { Reply::Set(Vec::new()) } else { Reply::Null });
     };
-    let (version, size) = m.coll().map_or((0, 0), |c| (c.version, c.size));
-    let n = count.unwrap_or(1).min(size as usize);
-    let prefix = meta::sub_prefix(key, version, meta::TAG_FIELD);
-    // Members from a random point on (wrapping to the start): no full scan, and the
-    // tombstones of earlier pops spread out instead of piling up at the front.
-    let probe = random_probe(&tx.ks, &prefix)?;
-    let mut rows: Vec<Vec<u8>> = Vec::with_capacity(n);
-    for item in tx
-        .ks
-        .range(probe..)
-        .take_while(|r| r.as_ref().map_or(true, |(k, _)| k.starts_with(&prefix)))
-        .take(n)
-    {
-        rows.push(item?.0.to_vec());
-    }
-    if rows.len() < n {
-        for item in tx.ks.prefix(&prefix) {
-            let k = item?.0.to_vec();
-            if rows.len() == n || rows.contains(&k) {
-                break;
-            }
-            rows.push(k);
-        }
-    }
+    let Some(c) = m.coll().cloned() else { return Err(Reply::err(super::WRONGTYPE)) };
+    let n = count.unwrap_or(1).min(c.size as usize);
+    let prefix = meta::sub_prefix(key, c.version, meta::TAG_FIELD);
+    // The smallest members, found from the set's low mark: not random, but each pop
+    // costs one seek, where a random probe would wade through the tombstones that
+    // earlier pops left behind (until compaction drops them).
+    let mut from = prefix.clone();
+    from.extend_from_slice(&c.low);
+    let end = meta::prefix_end(&prefix);
+    let rows: Vec<mylsm::Key> =
+        tx.ks.range(from..end).take(n).map(|r| r.map(|(k, _)| k)).collect::<mylsm::Result<_>>()?;
     let mut out = Vec::with_capacity(rows.len());
     for row in &rows {
         tx.del(row);
         out.push(Reply::bulk(&row[prefix.len()..]));
+    }
+    if let (Some(last), Some(cm)) = (rows.last(), m.coll_mut()) {
+        cm.low = last[prefix.len()..].to_vec();
     }
     finish_removal(&mut tx, key, &mut m, rows.len() as u64)?;
     tx.commit()?;
@@ -131,21 +126,4 @@ pub fn sismember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let Some(ks) = ctx.shared.store.keyspace(ctx.db()) else { return Ok(Reply::Int(0)) };
     let row = meta::field_key(&args[1], m.coll().map_or(0, |c| c.version), &args[2]);
     Ok(Reply::Int(i64::from(ks.get(row)?.is_some())))
-}
-
-/// A random row key among the rows under `prefix`: the first row's first half, then
-/// random bytes drawn from the range its second half uses (digits for `element:123`).
-fn random_probe(ks: &mylsm::Keyspace, prefix: &[u8]) -> Result<Vec<u8>, Reply> {
-    use rand::Rng as _;
-    let Some(first) = ks.prefix(prefix).next().transpose()? else { return Ok(prefix.to_vec()) };
-    let member = &first.0[prefix.len()..];
-    let keep = member.len() / 2;
-    let tail = &member[keep..];
-    let lo = tail.iter().copied().min().unwrap_or(0);
-    let hi = tail.iter().copied().max().unwrap_or(255);
-    let mut rng = rand::rng();
-    let mut probe = prefix.to_vec();
-    probe.extend_from_slice(&member[..keep]);
-    probe.extend((0..tail.len().max(1)).map(|_| rng.random_range(lo..=hi)));
-    Ok(probe)
 }

@@ -220,13 +220,12 @@ pub fn zrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     }
     let key = &args[1];
     let Some(m) = ctx.typed(key, Kind::ZSet)? else { return Ok(Reply::Array(Vec::new())) };
-    let Some(c) = m.coll().copied() else { return Ok(Reply::Array(Vec::new())) };
+    let Some(c) = m.coll().cloned() else { return Ok(Reply::Array(Vec::new())) };
     let Some(ks) = ctx.shared.store.keyspace(ctx.db()) else { return Ok(Reply::Array(Vec::new())) };
     let prefix = meta::sub_prefix(key, c.version, meta::TAG_SCORE);
     let mut from = prefix.clone();
     from.extend_from_slice(&c.head.to_be_bytes());
-    let mut end = prefix.clone();
-    end.push(0xff);
+    let end = meta::prefix_end(&prefix);
     let iter = ks.range(from..end);
     let rows: Box<dyn Iterator<Item = mylsm::Result<(mylsm::Key, mylsm::Value)>>> =
         if rev { Box::new(iter.rev()) } else { Box::new(iter) };
@@ -282,13 +281,12 @@ fn zpop(ctx: &mut Ctx<'_>, args: &[Bytes], max: bool) -> CmdResult {
         tx.commit()?;
         return Ok(Reply::Array(Vec::new()));
     };
-    let Some(c) = m.coll().copied() else { return Err(Reply::err(super::WRONGTYPE)) };
+    let Some(c) = m.coll().cloned() else { return Err(Reply::err(super::WRONGTYPE)) };
     let n = count.unwrap_or(1).min(c.size as usize);
     let prefix = meta::sub_prefix(key, c.version, meta::TAG_SCORE);
     let mut from = prefix.clone();
     from.extend_from_slice(&c.head.to_be_bytes());
-    let mut end = prefix.clone();
-    end.push(0xff);
+    let end = meta::prefix_end(&prefix);
     let iter = tx.ks.range(from..end);
     let rows: Vec<(mylsm::Key, mylsm::Value)> = if max {
         iter.rev().take(n).collect::<mylsm::Result<_>>()?

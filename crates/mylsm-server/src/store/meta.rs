@@ -9,7 +9,9 @@
 //!
 //! envelope = type u8 ‖ flags u8 ‖ [expire_at_ms u64 LE, if flags & 1] ‖ body
 //!   string:      body = the value's bytes
-//!   hash/set:    body = version u64 LE ‖ size u64 LE
+//!   hash:        body = version u64 LE ‖ size u64 LE
+//!   set:         body = version u64 LE ‖ size u64 LE ‖ low (the rest: no member is
+//!     smaller, so SPOP seeks there, past the tombstones of the members it popped)
 //!   list, zset:  body = version u64 LE ‖ size u64 LE ‖ head u64 LE ‖ tail u64 LE
 //!     (list: elements are at indexes [head, tail); zset: head is a lower bound on
 //!     every member's sortable score, read as a BE u64, so that ZPOPMIN seeks past
@@ -82,7 +84,7 @@ pub enum Body {
 }
 
 /// The header of a collection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Coll {
     pub version: u64,
     pub size: u64,
@@ -90,6 +92,8 @@ pub struct Coll {
     /// `head` bounds every score from below (see the module doc).
     pub head: u64,
     pub tail: u64,
+    /// Sets: a lower bound on every member.
+    pub low: Vec<u8>,
 }
 
 impl Meta {
@@ -99,7 +103,7 @@ impl Meta {
 
     pub fn collection(kind: Kind, version: u64) -> Meta {
         let head = if kind == Kind::ZSet { 0 } else { LIST_MID };
-        let c = Coll { version, size: 0, head, tail: LIST_MID };
+        let c = Coll { version, size: 0, head, tail: LIST_MID, low: Vec::new() };
         Meta { kind, expire_at_ms: None, body: Body::Collection(c) }
     }
 
@@ -120,7 +124,7 @@ impl Meta {
     pub fn encode(&self) -> Vec<u8> {
         let body_len = match &self.body {
             Body::String(v) => v.len(),
-            Body::Collection(_) => 32,
+            Body::Collection(c) => 32 + c.low.len(),
         };
         let mut out = Vec::with_capacity(10 + body_len);
         out.push(self.kind as u8);
@@ -139,6 +143,9 @@ impl Meta {
                 if has_ends(self.kind) {
                     out.extend_from_slice(&c.head.to_le_bytes());
                     out.extend_from_slice(&c.tail.to_le_bytes());
+                }
+                if self.kind == Kind::Set {
+                    out.extend_from_slice(&c.low);
                 }
             }
         }
@@ -162,14 +169,15 @@ impl Meta {
         } else {
             let (version, r) = take_u64(rest)?;
             let (size, r) = take_u64(r)?;
-            let (head, tail) = if has_ends(kind) {
+            let (head, tail, r) = if has_ends(kind) {
                 let (head, r) = take_u64(r)?;
-                let (tail, _) = take_u64(r)?;
-                (head, tail)
+                let (tail, r) = take_u64(r)?;
+                (head, tail, r)
             } else {
-                (LIST_MID, LIST_MID)
+                (LIST_MID, LIST_MID, r)
             };
-            Body::Collection(Coll { version, size, head, tail })
+            let low = if kind == Kind::Set { r.to_vec() } else { Vec::new() };
+            Body::Collection(Coll { version, size, head, tail, low })
         };
         Some(Meta { kind, expire_at_ms, body })
     }
@@ -216,6 +224,16 @@ pub fn sub_prefix_all(key: &[u8], version: u64) -> Vec<u8> {
     let mut k = sub_prefix(key, version, 0);
     k.pop();
     k
+}
+
+/// The first key after every key that starts with `prefix` (a sub-row prefix, whose
+/// last byte is a tag below 0xff).
+pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
+    let mut end = prefix.to_vec();
+    if let Some(last) = end.last_mut() {
+        *last = last.saturating_add(1);
+    }
+    end
 }
 
 pub const TAG_FIELD: u8 = b'f';
@@ -268,6 +286,11 @@ mod tests {
             Meta::string(Vec::new(), Some(1_700_000_000_000)),
             Meta::collection(Kind::List, 7),
             Meta { expire_at_ms: Some(5), ..Meta::collection(Kind::ZSet, 9) },
+            {
+                let mut m = Meta::collection(Kind::Set, 3);
+                m.coll_mut().unwrap().low = b"member".to_vec();
+                m
+            },
         ] {
             assert_eq!(Meta::decode(&m.encode()), Some(m));
         }
