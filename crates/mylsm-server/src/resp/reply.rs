@@ -150,6 +150,8 @@ pub fn format_double(d: f64) -> String {
         "nan".into()
     } else if d.is_infinite() {
         if d > 0.0 { "inf" } else { "-inf" }.into()
+    } else if d == 0.0 && d.is_sign_negative() {
+        "-0".into()
     } else if d == d.trunc() && d.abs() < 1e17 {
         format!("{}", d as i64)
     } else {
@@ -200,5 +202,6 @@ mod tests {
         assert_eq!(format_double(f64::INFINITY), "inf");
         assert_eq!(format_double(f64::NEG_INFINITY), "-inf");
         assert_eq!(format_double(10.1), "10.1");
+        assert_eq!(format_double(-0.0), "-0");
     }
 }
