@@ -266,17 +266,32 @@ async fn connection(
         let sh = Arc::clone(&shared);
         let ran = tokio::task::spawn_blocking(move || {
             let mut out = Vec::new();
-            for args in &requests {
-                let reply = execute(&sh, &mut sess, args);
-                reply.encode(sess.proto, &mut out);
-                if sess.close {
-                    break;
+            let mut run_all = || {
+                for args in &requests {
+                    let reply = execute(&sh, &mut sess, args);
+                    reply.encode(sess.proto, &mut out);
+                    if sess.close {
+                        break;
+                    }
                 }
-            }
-            (sess, out)
+            };
+            // One request: its synced write joins the engine's group commit. Several:
+            // one fsync for all of them, before any reply is sent.
+            let synced = if requests.len() > 1 {
+                sh.store.with_deferred_sync(run_all).1
+            } else {
+                run_all();
+                Ok(())
+            };
+            (sess, out, synced)
         })
         .await;
-        let Ok((sess, mut out)) = ran else { return };
+        let Ok((sess, mut out, synced)) = ran else { return };
+        if let Err(e) = synced {
+            // The batch's writes are not durable: acknowledge none of them.
+            eprintln!("mylsm serve: sync failed, closing {}: {e}", sess.addr);
+            return;
+        }
         if let Some(e) = &protocol_error {
             Reply::error(format!("ERR {e}")).encode(sess.proto, &mut out);
         }

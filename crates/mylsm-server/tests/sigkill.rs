@@ -99,8 +99,8 @@ fn acknowledged_writes_survive_sigkill() {
         // Restart and check everything acknowledged so far.
         let (mut child, addr) = start(dir.path());
         let mut con = connect(&addr);
-        for w in 0..acked.len() {
-            let n = acked[w];
+        for (w, slot) in acked.iter_mut().enumerate() {
+            let n = *slot;
             assert!(n > 0, "round {round}: writer {w} wrote nothing");
             for i in 0..n {
                 let v: Option<u64> = cmd("GET").arg(format!("w{w}:{i}")).query(&mut con).unwrap();
@@ -112,7 +112,7 @@ fn acknowledged_writes_survive_sigkill() {
             // continue numbering after whatever the list holds so keys stay unique.
             let _: () = cmd("SET").arg(format!("w{w}:{len}")).arg(len).query(&mut con).unwrap();
             let _: i64 = cmd("RPUSH").arg(format!("list{w}")).arg(len).query(&mut con).unwrap();
-            acked[w] = len + 1;
+            *slot = len + 1;
         }
         child.kill().expect("SIGKILL");
         let _ = child.wait();

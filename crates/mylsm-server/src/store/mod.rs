@@ -10,7 +10,9 @@
 
 pub mod locks;
 pub mod meta;
+mod sync;
 
+use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{OnceLock, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -19,12 +21,19 @@ use mylsm::{Db, Keyspace, WriteBatch, WriteOptions};
 
 use self::locks::Locks;
 use self::meta::{Meta, META_PREFIX};
+use self::sync::SyncGroup;
 
 /// The number of Redis databases (SELECT 0..15).
 pub const DATABASES: usize = 16;
 
 /// The largest write batch built by FLUSHDB and by deleting a big collection, in rows.
 const DELETE_BATCH: usize = 1000;
+
+thread_local! {
+    /// Inside [`Store::with_deferred_sync`] on this thread: whether a write was
+    /// deferred (`Some(false)`: none yet).
+    static DEFERRED: Cell<Option<bool>> = const { Cell::new(None) };
+}
 
 /// The name of the keyspace of Redis database `db`.
 pub fn keyspace_name(db: usize) -> String {
@@ -44,6 +53,7 @@ pub struct Store {
     pub exec_lock: RwLock<()>,
     /// Whether every write is fsynced before it is acknowledged (`appendfsync always`).
     sync_writes: AtomicBool,
+    syncs: SyncGroup,
     clock_offset_ms: AtomicI64,
     next_version: AtomicU64,
     /// Bumped by FLUSHDB and FLUSHALL, which touch every key: WATCH compares it too.
@@ -70,6 +80,7 @@ impl Store {
             locks: Locks::default(),
             exec_lock: RwLock::new(()),
             sync_writes: AtomicBool::new(sync_writes),
+            syncs: SyncGroup::default(),
             clock_offset_ms: AtomicI64::new(0),
             next_version: AtomicU64::new(start),
             flush_epoch: AtomicU64::new(0),
@@ -131,7 +142,25 @@ impl Store {
         if batch.is_empty() {
             return Ok(());
         }
-        self.db.write_opt(batch, &WriteOptions { sync: self.sync_writes.load(Ordering::Relaxed) })
+        let mut sync = self.sync_writes.load(Ordering::Relaxed);
+        if sync && DEFERRED.get().is_some() {
+            DEFERRED.set(Some(true));
+            sync = false;
+        }
+        self.db.write_opt(batch, &WriteOptions { sync })
+    }
+
+    /// Runs `f` (on this thread) with the fsync of its synced writes deferred to one
+    /// `Db::sync` at the end, which runs only if `f` wrote. For a pipeline of several
+    /// commands: one fsync before their replies go out, as Redis does per event-loop
+    /// turn, instead of one per command. A failed final sync is returned; the caller
+    /// must then acknowledge none of the writes.
+    pub fn with_deferred_sync<T>(&self, f: impl FnOnce() -> T) -> (T, mylsm::Result<()>) {
+        DEFERRED.set(Some(false));
+        let out = f();
+        let wrote = DEFERRED.replace(None) == Some(true);
+        let synced = if wrote { self.syncs.sync(&self.db) } else { Ok(()) };
+        (out, synced)
     }
 
     /// Deletes every row of database `db`, in batches.
