@@ -175,6 +175,56 @@ fn score_bound(arg: &[u8]) -> Result<(f64, bool), Reply> {
     }
 }
 
+/// A lex bound of ZRANGE BYLEX: `-`, `+`, `[member` (inclusive), `(member`.
+#[derive(Debug)]
+enum Lex {
+    Min,
+    Max,
+    At(Vec<u8>, bool),
+}
+
+fn lex_bound(arg: &[u8]) -> Result<Lex, Reply> {
+    match arg {
+        b"-" => Ok(Lex::Min),
+        b"+" => Ok(Lex::Max),
+        [b'[', rest @ ..] => Ok(Lex::At(rest.to_vec(), false)),
+        [b'(', rest @ ..] => Ok(Lex::At(rest.to_vec(), true)),
+        _ => Err(Reply::err("ERR min or max not valid string range item")),
+    }
+}
+
+/// The range of ZRANGE BYSCORE or BYLEX, from its low bound to its high one.
+#[derive(Debug)]
+enum Range {
+    Score((f64, bool), (f64, bool)),
+    Lex(Lex, Lex),
+}
+
+impl Range {
+    /// Whether a member lies below the range and whether above it.
+    fn place(&self, score: f64, member: &[u8]) -> (bool, bool) {
+        match self {
+            Range::Score((min, min_ex), (max, max_ex)) => (
+                score < *min || (*min_ex && score == *min),
+                score > *max || (*max_ex && score == *max),
+            ),
+            Range::Lex(lo, hi) => {
+                let below = match lo {
+                    Lex::Min => false,
+                    Lex::Max => true,
+                    Lex::At(b, ex) => member < &b[..] || (*ex && member == &b[..]),
+                };
+                let above = match hi {
+                    Lex::Min => true,
+                    Lex::Max => false,
+                    Lex::At(b, ex) => member > &b[..] || (*ex && member == &b[..]),
+                };
+                (below, above)
+            }
+        }
+    }
+}
+
 /// Replies with members (and scores): RESP3 pairs, RESP2 a flat list.
 fn scored_reply(v3: bool, items: Vec<(Vec<u8>, f64)>, with_scores: bool) -> Reply {
     if !with_scores {
@@ -192,7 +242,7 @@ fn scored_reply(v3: bool, items: Vec<(Vec<u8>, f64)>, with_scores: bool) -> Repl
 }
 
 pub fn zrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let (mut by_score, mut rev, mut with_scores) = (false, false, false);
+    let (mut by_score, mut by_lex, mut rev, mut with_scores) = (false, false, false, false);
     let mut limit: Option<(i64, i64)> = None;
     let mut i = 4;
     while i < args.len() {
@@ -207,13 +257,16 @@ pub fn zrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             limit = Some((int_arg(&args[i + 1])?, int_arg(&args[i + 2])?));
             i += 2;
         } else if is(a, "BYLEX") {
-            return Err(Reply::err("ERR ZRANGE BYLEX is not supported by mylsm"));
+            by_lex = true;
         } else {
             return Err(Reply::err(SYNTAX));
         }
         i += 1;
     }
-    if limit.is_some() && !by_score {
+    if by_score && by_lex {
+        return Err(Reply::err(SYNTAX));
+    }
+    if limit.is_some() && !by_score && !by_lex {
         return Err(Reply::err(
             "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX",
         ));
@@ -230,17 +283,22 @@ pub fn zrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let rows: Box<dyn Iterator<Item = mylsm::Result<(mylsm::Key, mylsm::Value)>>> =
         if rev { Box::new(iter.rev()) } else { Box::new(iter) };
     let mut items = Vec::new();
-    if by_score {
-        let (a, b) = (score_bound(&args[2])?, score_bound(&args[3])?);
-        let ((min, min_ex), (max, max_ex)) = if rev { (b, a) } else { (a, b) };
+    if by_score || by_lex {
+        let (lo, hi) = if rev { (&args[3], &args[2]) } else { (&args[2], &args[3]) };
+        let range = if by_score {
+            Range::Score(score_bound(lo)?, score_bound(hi)?)
+        } else {
+            Range::Lex(lex_bound(lo)?, lex_bound(hi)?)
+        };
         let (offset, count) = limit.unwrap_or((0, -1));
         let mut skipped = 0;
         for row in rows {
             let (k, _) = row?;
             let Some((score, member)) = split_index(&k[prefix.len()..]) else { continue };
-            let below = score < min || (min_ex && score == min);
-            let above = score > max || (max_ex && score == max);
-            if (!rev && above) || (rev && below) {
+            let (below, above) = range.place(score, member);
+            // By score the rows come in order, so the range ends at the first row past
+            // it; by lex (meant for equal scores) every row is checked.
+            if by_score && ((!rev && above) || (rev && below)) {
                 break;
             }
             if below || above {
