@@ -175,6 +175,33 @@ enum Command {
     /// Concurrent writers and checking readers printing an acknowledgement history;
     /// with --verify, checks a database killed mid-run against that history.
     Stress(stress::StressArgs),
+    /// Serves the database over the Redis protocol (RESP2/RESP3) until SIGTERM or
+    /// SIGINT; prints `listening on ADDR` once bound. See docs/server.md.
+    Serve(ServeArgs),
+}
+
+/// The options of `serve`.
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// The address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    bind: String,
+    /// The TCP port; 0 picks a free one (the line `listening on` names it).
+    #[arg(long, default_value_t = 6379)]
+    port: u16,
+    /// When writes reach the disk: always (fsync before each reply), everysec (a
+    /// sync every second) or no (the engine's default; survives a process crash).
+    #[arg(long, default_value = "everysec", value_parser = ["always", "everysec", "no"])]
+    appendfsync: String,
+    /// Require AUTH with this password before any other command.
+    #[arg(long, value_name = "PASSWORD")]
+    requirepass: Option<String>,
+    /// The most clients connected at once.
+    #[arg(long, default_value_t = 10_000)]
+    maxclients: usize,
+    /// Allow DEBUG ADVANCE-CLOCK, which moves the expiry clock (tests only).
+    #[arg(long, hide = true)]
+    enable_debug_command: bool,
 }
 
 /// The files `inspect` describes.
@@ -357,6 +384,7 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Inspect(InspectCommand::Manifest { json }) => inspect::manifest(dir, json),
         Command::Stress(a) => stress::stress(dir, &a),
         Command::Bench(a) => bench::main(a, db_path),
+        Command::Serve(a) => serve(dir, a),
     }?;
     Ok(ExitCode::SUCCESS)
 }
@@ -402,8 +430,25 @@ impl Command {
             Command::Keyspace(_) => "keyspace",
             Command::Bench(_) => "bench",
             Command::Stress(_) => "stress",
+            Command::Serve(_) => "serve",
         }
     }
+}
+
+/// Runs the RESP server on `dir` until a signal stops it.
+fn serve(dir: &Path, a: ServeArgs) -> Result<(), CliError> {
+    let config = mylsm_server::Config {
+        db_dir: dir.to_path_buf(),
+        bind: a.bind,
+        port: a.port,
+        appendfsync: mylsm_server::AppendFsync::parse(&a.appendfsync)
+            .ok_or_else(|| CliError::Input(format!("bad --appendfsync {}", a.appendfsync)))?,
+        requirepass: a.requirepass,
+        maxclients: a.maxclients,
+        enable_debug_command: a.enable_debug_command,
+        ..mylsm_server::Config::default()
+    };
+    mylsm_server::run(config).map_err(|source| CliError::Io { context: "serve".into(), source })
 }
 
 /// How a command opens the database.

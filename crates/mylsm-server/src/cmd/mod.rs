@@ -1,0 +1,396 @@
+//! The command table and the dispatcher: name lookup, arity, authentication, MULTI
+//! queueing, key locks and WATCH bookkeeping around each command's handler.
+//!
+//! Every command runs on a blocking-pool thread (never the reactor) holding the store's
+//! `exec_lock` shared and the stripes of its keys; EXEC holds `exec_lock` exclusively.
+//! Key positions follow Redis's command table (first key, last key, step).
+
+mod hashes;
+mod keys;
+mod lists;
+mod server;
+mod sets;
+mod strings;
+mod txn;
+mod zsets;
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use bytes::Bytes;
+
+use crate::resp::{parse_int, Protocol, Reply};
+use crate::shared::Shared;
+use crate::store::meta::{Kind, Meta};
+use crate::store::Tx;
+
+pub use self::keys::glob_match;
+
+pub type CmdResult = Result<Reply, Reply>;
+type Handler = fn(&mut Ctx<'_>, &[Bytes]) -> CmdResult;
+
+pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
+pub const NOT_INT: &str = "ERR value is not an integer or out of range";
+pub const NOT_FLOAT: &str = "ERR value is not a valid float";
+pub const SYNTAX: &str = "ERR syntax error";
+
+impl From<mylsm::Error> for Reply {
+    fn from(e: mylsm::Error) -> Reply {
+        Reply::error(format!("ERR storage error: {e}"))
+    }
+}
+
+/// The state of one connection.
+#[derive(Debug, Default)]
+pub struct Session {
+    pub id: u64,
+    pub db: usize,
+    pub proto: Protocol,
+    pub name: Option<Vec<u8>>,
+    pub lib_name: Option<Vec<u8>>,
+    pub lib_ver: Option<Vec<u8>>,
+    pub addr: String,
+    pub authed: bool,
+    /// The commands queued since MULTI.
+    pub multi: Option<Vec<Vec<Bytes>>>,
+    /// A command queued since MULTI was refused: EXEC must fail.
+    pub multi_failed: bool,
+    /// WATCHed stripes with the counters they had, and the flush epoch then.
+    pub watched: Vec<(usize, u64)>,
+    pub watch_epoch: u64,
+    /// Set by QUIT: close after the reply.
+    pub close: bool,
+}
+
+/// What a handler works with.
+pub struct Ctx<'a> {
+    pub shared: &'a Shared,
+    pub sess: &'a mut Session,
+    pub now: u64,
+}
+
+impl Ctx<'_> {
+    pub fn db(&self) -> usize {
+        self.sess.db
+    }
+
+    pub fn v3(&self) -> bool {
+        self.sess.proto == Protocol::Resp3
+    }
+
+    /// The live metadata of `key` in the selected database.
+    pub fn meta(&self, key: &[u8]) -> Result<Option<Meta>, Reply> {
+        Ok(self.shared.store.read_meta(self.db(), key, self.now)?)
+    }
+
+    /// The live metadata of `key`, which must be of `kind` if it exists.
+    pub fn typed(&self, key: &[u8], kind: Kind) -> Result<Option<Meta>, Reply> {
+        match self.meta(key)? {
+            Some(m) if m.kind != kind => Err(Reply::err(WRONGTYPE)),
+            m => Ok(m),
+        }
+    }
+
+    pub fn tx(&self) -> Result<Tx<'_>, Reply> {
+        Ok(self.shared.store.tx(self.db(), self.now)?)
+    }
+}
+
+/// `tx.meta(key)`, which must be of `kind` if it exists.
+pub fn typed_tx(tx: &mut Tx<'_>, key: &[u8], kind: Kind) -> Result<Option<Meta>, Reply> {
+    match tx.meta(key)? {
+        Some(m) if m.kind != kind => Err(Reply::err(WRONGTYPE)),
+        m => Ok(m),
+    }
+}
+
+/// How a command is declared: Redis's arity convention (n: exactly n arguments with
+/// the name; -n: at least n) and its key positions.
+pub struct Command {
+    pub name: &'static str,
+    pub arity: i32,
+    pub write: bool,
+    /// First key, last key (negative: from the end) and step; 0 = no keys.
+    pub keys: (i32, i32, i32),
+    pub run: Handler,
+}
+
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Command").field("name", &self.name).finish_non_exhaustive()
+    }
+}
+
+impl Command {
+    /// The keys of this invocation.
+    fn key_args<'a>(&self, args: &'a [Bytes]) -> Vec<&'a [u8]> {
+        let (first, last, step) = self.keys;
+        if first <= 0 || args.len() <= first as usize {
+            return Vec::new();
+        }
+        let last =
+            if last < 0 { args.len() as i32 + last } else { last.min(args.len() as i32 - 1) };
+        (first..=last).step_by(step.max(1) as usize).map(|i| &args[i as usize][..]).collect()
+    }
+}
+
+macro_rules! commands {
+    ($( $name:literal, $arity:expr, $write:expr, $keys:expr, $run:path; )*) => {
+        &[ $( Command { name: $name, arity: $arity, write: $write, keys: $keys, run: $run }, )* ]
+    };
+}
+
+const NONE: (i32, i32, i32) = (0, 0, 0);
+const ONE: (i32, i32, i32) = (1, 1, 1);
+const ALL: (i32, i32, i32) = (1, -1, 1);
+const R: bool = false;
+const W: bool = true;
+
+/// Every command, in the order COMMAND lists them.
+pub static COMMANDS: &[Command] = commands! {
+    // Connection and server (tier 0).
+    "ping", -1, R, NONE, server::ping;
+    "echo", 2, R, NONE, server::echo;
+    "quit", -1, R, NONE, server::quit;
+    "hello", -1, R, NONE, server::hello;
+    "auth", -2, R, NONE, server::auth;
+    "client", -2, R, NONE, server::client;
+    "select", 2, R, NONE, server::select;
+    "dbsize", 1, R, NONE, server::dbsize;
+    "flushdb", -1, W, NONE, server::flushdb;
+    "flushall", -1, W, NONE, server::flushall;
+    "info", -1, R, NONE, server::info;
+    "config", -2, R, NONE, server::config;
+    "command", -1, R, NONE, server::command;
+    "time", 1, R, NONE, server::time;
+    "function", -2, R, NONE, server::function;
+    "debug", -2, R, NONE, server::debug;
+    // Strings (tier 1).
+    "get", 2, R, ONE, strings::get;
+    "set", -3, W, ONE, strings::set;
+    "setnx", 3, W, ONE, strings::setnx;
+    "setex", 4, W, ONE, strings::setex;
+    "psetex", 4, W, ONE, strings::psetex;
+    "getset", 3, W, ONE, strings::getset;
+    "getdel", 2, W, ONE, strings::getdel;
+    "getex", -2, W, ONE, strings::getex;
+    "mget", -2, R, ALL, strings::mget;
+    "mset", -3, W, (1, -1, 2), strings::mset;
+    "msetnx", -3, W, (1, -1, 2), strings::msetnx;
+    "append", 3, W, ONE, strings::append;
+    "strlen", 2, R, ONE, strings::strlen;
+    "getrange", 4, R, ONE, strings::getrange;
+    "substr", 4, R, ONE, strings::getrange;
+    "setrange", 4, W, ONE, strings::setrange;
+    "incr", 2, W, ONE, strings::incr;
+    "decr", 2, W, ONE, strings::decr;
+    "incrby", 3, W, ONE, strings::incrby;
+    "decrby", 3, W, ONE, strings::decrby;
+    "incrbyfloat", 3, W, ONE, strings::incrbyfloat;
+    // Keys (tier 1) and expiry (tier 2).
+    "del", -2, W, ALL, keys::del;
+    "unlink", -2, W, ALL, keys::del;
+    "exists", -2, R, ALL, keys::exists;
+    "type", 2, R, ONE, keys::type_;
+    "keys", 2, R, NONE, keys::keys;
+    "scan", -2, R, NONE, keys::scan;
+    "rename", 3, W, (1, 2, 1), keys::rename;
+    "renamenx", 3, W, (1, 2, 1), keys::renamenx;
+    "randomkey", 1, R, NONE, keys::randomkey;
+    "expire", -3, W, ONE, keys::expire;
+    "pexpire", -3, W, ONE, keys::pexpire;
+    "expireat", -3, W, ONE, keys::expireat;
+    "pexpireat", -3, W, ONE, keys::pexpireat;
+    "ttl", 2, R, ONE, keys::ttl;
+    "pttl", 2, R, ONE, keys::pttl;
+    "expiretime", 2, R, ONE, keys::expiretime;
+    "pexpiretime", 2, R, ONE, keys::pexpiretime;
+    "persist", 2, W, ONE, keys::persist;
+    // Transactions (tier 3).
+    "multi", 1, R, NONE, txn::multi;
+    "exec", 1, R, NONE, txn::exec;
+    "discard", 1, R, NONE, txn::discard;
+    "watch", -2, R, ALL, txn::watch;
+    "unwatch", 1, R, NONE, txn::unwatch;
+    // Collections (tier 4).
+    "lpush", -3, W, ONE, lists::lpush;
+    "rpush", -3, W, ONE, lists::rpush;
+    "lpushx", -3, W, ONE, lists::lpushx;
+    "rpushx", -3, W, ONE, lists::rpushx;
+    "lpop", -2, W, ONE, lists::lpop;
+    "rpop", -2, W, ONE, lists::rpop;
+    "lrange", 4, R, ONE, lists::lrange;
+    "llen", 2, R, ONE, lists::llen;
+    "lindex", 3, R, ONE, lists::lindex;
+    "sadd", -3, W, ONE, sets::sadd;
+    "srem", -3, W, ONE, sets::srem;
+    "spop", -2, W, ONE, sets::spop;
+    "smembers", 2, R, ONE, sets::smembers;
+    "scard", 2, R, ONE, sets::scard;
+    "sismember", 3, R, ONE, sets::sismember;
+    "hset", -4, W, ONE, hashes::hset;
+    "hmset", -4, W, ONE, hashes::hmset;
+    "hsetnx", 4, W, ONE, hashes::hsetnx;
+    "hget", 3, R, ONE, hashes::hget;
+    "hmget", -3, R, ONE, hashes::hmget;
+    "hgetall", 2, R, ONE, hashes::hgetall;
+    "hkeys", 2, R, ONE, hashes::hkeys;
+    "hvals", 2, R, ONE, hashes::hvals;
+    "hdel", -3, W, ONE, hashes::hdel;
+    "hlen", 2, R, ONE, hashes::hlen;
+    "hexists", 3, R, ONE, hashes::hexists;
+    "hincrby", 4, W, ONE, hashes::hincrby;
+    "zadd", -4, W, ONE, zsets::zadd;
+    "zrem", -3, W, ONE, zsets::zrem;
+    "zscore", 3, R, ONE, zsets::zscore;
+    "zcard", 2, R, ONE, zsets::zcard;
+    "zrange", -4, R, ONE, zsets::zrange;
+    "zpopmin", -2, W, ONE, zsets::zpopmin;
+    "zpopmax", -2, W, ONE, zsets::zpopmax;
+};
+
+fn table() -> &'static HashMap<&'static str, &'static Command> {
+    static TABLE: OnceLock<HashMap<&'static str, &'static Command>> = OnceLock::new();
+    TABLE.get_or_init(|| COMMANDS.iter().map(|c| (c.name, c)).collect())
+}
+
+/// The command called `name` (any case).
+pub fn lookup(name: &[u8]) -> Option<&'static Command> {
+    if name.len() > 32 {
+        return None;
+    }
+    let lower = String::from_utf8_lossy(name).to_ascii_lowercase();
+    table().get(lower.as_str()).copied()
+}
+
+/// Redis's reply to an unknown command, e.g.
+/// `ERR unknown command 'foo', with args beginning with: 'a' 'b' `.
+fn unknown_command(args: &[Bytes]) -> Reply {
+    let mut tail = String::new();
+    for a in &args[1..] {
+        if tail.len() >= 128 {
+            break;
+        }
+        let s = String::from_utf8_lossy(a);
+        let room = 128 - tail.len();
+        tail.push('\'');
+        tail.extend(s.chars().take(room));
+        tail.push_str("' ");
+    }
+    let name: String = String::from_utf8_lossy(&args[0]).chars().take(128).collect();
+    Reply::error(format!("ERR unknown command '{name}', with args beginning with: {tail}"))
+}
+
+pub fn wrong_args(name: &str) -> Reply {
+    Reply::error(format!("ERR wrong number of arguments for '{name}' command"))
+}
+
+/// The lookup and arity check every command passes before it runs or is queued.
+fn resolve(args: &[Bytes]) -> Result<&'static Command, Reply> {
+    let cmd = lookup(&args[0]).ok_or_else(|| unknown_command(args))?;
+    let n = args.len() as i32;
+    if (cmd.arity > 0 && n != cmd.arity) || (cmd.arity < 0 && n < -cmd.arity) {
+        return Err(wrong_args(cmd.name));
+    }
+    Ok(cmd)
+}
+
+/// Runs one request of a connection and returns its reply.
+pub fn execute(shared: &Shared, sess: &mut Session, args: &[Bytes]) -> Reply {
+    if args.is_empty() {
+        return Reply::err("ERR empty command");
+    }
+    shared.count_command();
+    let name = args[0].to_ascii_lowercase();
+    let name = name.as_slice();
+    if !sess.authed
+        && shared.requirepass().is_some()
+        && !matches!(name, b"auth" | b"hello" | b"quit")
+    {
+        return Reply::err("NOAUTH Authentication required.");
+    }
+    if sess.multi.is_some() && !matches!(name, b"exec" | b"discard" | b"multi" | b"watch" | b"quit")
+    {
+        return match resolve(args) {
+            Ok(_) => {
+                if let Some(q) = sess.multi.as_mut() {
+                    q.push(args.to_vec());
+                }
+                Reply::simple("QUEUED")
+            }
+            Err(e) => {
+                sess.multi_failed = true;
+                e
+            }
+        };
+    }
+    let cmd = match resolve(args) {
+        Ok(c) => c,
+        Err(e) => return e,
+    };
+    if name == b"exec" {
+        return txn::run_exec(shared, sess);
+    }
+    let _shared_guard = shared.store.exec_lock.read().unwrap_or_else(|p| p.into_inner());
+    run_locked(shared, sess, cmd, args)
+}
+
+/// Runs `cmd` holding its key stripes (the caller holds `exec_lock`).
+fn run_locked(shared: &Shared, sess: &mut Session, cmd: &Command, args: &[Bytes]) -> Reply {
+    let keys = cmd.key_args(args);
+    let held = shared.store.locks.lock(sess.db, &keys);
+    let now = shared.store.now_ms();
+    let mut ctx = Ctx { shared, sess, now };
+    let reply = (cmd.run)(&mut ctx, args).unwrap_or_else(|e| e);
+    if cmd.write && !reply.is_error() {
+        shared.store.locks.touch(&held.stripes);
+    }
+    reply
+}
+
+// Argument helpers shared by the command modules.
+
+/// Whether `arg` is `word` in any case.
+pub fn is(arg: &[u8], word: &str) -> bool {
+    arg.eq_ignore_ascii_case(word.as_bytes())
+}
+
+pub fn int_arg(arg: &[u8]) -> Result<i64, Reply> {
+    parse_int(arg).ok_or(Reply::err(NOT_INT))
+}
+
+/// A float as Redis's `strtold`-based parsing takes it: no spaces, `inf`/`-inf`
+/// allowed, NaN refused.
+pub fn parse_float(arg: &[u8]) -> Option<f64> {
+    let s = std::str::from_utf8(arg).ok()?;
+    if s.is_empty() || s.starts_with(char::is_whitespace) || s.ends_with(char::is_whitespace) {
+        return None;
+    }
+    let v: f64 = match s.to_ascii_lowercase().as_str() {
+        "inf" | "+inf" | "infinity" | "+infinity" => f64::INFINITY,
+        "-inf" | "-infinity" => f64::NEG_INFINITY,
+        _ => s.parse().ok()?,
+    };
+    (!v.is_nan()).then_some(v)
+}
+
+pub fn float_arg(arg: &[u8]) -> Result<f64, Reply> {
+    parse_float(arg).ok_or(Reply::err(NOT_FLOAT))
+}
+
+/// A non-negative count argument (LPOP/SPOP/ZPOPMIN count).
+pub fn count_arg(arg: &[u8]) -> Result<usize, Reply> {
+    match parse_int(arg) {
+        Some(n) if n >= 0 => Ok(n as usize),
+        _ => Err(Reply::err("ERR value is out of range, must be positive")),
+    }
+}
+
+/// Normalizes Redis `start`/`stop` indexes (negative from the end) against `len`;
+/// `None`: the range is empty.
+pub fn clamp_range(start: i64, stop: i64, len: u64) -> Option<(u64, u64)> {
+    let len = len as i64;
+    let start = if start < 0 { (len + start).max(0) } else { start };
+    let stop = if stop < 0 { len + stop } else { stop.min(len - 1) };
+    (start <= stop && start < len).then_some((start as u64, stop as u64))
+}

@@ -1,0 +1,92 @@
+//! Transactions (tier 3): MULTI, EXEC, DISCARD, WATCH, UNWATCH.
+//!
+//! MULTI queues commands in the session; EXEC runs them holding the store's
+//! `exec_lock` exclusively, so no other client's command runs in between. WATCH
+//! records the modification counters of its keys' lock stripes and the flush epoch;
+//! EXEC aborts (a null reply) if any moved. A stripe is shared by many keys, so a
+//! write to an unrelated key can abort a transaction (see `store/locks.rs`); expiry
+//! of a watched key does not abort it. The commands of one EXEC are not one engine
+//! batch: each is atomic and durable on its own, and a crash in the middle of EXEC
+//! can leave a prefix of them applied.
+
+use std::sync::atomic::Ordering;
+
+use bytes::Bytes;
+
+use super::{resolve, run_locked, CmdResult, Ctx, Session};
+use crate::resp::Reply;
+use crate::shared::Shared;
+use crate::store::locks::Locks;
+
+pub fn multi(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
+    if ctx.sess.multi.is_some() {
+        return Err(Reply::err("ERR MULTI calls can not be nested"));
+    }
+    ctx.sess.multi = Some(Vec::new());
+    ctx.sess.multi_failed = false;
+    Ok(Reply::OK)
+}
+
+/// The placeholder in the table; the dispatcher calls [`run_exec`].
+pub fn exec(_: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
+    Err(Reply::err("ERR EXEC without MULTI"))
+}
+
+pub fn run_exec(shared: &Shared, sess: &mut Session) -> Reply {
+    let Some(queued) = sess.multi.take() else {
+        return Reply::err("ERR EXEC without MULTI");
+    };
+    let watched = std::mem::take(&mut sess.watched);
+    if std::mem::take(&mut sess.multi_failed) {
+        return Reply::err("EXECABORT Transaction discarded because of previous errors.");
+    }
+    let _exclusive = shared.store.exec_lock.write().unwrap_or_else(|p| p.into_inner());
+    let conflict = !watched.is_empty()
+        && (shared.store.flush_epoch.load(Ordering::Acquire) != sess.watch_epoch
+            || watched
+                .iter()
+                .any(|&(stripe, counter)| shared.store.locks.counter(stripe) != counter));
+    if conflict {
+        return Reply::NullArray;
+    }
+    let mut replies = Vec::with_capacity(queued.len());
+    for args in &queued {
+        // Resolved when queued; resolving again cannot fail, but stays safe if it did.
+        let reply = match resolve(args) {
+            Ok(cmd) => run_locked(shared, sess, cmd, args),
+            Err(e) => e,
+        };
+        replies.push(reply);
+    }
+    Reply::Array(replies)
+}
+
+pub fn discard(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
+    if ctx.sess.multi.take().is_none() {
+        return Err(Reply::err("ERR DISCARD without MULTI"));
+    }
+    ctx.sess.multi_failed = false;
+    ctx.sess.watched.clear();
+    Ok(Reply::OK)
+}
+
+pub fn watch(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    if ctx.sess.multi.is_some() {
+        return Err(Reply::err("ERR WATCH inside MULTI is not allowed"));
+    }
+    if ctx.sess.watched.is_empty() {
+        ctx.sess.watch_epoch = ctx.shared.store.flush_epoch.load(Ordering::Acquire);
+    }
+    for key in &args[1..] {
+        let stripe = Locks::stripe(ctx.sess.db, key);
+        if !ctx.sess.watched.iter().any(|&(s, _)| s == stripe) {
+            ctx.sess.watched.push((stripe, ctx.shared.store.locks.counter(stripe)));
+        }
+    }
+    Ok(Reply::OK)
+}
+
+pub fn unwatch(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
+    ctx.sess.watched.clear();
+    Ok(Reply::OK)
+}
