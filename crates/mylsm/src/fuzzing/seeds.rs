@@ -155,7 +155,88 @@ pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
     bomb.extend_from_slice(&zstd::bulk::compress(&[9u8; 3 << 10], 3).expect("zstd compresses"));
     bomb.resize(3 << 10, 0);
     out.push(("block", [&[3u8][..], &bomb].concat()));
+    new_kinds(&mut out, &entries);
     out
+}
+
+/// Seeds with range tombstones, merge operands and expiring values: a table with a
+/// range-deletion block, a batch and an edit of every new kind, and the files of a
+/// database that wrote them.
+fn new_kinds(out: &mut Vec<(&'static str, Vec<u8>)>, entries: &[(Vec<u8>, Vec<u8>)]) {
+    let fs = fresh_fs();
+    let path = Path::new(TABLE_PATH);
+    let opts = TableOptions { block_size: 256, ..TableOptions::default() };
+    let mut t = TableBuilder::new(fs.create(path).expect("create"), path.to_path_buf(), opts);
+    let tombstones = (0..4u8).map(|i| crate::range_del::Tombstone {
+        start: vec![b'k', b'e', b'y', b'0' + i],
+        end: Some(vec![b'k', b'e', b'y', b'0' + i, b'5']),
+        seqno: 200 + u64::from(i),
+    });
+    t.set_range_tombstones(crate::range_del::Fragments::new(tombstones));
+    for (i, (k, v)) in entries.iter().enumerate() {
+        let kind = [Kind::Put, Kind::Merge, Kind::PutExpiring][i % 3];
+        let p = key::parse_internal_key(k).expect("seed key");
+        let mut ik = Vec::new();
+        key::append_internal_key(&mut ik, p.user_key, p.seqno, kind);
+        let v = if kind == Kind::PutExpiring { crate::expiry::encode(5_000, v) } else { v.clone() };
+        t.add(&ik, &v).expect("add");
+    }
+    t.finish().expect("finish");
+    out.push(("table", [&[0u8][..], &fs.file_contents(path).expect("table")].concat()));
+
+    let mut batch = WriteBatch::new();
+    batch.merge(b"counter", 1u64.to_le_bytes());
+    batch.delete_range(b"a".as_slice()..b"m".as_slice()).expect("ordered");
+    batch.delete_prefix(b"");
+    batch.put_with_expiry(b"session", b"token", 1 << 40);
+    batch.set_seqno(77);
+    out.push(("batch", batch.encoded().to_vec()));
+
+    let added = FileMeta {
+        number: 21,
+        size: 999,
+        smallest: entries[0].0.clone(),
+        largest: crate::range_del::end_sentinel(Some(b"zz")),
+        smallest_seqno: 3,
+        largest_seqno: 40,
+        has_range_dels: true,
+        expires_by: 123_456,
+    };
+    let edit = VersionEdit {
+        added: vec![(2, added)],
+        default_merge_operator: Some("mylsm.u64add".into()),
+        ..VersionEdit::default()
+    };
+    out.push(("version_edit", edit.encode()));
+
+    let fs = fresh_fs();
+    let opts = Options {
+        fs: Arc::new(fs.clone()),
+        write_buffer_size: 4 << 10,
+        block_size: 256,
+        merge_operator: Some(Arc::new(crate::merge::Append::new(","))),
+        ..Options::default()
+    };
+    let db = Db::open("/db", opts).expect("open");
+    for i in 0..60u32 {
+        db.put(format!("user{i:05}"), b"v").expect("put");
+        db.merge(format!("user{:05}", i / 3), format!("m{i}")).expect("merge");
+        if i % 10 == 9 {
+            let lo = format!("user{:05}", i - 5);
+            db.delete_range(lo.as_bytes()..format!("user{i:05}").as_bytes()).expect("range");
+        }
+    }
+    db.flush().expect("flush");
+    db.close().expect("close");
+    for p in fs.paths() {
+        let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let bytes = fs.file_contents(&p).unwrap_or_default();
+        if name.ends_with(".sst") {
+            out.push(("table", [&[0u8][..], &bytes].concat()));
+        } else if name.ends_with(".log") {
+            out.push(("wal", [&[0u8][..], &bytes].concat()));
+        }
+    }
 }
 
 fn single_put(i: u32) -> WriteBatch {
