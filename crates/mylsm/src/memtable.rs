@@ -8,7 +8,7 @@
 //! visible together when the leader publishes its last seqno.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, RwLock};
 
 use mylsm_skiplist::{ArcIter, SkipList};
 
@@ -29,7 +29,7 @@ pub(crate) struct MemTable {
     range_dels: SkipList<InternalKeyComparator>,
     /// The range tombstones fragmented, and how many tombstones that was made from:
     /// rebuilt by the first read after a new tombstone (Pebble's `keySpanCache`).
-    fragments: Mutex<(usize, Arc<Fragments>)>,
+    fragments: RwLock<(usize, Arc<Fragments>)>,
 }
 
 /// Bytes a skip-list node costs beyond its key and value: header and average links.
@@ -47,7 +47,7 @@ impl MemTable {
             list: Arc::new(SkipList::new(InternalKeyComparator)),
             size: AtomicUsize::new(0),
             range_dels: SkipList::new(InternalKeyComparator),
-            fragments: Mutex::new((0, Arc::new(Fragments::default()))),
+            fragments: RwLock::new((0, Arc::new(Fragments::default()))),
         }
     }
 
@@ -106,18 +106,28 @@ impl MemTable {
         if n == 0 {
             return None;
         }
-        let mut cached = self.fragments.lock().unwrap_or_else(|e| e.into_inner());
+        {
+            // Readers share the lock; only the first read after a new tombstone rebuilds.
+            let cached = self.fragments.read().unwrap_or_else(|e| e.into_inner());
+            if cached.0 == n {
+                return Some(Arc::clone(&cached.1));
+            }
+        }
+        let mut cached = self.fragments.write().unwrap_or_else(|e| e.into_inner());
         if cached.0 != n {
             let mut it = self.range_dels.iter();
             it.seek_to_first();
-            let mut ts = Vec::with_capacity(n);
+            let (mut ts, mut seen) = (Vec::with_capacity(n), 0);
             while it.valid() {
+                seen += 1;
                 if let Some(t) = crate::range_del::decode_entry(it.key(), it.value()) {
                     ts.push(t);
                 }
                 it.next();
             }
-            *cached = (n, Arc::new(Fragments::new(ts)));
+            // Keyed by what the walk saw, not by `len`, which may run ahead of or behind
+            // the links a cursor sees: a reader whose `len` differs rebuilds.
+            *cached = (seen, Arc::new(Fragments::new(ts)));
         }
         Some(Arc::clone(&cached.1))
     }
