@@ -57,14 +57,20 @@ fn mutate(rng: &mut SmallRng, seed: &[u8]) -> Vec<u8> {
 #[test]
 fn random_and_mutated_inputs_break_no_property() {
     let seeds = fuzzing::seeds();
+    // `MYLSM_FUZZ_SCALE=K` runs K times as many inputs (a longer run by hand), and
+    // `MYLSM_FUZZ_SEED` another sequence of them.
+    let env = |name: &str, default: u64| {
+        std::env::var(name).ok().and_then(|s| s.parse().ok()).unwrap_or(default)
+    };
+    let (scale, base_seed) = (env("MYLSM_FUZZ_SCALE", 1), env("MYLSM_FUZZ_SEED", 0x5eed));
     // Per target: random inputs, then mutated seeds. The whole-database target costs
     // far more per input than the decoders, so it gets fewer.
     for target in fuzzing::TARGETS {
-        let n = if target == "db_ops" { 100 } else { 5000 };
+        let n = scale * if target == "db_ops" { 100 } else { 5000 };
         let mine: Vec<&Vec<u8>> =
             seeds.iter().filter(|(t, _)| *t == target).map(|(_, s)| s).collect();
         assert!(!mine.is_empty(), "no seeds for {target}");
-        let mut rng = SmallRng::seed_from_u64(0x5eed ^ target.len() as u64);
+        let mut rng = SmallRng::seed_from_u64(base_seed ^ target.len() as u64);
         for i in 0..n {
             let input = if i % 3 == 0 {
                 let len = rng.random_range(0..600);
