@@ -226,7 +226,27 @@ impl Db {
     /// A batch naming a keyspace that has been dropped, or merging into a keyspace
     /// without a merge operator, fails with [`Error::InvalidArgument`] and writes
     /// nothing.
-    pub fn write_opt(&self, mut batch: WriteBatch, options: &WriteOptions) -> Result<()> {
+    pub fn write_opt(&self, batch: WriteBatch, options: &WriteOptions) -> Result<()> {
+        self.write_validated_opt(batch, options, None)
+    }
+
+    /// A transaction's commit: `batch` is written only if `check` passes, run by the
+    /// write leader with nothing committing beside it (see `txn.rs`).
+    pub(crate) fn write_validated(
+        &self,
+        batch: WriteBatch,
+        options: &WriteOptions,
+        check: crate::write::Check,
+    ) -> Result<()> {
+        self.write_validated_opt(batch, options, Some(check))
+    }
+
+    fn write_validated_opt(
+        &self,
+        mut batch: WriteBatch,
+        options: &WriteOptions,
+        check: Option<crate::write::Check>,
+    ) -> Result<()> {
         let h = &self.inner;
         let w = self.writer()?;
         if let Some(id) = batch.keyspaces().iter().find(|&&id| h.shared.tree(id).is_none()) {
@@ -244,7 +264,7 @@ impl Db {
             }
         }
         batch.stamp_expiries(h.shared.now());
-        w.write(&h.shared, batch, options.sync)
+        w.write_checked(&h.shared, batch, options.sync, check)
     }
 
     /// The current value of `key`, or `None` if it is absent or deleted.

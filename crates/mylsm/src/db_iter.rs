@@ -337,7 +337,7 @@ fn resolve_back(
 }
 
 /// The range tombstones of every source of `view` that can hold keys within the bounds.
-fn gather_tombstones(
+pub(crate) fn gather_tombstones(
     view: &ReadView,
     lower: &Bound<Vec<u8>>,
     upper: &Bound<Vec<u8>>,

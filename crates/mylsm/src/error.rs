@@ -38,6 +38,19 @@ pub enum Error {
     /// fails; the operands stay as they are).
     #[error("merge failed: {0}")]
     MergeFailed(String),
+    /// A transaction's commit found that another write changed a key (or a key in a
+    /// range) it read, or with snapshot isolation one it wrote, after its snapshot;
+    /// nothing was written. Retry the transaction (`Db::run_transaction` does).
+    #[error(
+        "transaction conflict on key {:?} in keyspace {keyspace:?}",
+        String::from_utf8_lossy(key)
+    )]
+    Conflict {
+        /// The keyspace of the key.
+        keyspace: String,
+        /// The first conflicting key found (for a range, a key in it that changed).
+        key: Vec<u8>,
+    },
     /// The `Db` was closed.
     #[error("database is closed")]
     Closed,

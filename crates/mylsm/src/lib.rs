@@ -59,6 +59,7 @@ mod snapshot;
 mod sstable;
 mod stats;
 mod table_cache;
+pub mod txn;
 mod version;
 mod view;
 mod wal;
@@ -73,3 +74,4 @@ pub use options::{Compression, KeyspaceOptions, Options, RecoveryMode, WriteOpti
 pub use slice::{Key, Slice, Value};
 pub use snapshot::Snapshot;
 pub use stats::{LevelStats, Stats};
+pub use txn::{Isolation, Transaction, TxIter, TxOptions};

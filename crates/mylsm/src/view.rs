@@ -69,6 +69,91 @@ impl ReadView {
         r.finish_with_expiry()
     }
 
+    /// The seqno of the newest change to `key` the view holds: its newest version, or a
+    /// newer range tombstone covering it; 0 if none. (A transaction's commit check.)
+    pub fn newest_seqno(&self, key: &[u8]) -> Result<u64> {
+        let mut newest = 0;
+        for mem in std::iter::once(&self.mem).chain(&self.imms) {
+            if let Some(f) = mem.range_tombstones() {
+                newest = newest.max(f.max_cover(key, crate::key::MAX_SEQNO));
+            }
+            mem.for_each_version(key, crate::key::MAX_SEQNO, |seqno, _, _| {
+                newest = newest.max(seqno);
+                false
+            });
+            // Every version in an older source is older than what this one holds.
+            if newest > 0 {
+                return Ok(newest);
+            }
+        }
+        self.version.newest_seqno(&self.tables, key)
+    }
+
+    /// A key in `[lo, hi]` (bounds as given) with a version newer than `seqno`, or the
+    /// start of a range tombstone newer than it that meets the range; `None` if nothing
+    /// in the range changed after `seqno`.
+    pub fn changed_in_range(
+        &self,
+        lo: &std::ops::Bound<Vec<u8>>,
+        hi: &std::ops::Bound<Vec<u8>>,
+        seqno: u64,
+    ) -> Result<Option<Vec<u8>>> {
+        use std::ops::Bound;
+        let in_range = |k: &[u8]| {
+            let above = match lo {
+                Bound::Included(l) => k >= l.as_slice(),
+                Bound::Excluded(l) => k > l.as_slice(),
+                Bound::Unbounded => true,
+            };
+            let below = match hi {
+                Bound::Included(h) => k <= h.as_slice(),
+                Bound::Excluded(h) => k < h.as_slice(),
+                Bound::Unbounded => true,
+            };
+            above && below
+        };
+        for f in crate::db_iter::gather_tombstones(self, lo, hi)? {
+            for piece in f.pieces() {
+                let meets = piece.end.as_deref().is_none_or(|e| match lo {
+                    Bound::Included(l) | Bound::Excluded(l) => e > l.as_slice(),
+                    Bound::Unbounded => true,
+                }) && match hi {
+                    Bound::Included(h) => piece.start.as_slice() <= h.as_slice(),
+                    Bound::Excluded(h) => piece.start.as_slice() < h.as_slice(),
+                    Bound::Unbounded => true,
+                };
+                if meets && piece.seqnos.first().is_some_and(|&s| s > seqno) {
+                    return Ok(Some(piece.start.clone()));
+                }
+            }
+        }
+        let mut it = self.internal_iter();
+        match lo {
+            Bound::Included(k) | Bound::Excluded(k) => {
+                it.seek(&crate::key::lookup_key(k, crate::key::MAX_SEQNO))
+            }
+            Bound::Unbounded => it.seek_to_first(),
+        }
+        while it.valid() {
+            let Some(p) = crate::key::parse_internal_key(it.key()) else { break };
+            if !in_range(p.user_key) {
+                let past = match hi {
+                    Bound::Included(h) => p.user_key > h.as_slice(),
+                    Bound::Excluded(h) => p.user_key >= h.as_slice(),
+                    Bound::Unbounded => false,
+                };
+                if past {
+                    break;
+                }
+            } else if p.seqno > seqno {
+                return Ok(Some(p.user_key.to_vec()));
+            }
+            it.next();
+        }
+        it.status()?;
+        Ok(None)
+    }
+
     /// A cursor over every internal entry of the view, merged in internal-key order.
     pub fn internal_iter(&self) -> Box<dyn InternalIterator> {
         let mut children: Vec<Box<dyn InternalIterator>> = Vec::new();

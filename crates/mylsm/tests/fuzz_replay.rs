@@ -62,7 +62,7 @@ fn random_and_mutated_inputs_break_no_property() {
     let env = |name: &str, default: u64| {
         std::env::var(name).ok().and_then(|s| s.parse().ok()).unwrap_or(default)
     };
-    let (scale, base_seed) = (env("MYLSM_FUZZ_SCALE", 1), env("MYLSM_FUZZ_SEED", 0x5eed));
+    let (scale, base_seed) = (env("MYLSM_FUZZ_SCALE", 1) as usize, env("MYLSM_FUZZ_SEED", 0x5eed));
     // Per target: random inputs, then mutated seeds. The whole-database target costs
     // far more per input than the decoders, so it gets fewer.
     for target in fuzzing::TARGETS {

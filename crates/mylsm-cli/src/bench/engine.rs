@@ -61,6 +61,14 @@ pub trait Engine: Sync {
         Ok(false)
     }
 
+    /// In one optimistic transaction, reads `a` and `b` and writes both (each gets the
+    /// other's value, or `a`'s key where absent); `Ok(Some(committed))`, `false` on a
+    /// conflict; `Ok(None)` where the store has no such transactions.
+    fn txn_swap(&self, a: &[u8], b: &[u8]) -> Result<Option<bool>, Self::Error> {
+        let _ = (a, b);
+        Ok(None)
+    }
+
     /// Waits for the store's background work (flushes, compactions, deferred commits)
     /// so that the next workload starts from a settled store. Not timed.
     fn settle(&self) -> Result<(), Self::Error>;

@@ -54,6 +54,19 @@ impl Engine for MylsmEngine {
         Ok(true)
     }
 
+    fn txn_swap(&self, a: &[u8], b: &[u8]) -> mylsm::Result<Option<bool>> {
+        let mut tx = self.db.transaction();
+        let va = tx.get(a)?.map_or_else(|| a.to_vec(), |v| v.to_vec());
+        let vb = tx.get(b)?.map_or_else(|| a.to_vec(), |v| v.to_vec());
+        tx.put(a, vb);
+        tx.put(b, va);
+        match tx.commit() {
+            Ok(()) => Ok(Some(true)),
+            Err(mylsm::Error::Conflict { .. }) => Ok(Some(false)),
+            Err(e) => Err(e),
+        }
+    }
+
     fn update_add(&self, key: &[u8], n: u64) -> mylsm::Result<bool> {
         let old = self.db.get(key)?.and_then(|v| <[u8; 8]>::try_from(&v[..]).ok());
         let sum = old.map_or(0, u64::from_le_bytes).wrapping_add(n);

@@ -52,6 +52,9 @@ pub enum Workload {
     MergeRandom,
     /// mergerandom done as a read and a write per counter (db_bench's updaterandom).
     UpdateRandom,
+    /// R optimistic transactions, each reading two random keys and writing both; the
+    /// "found" count is the transactions that committed (the rest conflicted).
+    TxnRandom,
 }
 
 /// The workloads run when `--workloads` is not given: db_bench's core set.
@@ -112,6 +115,7 @@ impl Workload {
             Workload::DeleteRange => "deleterange",
             Workload::MergeRandom => "mergerandom",
             Workload::UpdateRandom => "updaterandom",
+            Workload::TxnRandom => "txnrandom",
         }
     }
 
@@ -144,6 +148,7 @@ impl Workload {
                 | Workload::ReadWhileWriting
                 | Workload::ReadMissing
                 | Workload::SeekRandom
+                | Workload::TxnRandom
         )
     }
 
@@ -192,7 +197,8 @@ impl Workload {
             | Workload::ReadMissing
             | Workload::SeekRandom
             | Workload::MergeRandom
-            | Workload::UpdateRandom => KeyOrder::random(num, seed.wrapping_mul(31) + self as u64),
+            | Workload::UpdateRandom
+            | Workload::TxnRandom => KeyOrder::random(num, seed.wrapping_mul(31) + self as u64),
             _ => KeyOrder::Sequential,
         }
     }
@@ -357,6 +363,21 @@ impl Thread<'_> {
                         break;
                     }
                     self.rec.record(start, 1, key.len() + 8);
+                }
+            }
+            Workload::TxnRandom => {
+                let n = self.settings.num.max(1);
+                for j in lo..hi {
+                    let (a, b) =
+                        (keys.key(self.order.at(j)), keys.key(self.order.at((j * 7 + 3) % n)));
+                    let start = Instant::now();
+                    let Some(committed) = engine.txn_swap(a.as_bytes(), b.as_bytes())? else {
+                        break;
+                    };
+                    self.rec.record(start, 1, a.as_bytes().len() + b.as_bytes().len());
+                    if committed {
+                        self.rec.found();
+                    }
                 }
             }
             Workload::ReadSeq | Workload::ReadReverse => {

@@ -94,6 +94,34 @@ impl Version {
         Ok(())
     }
 
+    /// The seqno of the newest change to `user_key` in the tables: its newest version or
+    /// a newer covering range tombstone; 0 if none.
+    pub fn newest_seqno(&self, tables: &TableCache, user_key: &[u8]) -> Result<u64> {
+        let lookup = key::lookup_key(user_key, key::MAX_SEQNO);
+        let l0 = self.levels[0].iter().filter(|f| covers(f, user_key));
+        let sorted = self.levels[1..].iter().filter_map(|files| {
+            let i = files.partition_point(|f| {
+                InternalKeyComparator.compare(&f.largest, &lookup) == Ordering::Less
+            });
+            files.get(i).filter(|f| covers(f, user_key))
+        });
+        for file in l0.chain(sorted) {
+            let table = tables.get(file)?;
+            let mut newest =
+                table.range_tombstones().map_or(0, |f| f.max_cover(user_key, key::MAX_SEQNO));
+            table.for_each_version(&lookup, user_key, &tables.filter, |ikey, _| {
+                if let Some(p) = key::parse_internal_key(ikey) {
+                    newest = newest.max(p.seqno);
+                }
+                false
+            })?;
+            if newest > 0 {
+                return Ok(newest);
+            }
+        }
+        Ok(0)
+    }
+
     /// The files of `level` whose user-key range meets `[begin, end]` (`None`: unbounded
     /// on that side), in the level's order. For L0 these are only the files that meet
     /// the range itself, not those that meet them in turn.

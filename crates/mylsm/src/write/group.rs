@@ -79,11 +79,21 @@ pub(crate) struct Wal {
     pub number: u64,
 }
 
-#[derive(Debug)]
+/// A check a transaction's batch must pass, run by the leader under the log lock just
+/// before the batch gets its seqnos (see `txn.rs`).
+pub(crate) type Check = Box<dyn FnOnce() -> Result<()> + Send>;
+
 struct Pending {
     ticket: u64,
     batch: WriteBatch,
     sync: bool,
+    check: Option<Check>,
+}
+
+impl std::fmt::Debug for Pending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pending").field("ticket", &self.ticket).field("sync", &self.sync).finish()
+    }
 }
 
 #[derive(Debug, Default)]
@@ -145,7 +155,18 @@ impl WritePath {
     /// Before appending, the leader makes room (`stall.rs`): it may cut a new memtable
     /// and WAL, slow the group down, or stall while too many memtables or L0 tables
     /// wait.
-    pub fn write(&self, shared: &Shared, batch: WriteBatch, sync: bool) -> Result<()> {
+    ///
+    /// A batch with a `check` (a transaction's commit) commits as a group of its own,
+    /// after every earlier group is in the memtables, and `check` runs under the log
+    /// lock, so nothing commits between the check and the batch. A failed check fails
+    /// this write alone, with the check's error.
+    pub fn write_checked(
+        &self,
+        shared: &Shared,
+        batch: WriteBatch,
+        sync: bool,
+        check: Option<Check>,
+    ) -> Result<()> {
         batch.validate()?;
         shared.latch().check()?;
         if batch.is_empty() {
@@ -154,7 +175,7 @@ impl WritePath {
         let mut q = lock(&self.queue);
         let ticket = q.next_ticket;
         q.next_ticket += 1;
-        q.pending.push_back(Pending { ticket, batch, sync });
+        q.pending.push_back(Pending { ticket, batch, sync, check });
         loop {
             if ticket < q.done_below {
                 return q.failed.remove(&ticket).map_or(Ok(()), Err);
@@ -187,8 +208,17 @@ impl WritePath {
             if !group.is_empty() && bytes + size > self.max_group_bytes {
                 break;
             }
+            // A checked batch goes alone: the groups before it must be in the memtables
+            // for its check to see them.
+            if !group.is_empty() && p.check.is_some() {
+                break;
+            }
+            let alone = p.check.is_some();
             bytes += size;
             group.extend(q.pending.pop_front());
+            if alone {
+                break;
+            }
         }
         group
     }
@@ -200,6 +230,10 @@ impl WritePath {
         shared.latch().check()?;
         let bytes = group.iter().map(|p| p.batch.encoded_len()).sum();
         super::stall::make_room(shared, self, &mut log, bytes)?;
+        // A checked batch is alone in its group (`take_group`).
+        if let Some(check) = group.first_mut().and_then(|p| p.check.take()) {
+            check()?;
+        }
         let sync = group.iter().any(|p| p.sync);
         // The group is ours: merge the later batches into the first, copying only them.
         let Some((head, rest)) = group.split_first_mut() else { return Ok(()) };

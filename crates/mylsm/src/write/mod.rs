@@ -4,5 +4,5 @@
 mod group;
 mod stall;
 
-pub(crate) use group::WritePath;
+pub(crate) use group::{Check, WritePath};
 pub(crate) use stall::rotate;

@@ -1,0 +1,712 @@
+//! Optimistic transactions, serializable by default.
+//!
+//! A [`Transaction`] reads a snapshot taken when it began, with its own writes laid over
+//! it, and buffers its writes. [`Transaction::commit`] validates and writes in one step
+//! of the write path: the transaction goes through group commit as a group of its own,
+//! and while the write leader holds the log lock (so nothing else commits meanwhile) it
+//! checks that nothing written after the snapshot touched what the transaction read
+//! (serializable: every key and range it read) or wrote (snapshot isolation); if
+//! something did, the commit fails with [`Error::Conflict`] and writes nothing.
+//! Otherwise its batch gets the next sequence numbers like any other write.
+//!
+//! Validation asks the data itself, not a log of committed write sets: a key changed
+//! since the snapshot has a version (or a covering range tombstone) with a newer
+//! seqno, and compaction keeps it, because the transaction's snapshot keeps every
+//! version newer than it readable. So writes made outside transactions conflict too,
+//! no write set is kept after a commit, and there is nothing to garbage-collect.
+//! Ordinary writes keep group committing: only transactional commits go alone.
+
+use std::collections::BTreeMap;
+use std::ops::{Bound, RangeBounds};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::db_iter::{owned_bounds, prefix_bounds};
+use crate::engine::tree::Tree;
+use crate::keyspace::Keyspace;
+use crate::{Db, Error, Iter, Key, Result, Snapshot, Value, WriteBatch, WriteOptions};
+
+/// What a commit checks for conflicts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Isolation {
+    /// Every key and range the transaction read (through the tracked reads) must be
+    /// unchanged since its snapshot: the transactions that commit behave as if run one
+    /// after another. Forbids write skew and phantoms. The default.
+    #[default]
+    Serializable,
+    /// Only the keys (and ranges) the transaction wrote must be unchanged since its
+    /// snapshot: no lost updates, but write skew and phantoms are possible.
+    Snapshot,
+}
+
+/// How a transaction runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TxOptions {
+    /// What a commit validates. Default: [`Isolation::Serializable`].
+    pub isolation: Isolation,
+    /// How the commit is made durable. Default: not synced.
+    pub write: WriteOptions,
+}
+
+/// One key's state in the transaction's own writes.
+#[derive(Debug, Clone)]
+enum Own {
+    Put(Vec<u8>),
+    Delete,
+    /// Merge operands (oldest first) over the snapshot's value, or over nothing when
+    /// `on_nothing` (a delete or range delete of the transaction came before them).
+    Merge {
+        operands: Vec<Vec<u8>>,
+        on_nothing: bool,
+    },
+}
+
+/// A range the transaction deleted or read, in one keyspace.
+type KeyRange = (Bound<Vec<u8>>, Bound<Vec<u8>>);
+
+fn contains(r: &KeyRange, k: &[u8]) -> bool {
+    let lo = match &r.0 {
+        Bound::Included(l) => k >= l.as_slice(),
+        Bound::Excluded(l) => k > l.as_slice(),
+        Bound::Unbounded => true,
+    };
+    let hi = match &r.1 {
+        Bound::Included(h) => k <= h.as_slice(),
+        Bound::Excluded(h) => k < h.as_slice(),
+        Bound::Unbounded => true,
+    };
+    lo && hi
+}
+
+/// The transaction's state in one keyspace.
+#[derive(Debug, Default)]
+struct Space {
+    own: BTreeMap<Vec<u8>, Own>,
+    /// Ranges deleted (their keys in `own` written before the delete are gone from it).
+    deleted: Vec<KeyRange>,
+    /// Keys read through tracked reads.
+    read_keys: Vec<Vec<u8>>,
+    read_ranges: Vec<KeyRange>,
+}
+
+/// A read-write transaction; see the module docs. It holds no borrow of the [`Db`] and
+/// is `Send`, so it can move between threads. Dropping it without committing discards
+/// its writes.
+pub struct Transaction {
+    db: Db,
+    snapshot: Snapshot,
+    opts: TxOptions,
+    /// Per keyspace id.
+    spaces: BTreeMap<u32, Space>,
+    trees: BTreeMap<u32, Arc<Tree>>,
+    /// The writes in order, as they will be committed.
+    batch: WriteBatch,
+}
+
+impl std::fmt::Debug for Transaction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transaction")
+            .field("snapshot", &self.snapshot.seqno())
+            .field("writes", &self.batch.len())
+            .finish()
+    }
+}
+
+impl Db {
+    /// Begins a serializable transaction (see [`crate::txn`]).
+    pub fn transaction(&self) -> Transaction {
+        self.transaction_opt(TxOptions::default())
+    }
+
+    /// Begins a transaction with `opts`.
+    pub fn transaction_opt(&self, opts: TxOptions) -> Transaction {
+        let mut trees = BTreeMap::new();
+        trees.insert(0, Arc::clone(self.default_tree()));
+        Transaction {
+            db: self.clone(),
+            snapshot: self.snapshot(),
+            opts,
+            spaces: BTreeMap::new(),
+            trees,
+            batch: WriteBatch::new(),
+        }
+    }
+
+    /// Runs `f` in a transaction and commits it, retrying on [`Error::Conflict`] up to
+    /// 16 times with a randomized, growing pause between tries (from 1 ms up to 64 ms).
+    /// Any other error from `f` or the commit ends it. Returns what `f` returned for
+    /// the transaction that committed; the last conflict when every try conflicted.
+    pub fn run_transaction<T>(
+        &self,
+        mut f: impl FnMut(&mut Transaction) -> Result<T>,
+    ) -> Result<T> {
+        const TRIES: u32 = 16;
+        let mut last = None;
+        for attempt in 0..TRIES {
+            let mut tx = self.transaction();
+            let out = f(&mut tx)?;
+            match tx.commit() {
+                Ok(()) => return Ok(out),
+                Err(e @ Error::Conflict { .. }) => {
+                    last = Some(e);
+                    let cap = 1u64 << attempt.min(6);
+                    // Jitter from the clock's low bits: enough to split retrying rivals.
+                    let nanos = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| u64::from(d.subsec_nanos()));
+                    let jitter = nanos % (cap * 1000 + 1);
+                    std::thread::sleep(Duration::from_micros(jitter));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last.unwrap_or(Error::Closed))
+    }
+}
+
+impl Transaction {
+    /// The sequence number of the snapshot the transaction reads.
+    pub fn snapshot_seqno(&self) -> u64 {
+        self.snapshot.seqno()
+    }
+
+    fn tree_of(&mut self, ks: Option<&Keyspace>) -> Result<u32> {
+        match ks {
+            None => Ok(0),
+            Some(ks) => {
+                ks.check()?;
+                self.trees.entry(ks.id()).or_insert_with(|| Arc::clone(ks.tree()));
+                Ok(ks.id())
+            }
+        }
+    }
+
+    fn space(&mut self, id: u32) -> &mut Space {
+        self.spaces.entry(id).or_default()
+    }
+
+    /// The value `key` has for this transaction: its own write, else the snapshot's.
+    fn read(&mut self, id: u32, key: &[u8], track: bool) -> Result<Option<Value>> {
+        if track && self.opts.isolation == Isolation::Serializable {
+            self.space(id).read_keys.push(key.to_vec());
+        }
+        let space = self.spaces.get(&id);
+        let own = space.and_then(|s| s.own.get(key)).cloned();
+        let deleted = space.is_some_and(|s| s.deleted.iter().any(|r| contains(r, key)));
+        let base = |tx: &Transaction| -> Result<Option<Value>> {
+            let tree = &tx.trees[&id];
+            let (view, ctx) = tx.snapshot.view_of(tree);
+            view.get(key, &ctx)
+        };
+        match own {
+            Some(Own::Put(v)) => Ok(Some(Value::from(v))),
+            Some(Own::Delete) => Ok(None),
+            Some(Own::Merge { operands, on_nothing }) => {
+                let base = if on_nothing || deleted { None } else { base(self)? };
+                self.merge_over(id, key, base, &operands).map(Some)
+            }
+            None if deleted => Ok(None),
+            None => base(self),
+        }
+    }
+
+    fn merge_over(
+        &self,
+        id: u32,
+        key: &[u8],
+        base: Option<Value>,
+        ops: &[Vec<u8>],
+    ) -> Result<Value> {
+        let Some(op) = self.trees[&id].opts().merge.clone() else {
+            return Err(Error::InvalidArgument(
+                "merge into a keyspace without a merge operator".into(),
+            ));
+        };
+        let ops: Vec<&[u8]> = ops.iter().map(Vec::as_slice).collect();
+        op.full_merge(key, base.as_deref(), &ops).map(Value::from).map_err(|e| {
+            Error::MergeFailed(format!(
+                "{} on key {:?}: {e}",
+                op.name(),
+                String::from_utf8_lossy(key)
+            ))
+        })
+    }
+
+    /// The value of `key`, seeing the transaction's own writes; a serializable commit
+    /// fails if another commit changed `key` after the snapshot.
+    pub fn get(&mut self, key: impl AsRef<[u8]>) -> Result<Option<Value>> {
+        self.read(0, key.as_ref(), true)
+    }
+
+    /// [`Transaction::get`] in `keyspace`.
+    pub fn get_in(&mut self, keyspace: &Keyspace, key: impl AsRef<[u8]>) -> Result<Option<Value>> {
+        let id = self.tree_of(Some(keyspace))?;
+        self.read(id, key.as_ref(), true)
+    }
+
+    /// The value of `key` like [`Transaction::get`], but not validated at commit: for
+    /// reads whose staleness the transaction can live with (a cached setting, say).
+    pub fn get_untracked(&mut self, key: impl AsRef<[u8]>) -> Result<Option<Value>> {
+        self.read(0, key.as_ref(), false)
+    }
+
+    /// [`Transaction::get_untracked`] in `keyspace`.
+    pub fn get_untracked_in(
+        &mut self,
+        keyspace: &Keyspace,
+        key: impl AsRef<[u8]>,
+    ) -> Result<Option<Value>> {
+        let id = self.tree_of(Some(keyspace))?;
+        self.read(id, key.as_ref(), false)
+    }
+
+    fn scan(
+        &mut self,
+        id: u32,
+        lo: Bound<Vec<u8>>,
+        hi: Bound<Vec<u8>>,
+        track: bool,
+    ) -> Result<TxIter> {
+        if track && self.opts.isolation == Isolation::Serializable {
+            self.space(id).read_ranges.push((lo.clone(), hi.clone()));
+        }
+        let tree = Arc::clone(&self.trees[&id]);
+        let (view, ctx) = self.snapshot.view_of(&tree);
+        let snap = Iter::new(view, ctx, lo.clone(), hi.clone());
+        let mut entries: Vec<(Vec<u8>, Option<Value>)> = Vec::new();
+        // The transaction's own keys in range, resolved now (they are few and in memory).
+        let own: Vec<(Vec<u8>, Own)> = self
+            .spaces
+            .get(&id)
+            .map(|s| {
+                s.own
+                    .range::<Vec<u8>, _>((lo.clone(), hi.clone()))
+                    .map(|(k, o)| (k.clone(), o.clone()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for (k, o) in own {
+            let v = match o {
+                Own::Put(v) => Some(Value::from(v)),
+                Own::Delete => None,
+                Own::Merge { .. } => self.read(id, &k, false)?,
+            };
+            entries.push((k, v));
+        }
+        let deleted = self.spaces.get(&id).map(|s| s.deleted.clone()).unwrap_or_default();
+        Ok(TxIter {
+            snap: Some(snap),
+            error: None,
+            own: entries.into(),
+            deleted,
+            snap_front: None,
+            snap_back: None,
+            done: false,
+        })
+    }
+
+    fn scan_bounds(
+        &mut self,
+        ks: Option<&Keyspace>,
+        lo: Bound<Vec<u8>>,
+        hi: Bound<Vec<u8>>,
+        track: bool,
+    ) -> TxIter {
+        match self.tree_of(ks).and_then(|id| self.scan(id, lo, hi, track)) {
+            Ok(it) => it,
+            Err(e) => TxIter::failed(e),
+        }
+    }
+
+    /// Every key and value the transaction sees, in key order (both directions); a
+    /// serializable commit fails if another commit changed anything in the database
+    /// after the snapshot (the whole key range was read).
+    pub fn iter(&mut self) -> TxIter {
+        self.scan_bounds(None, Bound::Unbounded, Bound::Unbounded, true)
+    }
+
+    /// The keys within `range` the transaction sees; tracked as a range, so a
+    /// serializable commit fails if another commit added, changed or deleted a key in it
+    /// (no phantoms).
+    pub fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&mut self, range: R) -> TxIter {
+        let (lo, hi) = owned_bounds(&range);
+        self.scan_bounds(None, lo, hi, true)
+    }
+
+    /// The keys starting with `prefix` the transaction sees, tracked as a range.
+    pub fn prefix(&mut self, prefix: impl AsRef<[u8]>) -> TxIter {
+        let (lo, hi) = prefix_bounds(prefix.as_ref());
+        self.scan_bounds(None, lo, hi, true)
+    }
+
+    /// [`Transaction::range`], not validated at commit.
+    pub fn range_untracked<K: AsRef<[u8]>, R: RangeBounds<K>>(&mut self, range: R) -> TxIter {
+        let (lo, hi) = owned_bounds(&range);
+        self.scan_bounds(None, lo, hi, false)
+    }
+
+    /// [`Transaction::iter`] in `keyspace`.
+    pub fn iter_in(&mut self, keyspace: &Keyspace) -> TxIter {
+        self.scan_bounds(Some(keyspace), Bound::Unbounded, Bound::Unbounded, true)
+    }
+
+    /// [`Transaction::range`] in `keyspace`.
+    pub fn range_in<K: AsRef<[u8]>, R: RangeBounds<K>>(
+        &mut self,
+        keyspace: &Keyspace,
+        range: R,
+    ) -> TxIter {
+        let (lo, hi) = owned_bounds(&range);
+        self.scan_bounds(Some(keyspace), lo, hi, true)
+    }
+
+    /// [`Transaction::prefix`] in `keyspace`.
+    pub fn prefix_in(&mut self, keyspace: &Keyspace, prefix: impl AsRef<[u8]>) -> TxIter {
+        let (lo, hi) = prefix_bounds(prefix.as_ref());
+        self.scan_bounds(Some(keyspace), lo, hi, true)
+    }
+
+    fn write_own(&mut self, id: u32, key: &[u8], own: Own) {
+        self.space(id).own.insert(key.to_vec(), own);
+    }
+
+    /// Sets `key` to `value` when the transaction commits; later reads in the
+    /// transaction see it.
+    pub fn put(&mut self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) {
+        let (k, v) = (key.as_ref(), value.as_ref());
+        self.batch.put(k, v);
+        self.write_own(0, k, Own::Put(v.to_vec()));
+    }
+
+    /// Deletes `key` when the transaction commits.
+    pub fn delete(&mut self, key: impl AsRef<[u8]>) {
+        let k = key.as_ref();
+        self.batch.delete(k);
+        self.write_own(0, k, Own::Delete);
+    }
+
+    fn merge_id(&mut self, id: u32, key: &[u8], operand: &[u8]) -> Result<()> {
+        if self.trees[&id].opts().merge.is_none() {
+            return Err(Error::InvalidArgument(
+                "merge into a keyspace without a merge operator".into(),
+            ));
+        }
+        let space = self.space(id);
+        let next = match space.own.remove(key) {
+            Some(Own::Put(v)) => {
+                // Over a value of its own, the transaction can merge now.
+                let v = self.merge_over(id, key, Some(Value::from(v)), &[operand.to_vec()])?;
+                Own::Put(v.to_vec())
+            }
+            Some(Own::Delete) => Own::Merge { operands: vec![operand.to_vec()], on_nothing: true },
+            Some(Own::Merge { mut operands, on_nothing }) => {
+                operands.push(operand.to_vec());
+                Own::Merge { operands, on_nothing }
+            }
+            None => {
+                let on_nothing = space.deleted.iter().any(|r| contains(r, key));
+                Own::Merge { operands: vec![operand.to_vec()], on_nothing }
+            }
+        };
+        self.write_own(id, key, next);
+        Ok(())
+    }
+
+    /// Adds merge `operand` to `key` (see [`crate::merge`]): written as an operand, so
+    /// two transactions adding to one counter do not conflict unless one read it.
+    ///
+    /// # Errors
+    /// `InvalidArgument` if the keyspace has no merge operator.
+    pub fn merge(&mut self, key: impl AsRef<[u8]>, operand: impl AsRef<[u8]>) -> Result<()> {
+        let (k, o) = (key.as_ref(), operand.as_ref());
+        self.merge_id(0, k, o)?;
+        self.batch.merge(k, o);
+        Ok(())
+    }
+
+    fn delete_range_id(&mut self, id: u32, lo: Bound<Vec<u8>>, hi: Bound<Vec<u8>>) {
+        let r: KeyRange = (lo, hi);
+        let space = self.space(id);
+        space.own.retain(|k, _| !contains(&r, k));
+        space.deleted.push(r);
+    }
+
+    /// Deletes every key in `range` when the transaction commits (see
+    /// [`Db::delete_range`]).
+    ///
+    /// # Errors
+    /// `InvalidArgument` if the range starts after it ends.
+    pub fn delete_range<K: AsRef<[u8]>, R: RangeBounds<K>>(&mut self, range: R) -> Result<()> {
+        let (lo, hi) = owned_bounds(&range);
+        self.batch.delete_range((lo.clone(), hi.clone()))?;
+        self.delete_range_id(0, lo, hi);
+        Ok(())
+    }
+
+    /// [`Transaction::put`] in `keyspace`.
+    pub fn put_in(
+        &mut self,
+        keyspace: &Keyspace,
+        key: impl AsRef<[u8]>,
+        value: impl AsRef<[u8]>,
+    ) -> Result<()> {
+        let id = self.tree_of(Some(keyspace))?;
+        let (k, v) = (key.as_ref(), value.as_ref());
+        self.batch.put_in(keyspace, k, v);
+        self.write_own(id, k, Own::Put(v.to_vec()));
+        Ok(())
+    }
+
+    /// [`Transaction::delete`] in `keyspace`.
+    pub fn delete_in(&mut self, keyspace: &Keyspace, key: impl AsRef<[u8]>) -> Result<()> {
+        let id = self.tree_of(Some(keyspace))?;
+        let k = key.as_ref();
+        self.batch.delete_in(keyspace, k);
+        self.write_own(id, k, Own::Delete);
+        Ok(())
+    }
+
+    /// [`Transaction::merge`] in `keyspace`.
+    pub fn merge_in(
+        &mut self,
+        keyspace: &Keyspace,
+        key: impl AsRef<[u8]>,
+        operand: impl AsRef<[u8]>,
+    ) -> Result<()> {
+        let id = self.tree_of(Some(keyspace))?;
+        let (k, o) = (key.as_ref(), operand.as_ref());
+        self.merge_id(id, k, o)?;
+        self.batch.merge_in(keyspace, k, o);
+        Ok(())
+    }
+
+    /// [`Transaction::delete_range`] in `keyspace`.
+    pub fn delete_range_in<K: AsRef<[u8]>, R: RangeBounds<K>>(
+        &mut self,
+        keyspace: &Keyspace,
+        range: R,
+    ) -> Result<()> {
+        let id = self.tree_of(Some(keyspace))?;
+        let (lo, hi) = owned_bounds(&range);
+        self.batch.delete_range_in(keyspace, (lo.clone(), hi.clone()))?;
+        self.delete_range_id(id, lo, hi);
+        Ok(())
+    }
+
+    /// Validates and writes the transaction as one atomic batch (see the module docs).
+    ///
+    /// # Errors
+    /// [`Error::Conflict`] if another commit changed what the transaction read
+    /// (serializable) or wrote (snapshot isolation) after its snapshot; nothing is
+    /// written then. Any error [`Db::write_opt`] returns.
+    pub fn commit(self) -> Result<()> {
+        let Transaction { db, snapshot, opts, spaces, trees, batch } = self;
+        if batch.is_empty() {
+            // Nothing to write, and a read-only transaction read one consistent snapshot.
+            return Ok(());
+        }
+        let seqno = snapshot.seqno();
+        let mut checks: Vec<(Arc<Tree>, Check)> = Vec::new();
+        for (id, space) in spaces {
+            let tree = Arc::clone(&trees[&id]);
+            let check = match opts.isolation {
+                Isolation::Serializable => {
+                    Check { keys: space.read_keys, ranges: space.read_ranges }
+                }
+                Isolation::Snapshot => {
+                    Check { keys: space.own.into_keys().collect(), ranges: space.deleted }
+                }
+            };
+            checks.push((tree, check));
+        }
+        let validate = move || -> Result<()> {
+            for (tree, check) in &checks {
+                check.run(tree, seqno)?;
+            }
+            Ok(())
+        };
+        let result = db.write_validated(batch, &opts.write, Box::new(validate));
+        // The snapshot stays registered until the check ran, so every version newer
+        // than it is still there to be found.
+        drop(snapshot);
+        result
+    }
+
+    /// Discards the transaction's writes (as dropping it does).
+    pub fn rollback(self) {}
+}
+
+/// What a commit checks in one keyspace: these keys and ranges must hold no version
+/// (and no range tombstone) newer than the snapshot.
+#[derive(Debug)]
+struct Check {
+    keys: Vec<Vec<u8>>,
+    ranges: Vec<KeyRange>,
+}
+
+impl Check {
+    fn run(&self, tree: &Tree, seqno: u64) -> Result<()> {
+        let view = tree.current_view();
+        for k in &self.keys {
+            if view.newest_seqno(k)? > seqno {
+                return Err(Error::Conflict { keyspace: tree.name().to_string(), key: k.clone() });
+            }
+        }
+        for (lo, hi) in &self.ranges {
+            if let Some(k) = view.changed_in_range(lo, hi, seqno)? {
+                return Err(Error::Conflict { keyspace: tree.name().to_string(), key: k });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// An iterator over what a transaction sees in a key range: its snapshot, with the
+/// transaction's own writes laid over it. Double-ended; an error ends it.
+pub struct TxIter {
+    snap: Option<Iter>,
+    /// An error to yield before anything else.
+    error: Option<Error>,
+    /// The transaction's own keys in range with their values (`None`: deleted), in key
+    /// order.
+    own: std::collections::VecDeque<(Vec<u8>, Option<Value>)>,
+    /// Ranges the transaction deleted: the snapshot's keys in them are gone.
+    deleted: Vec<KeyRange>,
+    snap_front: Option<(Key, Value)>,
+    snap_back: Option<(Key, Value)>,
+    done: bool,
+}
+
+impl std::fmt::Debug for TxIter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TxIter").field("own", &self.own.len()).finish()
+    }
+}
+
+impl TxIter {
+    fn failed(e: Error) -> TxIter {
+        TxIter {
+            snap: None,
+            error: Some(e),
+            own: Default::default(),
+            deleted: Vec::new(),
+            snap_front: None,
+            snap_back: None,
+            done: false,
+        }
+    }
+
+    /// The next snapshot entry from the front that the transaction neither wrote nor
+    /// deleted.
+    fn snap_next(&mut self) -> Option<Result<(Key, Value)>> {
+        loop {
+            let item = match self.snap_front.take() {
+                Some(kv) => kv,
+                None => match self.snap.as_mut().and_then(Iterator::next) {
+                    Some(Ok(kv)) => kv,
+                    Some(Err(e)) => return Some(Err(e)),
+                    None => self.snap_back.take()?,
+                },
+            };
+            if !self.deleted.iter().any(|r| contains(r, &item.0)) {
+                return Some(Ok(item));
+            }
+        }
+    }
+
+    fn snap_next_back(&mut self) -> Option<Result<(Key, Value)>> {
+        loop {
+            let item = match self.snap_back.take() {
+                Some(kv) => kv,
+                None => match self.snap.as_mut().and_then(DoubleEndedIterator::next_back) {
+                    Some(Ok(kv)) => kv,
+                    Some(Err(e)) => return Some(Err(e)),
+                    None => self.snap_front.take()?,
+                },
+            };
+            if !self.deleted.iter().any(|r| contains(r, &item.0)) {
+                return Some(Ok(item));
+            }
+        }
+    }
+}
+
+impl Iterator for TxIter {
+    type Item = Result<(Key, Value)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if let Some(e) = self.error.take() {
+            self.done = true;
+            return Some(Err(e));
+        }
+        while !self.done {
+            let snap = match self.snap_next() {
+                Some(Err(e)) => {
+                    self.done = true;
+                    return Some(Err(e));
+                }
+                other => other.and_then(|r| r.ok()),
+            };
+            let own_key = self.own.front().map(|(k, _)| k.clone());
+            match (snap, own_key) {
+                (None, None) => return None,
+                (Some(s), Some(o)) if o.as_slice() <= &s.0[..] => {
+                    if o.as_slice() < &s.0[..] {
+                        self.snap_front = Some(s);
+                    }
+                    let (k, v) = self.own.pop_front()?;
+                    if let Some(v) = v {
+                        return Some(Ok((Key::from(k), v)));
+                    }
+                }
+                (Some(s), _) => return Some(Ok(s)),
+                (None, Some(_)) => {
+                    let (k, v) = self.own.pop_front()?;
+                    if let Some(v) = v {
+                        return Some(Ok((Key::from(k), v)));
+                    }
+                }
+            }
+        }
+        None
+    }
+}
+
+impl DoubleEndedIterator for TxIter {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        if let Some(e) = self.error.take() {
+            self.done = true;
+            return Some(Err(e));
+        }
+        while !self.done {
+            let snap = match self.snap_next_back() {
+                Some(Err(e)) => {
+                    self.done = true;
+                    return Some(Err(e));
+                }
+                other => other.and_then(|r| r.ok()),
+            };
+            let own_key = self.own.back().map(|(k, _)| k.clone());
+            match (snap, own_key) {
+                (None, None) => return None,
+                (Some(s), Some(o)) if o.as_slice() >= &s.0[..] => {
+                    if o.as_slice() > &s.0[..] {
+                        self.snap_back = Some(s);
+                    }
+                    let (k, v) = self.own.pop_back()?;
+                    if let Some(v) = v {
+                        return Some(Ok((Key::from(k), v)));
+                    }
+                }
+                (Some(s), _) => return Some(Ok(s)),
+                (None, Some(_)) => {
+                    let (k, v) = self.own.pop_back()?;
+                    if let Some(v) = v {
+                        return Some(Ok((Key::from(k), v)));
+                    }
+                }
+            }
+        }
+        None
+    }
+}
