@@ -155,20 +155,36 @@ pub fn srandmember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 pub fn smove(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let (src, dst, member) = (&args[1], &args[2], &args[3]);
+    let (src, dst, member) = (&args[1][..], &args[2][..], &args[3][..]);
+    let mut tx = ctx.tx()?;
     // Redis's order: a missing source answers 0 before any type check.
-    if ctx.typed(src, Kind::Set)?.is_none() {
+    let Some(mut sm) = typed_tx(&mut tx, src, Kind::Set)? else {
+        tx.commit()?;
         return Ok(Reply::Int(0));
+    };
+    let dm = typed_tx(&mut tx, dst, Kind::Set)?;
+    let src_row = meta::field_key(src, sm.coll().map_or(0, |c| c.version), member);
+    let present = tx.get(&src_row)?.is_some();
+    if src == dst || !present {
+        tx.commit()?;
+        return Ok(Reply::Int(i64::from(present)));
     }
-    ctx.typed(dst, Kind::Set)?;
-    if src == dst {
-        return sismember(ctx, &[args[0].clone(), src.clone(), member.clone()]);
+    // One batch: the member leaves the source and joins the destination together.
+    tx.del(&src_row);
+    finish_removal(&mut tx, src, &mut sm, 1)?;
+    let mut dm = dm.unwrap_or_else(|| Meta::collection(Kind::Set, tx.store.new_version()));
+    let dst_row = meta::field_key(dst, dm.coll().map_or(0, |c| c.version), member);
+    if tx.get(&dst_row)?.is_none() {
+        tx.put(&dst_row, b"");
+        if let Some(c) = dm.coll_mut() {
+            c.size += 1;
+            if member < &c.low[..] {
+                c.low = member.to_vec();
+            }
+        }
+        tx.put_meta(dst, &dm);
     }
-    let removed = srem(ctx, &[args[0].clone(), src.clone(), member.clone()])?;
-    if removed != Reply::Int(1) {
-        return Ok(Reply::Int(0));
-    }
-    sadd(ctx, &[args[0].clone(), dst.clone(), member.clone()])?;
+    tx.commit()?;
     Ok(Reply::Int(1))
 }
 
