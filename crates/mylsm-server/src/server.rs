@@ -154,6 +154,7 @@ async fn serve(
 ) -> io::Result<()> {
     let mut conns = JoinSet::new();
     let syncer = tokio::spawn(sync_every_second(Arc::clone(&shared), stop.clone()));
+    let sweeper = tokio::spawn(sweep_expired(Arc::clone(&shared), stop.clone()));
     let mut stop_accept = stop.clone();
     loop {
         tokio::select! {
@@ -179,7 +180,9 @@ async fn serve(
     drop(listener);
     shared.shutting_down.store(true, Ordering::Relaxed);
     while conns.join_next().await.is_some() {}
-    syncer.abort();
+    // Both watch `stop` too: they end after the step they may be in.
+    let _ = syncer.await;
+    let _ = sweeper.await;
     let db = shared.store.db().clone();
     tokio::task::spawn_blocking(move || db.close())
         .await
@@ -206,6 +209,38 @@ async fn sync_every_second(shared: Arc<Shared>, mut stop: watch::Receiver<bool>)
                 eprintln!("mylsm serve: background sync failed: {e}");
             }
         }
+    }
+}
+
+/// Deletes expired keys in the background: one sweep step (a page of keys) every
+/// 100 ms, sooner while steps keep finding expired keys.
+async fn sweep_expired(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+    let mut cursor = Some(crate::store::sweep::SweepCursor::default());
+    let mut pause = Duration::from_millis(100);
+    loop {
+        tokio::select! {
+            _ = stop.wait_for(|s| *s) => return,
+            _ = tokio::time::sleep(pause) => {}
+        }
+        let Some(mut c) = cursor.take() else { return };
+        let sh = Arc::clone(&shared);
+        let Ok((c, result)) = tokio::task::spawn_blocking(move || {
+            let r = sh.store.sweep_step(&mut c);
+            (c, r)
+        })
+        .await
+        else {
+            return;
+        };
+        pause = match result {
+            Ok(n) if n > 0 => Duration::from_millis(1),
+            Ok(_) => Duration::from_millis(100),
+            Err(e) => {
+                eprintln!("mylsm serve: expiry sweep failed: {e}");
+                Duration::from_secs(1)
+            }
+        };
+        cursor = Some(c);
     }
 }
 

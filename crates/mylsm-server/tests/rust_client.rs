@@ -299,6 +299,32 @@ fn expiry_follows_the_clock() {
 }
 
 #[test]
+fn the_sweeper_deletes_keys_nobody_touches() {
+    let server = TestServer::start();
+    let mut con = server.client(false);
+    for i in 0..300 {
+        let _: () =
+            cmd("SET").arg(format!("t{i}")).arg("v").arg("PX").arg(500).query(&mut con).unwrap();
+        let _: () = cmd("RPUSH").arg(format!("l{i}")).arg("a").query(&mut con).unwrap();
+        let _: i64 = cmd("PEXPIRE").arg(format!("l{i}")).arg(500).query(&mut con).unwrap();
+    }
+    let _: () = cmd("SET").arg("keep").arg("v").query(&mut con).unwrap();
+    let _: () = cmd("DEBUG").arg("ADVANCE-CLOCK").arg(10_000).query(&mut con).unwrap();
+    let expired = |con: &mut Connection| {
+        let info: String = cmd("INFO").arg("stats").query(con).unwrap();
+        info.lines()
+            .find_map(|l| l.strip_prefix("expired_keys:"))
+            .and_then(|n| n.trim().parse::<u64>().ok())
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while expired(&mut con) != Some(600) {
+        assert!(std::time::Instant::now() < deadline, "expired_keys: {:?}", expired(&mut con));
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(cmd("DBSIZE").query::<i64>(&mut con).unwrap(), 1);
+}
+
+#[test]
 fn lists_push_pop_and_range() {
     both_protocols(|con, _| {
         assert_eq!(cmd("LPUSH").arg("l").arg("a").arg("b").arg("c").query::<i64>(con).unwrap(), 3);
