@@ -296,11 +296,12 @@ fn table() -> &'static HashMap<&'static str, &'static Command> {
 
 /// The command called `name` (any case).
 pub fn lookup(name: &[u8]) -> Option<&'static Command> {
-    if name.len() > 32 {
-        return None;
-    }
-    let lower = String::from_utf8_lossy(name).to_ascii_lowercase();
-    table().get(lower.as_str()).copied()
+    // Lower-cased on the stack: this runs for every request.
+    let mut buf = [0u8; 32];
+    let lower = buf.get_mut(..name.len())?;
+    lower.copy_from_slice(name);
+    lower.make_ascii_lowercase();
+    table().get(std::str::from_utf8(lower).ok()?).copied()
 }
 
 /// Redis's reply to an unknown command, e.g.
@@ -341,16 +342,11 @@ pub fn execute(shared: &Shared, sess: &mut Session, args: &[Bytes]) -> Reply {
         return Reply::err("ERR empty command");
     }
     shared.count_command();
-    let name = args[0].to_ascii_lowercase();
-    let name = name.as_slice();
-    if !sess.authed
-        && shared.requirepass().is_some()
-        && !matches!(name, b"auth" | b"hello" | b"quit")
-    {
+    let is_any = |names: &[&str]| names.iter().any(|n| is(&args[0], n));
+    if !sess.authed && shared.has_password() && !is_any(&["auth", "hello", "quit"]) {
         return Reply::err("NOAUTH Authentication required.");
     }
-    if sess.multi.is_some() && !matches!(name, b"exec" | b"discard" | b"multi" | b"watch" | b"quit")
-    {
+    if sess.multi.is_some() && !is_any(&["exec", "discard", "multi", "watch", "quit"]) {
         return match resolve(args) {
             Ok(_) => {
                 if let Some(q) = sess.multi.as_mut() {
@@ -368,7 +364,7 @@ pub fn execute(shared: &Shared, sess: &mut Session, args: &[Bytes]) -> Reply {
         Ok(c) => c,
         Err(e) => return e,
     };
-    if name == b"exec" {
+    if cmd.name == "exec" {
         return txn::run_exec(shared, sess);
     }
     let _shared_guard = shared.store.exec_lock.read().unwrap_or_else(|p| p.into_inner());
