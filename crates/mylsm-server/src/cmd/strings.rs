@@ -10,8 +10,9 @@ use crate::resp::{format_double, parse_int, Reply};
 use crate::store::meta::{Body, Kind, Meta};
 use crate::store::Tx;
 
-/// The largest string SETRANGE and APPEND may build (Redis: `proto-max-bulk-len`).
-const MAX_STRING: usize = 512 << 20;
+/// The largest string SETRANGE, APPEND and SETBIT may build: what the engine can store
+/// with the envelope (Redis's limit, `proto-max-bulk-len`, is 512 MiB).
+const MAX_STRING: usize = mylsm::MAX_VALUE_LEN - 16;
 
 /// A string's value and expiry.
 type StringValue = (Vec<u8>, Option<u64>);
@@ -368,7 +369,7 @@ pub fn incrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 /// A bit offset as SETBIT and GETBIT take it: 0 ..= 2^32 - 1.
 fn bit_offset(arg: &[u8]) -> Result<usize, Reply> {
     match parse_int(arg) {
-        Some(n) if (0..1 << 32).contains(&n) => Ok(n as usize),
+        Some(n) if (0..1 << 32).contains(&n) && (n as usize) / 8 < MAX_STRING => Ok(n as usize),
         _ => Err(Reply::err("ERR bit offset is not an integer or out of range")),
     }
 }
