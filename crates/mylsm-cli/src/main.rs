@@ -199,6 +199,9 @@ struct ServeArgs {
     /// The most clients connected at once.
     #[arg(long, default_value_t = 10_000)]
     maxclients: usize,
+    /// Also serve `GET /metrics` (Prometheus text) on this port; 0 picks a free one.
+    #[arg(long, value_name = "PORT")]
+    metrics_port: Option<u16>,
     /// Allow DEBUG ADVANCE-CLOCK, which moves the expiry clock (tests only).
     #[arg(long, hide = true)]
     enable_debug_command: bool,
@@ -445,6 +448,7 @@ fn serve(dir: &Path, a: ServeArgs) -> Result<(), CliError> {
             .ok_or_else(|| CliError::Input(format!("bad --appendfsync {}", a.appendfsync)))?,
         requirepass: a.requirepass,
         maxclients: a.maxclients,
+        metrics_port: a.metrics_port,
         enable_debug_command: a.enable_debug_command,
         ..mylsm_server::Config::default()
     };

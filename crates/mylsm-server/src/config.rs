@@ -58,6 +58,9 @@ pub struct Config {
     /// The most bytes of unparsed requests one connection may buffer (Redis:
     /// `client-query-buffer-limit`); past it the connection is closed. Default: 1 GiB.
     pub max_query_buffer: usize,
+    /// Serves `GET /metrics` (Prometheus text) on this port of `bind`; 0 picks a free
+    /// one. Default: none.
+    pub metrics_port: Option<u16>,
     /// Allows `DEBUG ADVANCE-CLOCK ms`, which moves the expiry clock of the whole
     /// server (for tests). Default: off.
     pub enable_debug_command: bool,
@@ -74,6 +77,7 @@ impl Default for Config {
             maxclients: 10_000,
             limits: Limits::default(),
             max_query_buffer: 1 << 30,
+            metrics_port: None,
             enable_debug_command: false,
         }
     }

@@ -12,6 +12,7 @@
 
 mod cmd;
 mod config;
+mod metrics;
 pub mod resp;
 mod server;
 mod shared;

@@ -37,6 +37,7 @@ const MAX_BATCH: usize = 1024;
 #[derive(Debug)]
 pub struct Server {
     addr: SocketAddr,
+    metrics_addr: Option<SocketAddr>,
     stop: watch::Sender<bool>,
     thread: Option<std::thread::JoinHandle<io::Result<()>>>,
 }
@@ -49,26 +50,32 @@ impl Server {
         let thread = std::thread::Builder::new().name("mylsm-server".into()).spawn(move || {
             let rt = runtime()?;
             rt.block_on(async move {
-                let (listener, shared) = match open(config).await {
+                let (listeners, shared) = match open(config).await {
                     Ok(v) => v,
                     Err(e) => {
                         let _ = ready_tx.send(Err(io::Error::new(e.kind(), e.to_string())));
                         return Err(e);
                     }
                 };
-                let _ = ready_tx.send(listener.local_addr());
-                serve(listener, shared, stop_rx).await
+                let addrs = listeners.addrs();
+                let _ = ready_tx.send(addrs);
+                serve(listeners, shared, stop_rx).await
             })
         })?;
-        let addr = ready_rx
+        let (addr, metrics_addr) = ready_rx
             .recv()
             .map_err(|_| io::Error::other("the server thread ended before it listened"))??;
-        Ok(Server { addr, stop, thread: Some(thread) })
+        Ok(Server { addr, metrics_addr, stop, thread: Some(thread) })
     }
 
     /// The address it listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The address of `GET /metrics`, if `Config::metrics_port` asked for one.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
     /// Stops accepting, lets in-flight commands finish, closes the database.
@@ -98,8 +105,12 @@ fn runtime() -> io::Result<tokio::runtime::Runtime> {
 /// Serves `config` until SIGTERM or SIGINT, printing `listening on ADDR` once bound.
 pub fn run(config: Config) -> io::Result<()> {
     runtime()?.block_on(async move {
-        let (listener, shared) = open(config).await?;
-        println!("listening on {}", listener.local_addr()?);
+        let (listeners, shared) = open(config).await?;
+        let (addr, metrics) = listeners.addrs()?;
+        println!("listening on {addr}");
+        if let Some(m) = metrics {
+            println!("metrics on http://{m}/metrics");
+        }
         use std::io::Write as _;
         let _ = std::io::stdout().flush();
         let (stop, stop_rx) = watch::channel(false);
@@ -108,7 +119,7 @@ pub fn run(config: Config) -> io::Result<()> {
             eprintln!("mylsm serve: shutting down");
             let _ = stop.send(true);
         });
-        serve(listener, shared, stop_rx).await
+        serve(listeners, shared, stop_rx).await
     })
 }
 
@@ -134,26 +145,47 @@ async fn wait_for_signal() {
     }
 }
 
+/// The bound sockets: the RESP port and, optionally, the metrics port.
+struct Listeners {
+    resp: TcpListener,
+    metrics: Option<TcpListener>,
+}
+
+impl Listeners {
+    fn addrs(&self) -> io::Result<(SocketAddr, Option<SocketAddr>)> {
+        Ok((self.resp.local_addr()?, self.metrics.as_ref().map(|m| m.local_addr()).transpose()?))
+    }
+}
+
 /// Opens the database (on the blocking pool: recovery reads files) and binds.
-async fn open(config: Config) -> io::Result<(TcpListener, Arc<Shared>)> {
+async fn open(config: Config) -> io::Result<(Listeners, Arc<Shared>)> {
     let dir = config.db_dir.clone();
     let sync = config.appendfsync == AppendFsync::Always;
     let db = tokio::task::spawn_blocking(move || mylsm::Db::open(dir, mylsm::Options::default()))
         .await
         .map_err(io::Error::other)?
         .map_err(|e| io::Error::other(format!("cannot open the database: {e}")))?;
-    let listener = TcpListener::bind((config.bind.as_str(), config.port)).await?;
+    let resp = TcpListener::bind((config.bind.as_str(), config.port)).await?;
+    let metrics = match config.metrics_port {
+        Some(port) => Some(TcpListener::bind((config.bind.as_str(), port)).await?),
+        None => None,
+    };
     let shared = Arc::new(Shared::new(Store::new(db, sync), config));
-    Ok((listener, shared))
+    Ok((Listeners { resp, metrics }, shared))
 }
 
 async fn serve(
-    listener: TcpListener,
+    listeners: Listeners,
     shared: Arc<Shared>,
     stop: watch::Receiver<bool>,
 ) -> io::Result<()> {
+    let Listeners { resp: listener, metrics } = listeners;
+    if let Some(m) = metrics {
+        tokio::spawn(crate::metrics::serve(m, Arc::clone(&shared), stop.clone()));
+    }
     let mut conns = JoinSet::new();
     let syncer = tokio::spawn(sync_every_second(Arc::clone(&shared), stop.clone()));
+    let sweeper = tokio::spawn(sweep_expired(Arc::clone(&shared), stop.clone()));
     let mut stop_accept = stop.clone();
     loop {
         tokio::select! {
@@ -179,7 +211,9 @@ async fn serve(
     drop(listener);
     shared.shutting_down.store(true, Ordering::Relaxed);
     while conns.join_next().await.is_some() {}
-    syncer.abort();
+    // Both watch `stop` too: they end after the step they may be in.
+    let _ = syncer.await;
+    let _ = sweeper.await;
     let db = shared.store.db().clone();
     tokio::task::spawn_blocking(move || db.close())
         .await
@@ -206,6 +240,38 @@ async fn sync_every_second(shared: Arc<Shared>, mut stop: watch::Receiver<bool>)
                 eprintln!("mylsm serve: background sync failed: {e}");
             }
         }
+    }
+}
+
+/// Deletes expired keys in the background: one sweep step (a page of keys) every
+/// 100 ms, sooner while steps keep finding expired keys.
+async fn sweep_expired(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+    let mut cursor = Some(crate::store::sweep::SweepCursor::default());
+    let mut pause = Duration::from_millis(100);
+    loop {
+        tokio::select! {
+            _ = stop.wait_for(|s| *s) => return,
+            _ = tokio::time::sleep(pause) => {}
+        }
+        let Some(mut c) = cursor.take() else { return };
+        let sh = Arc::clone(&shared);
+        let Ok((c, result)) = tokio::task::spawn_blocking(move || {
+            let r = sh.store.sweep_step(&mut c);
+            (c, r)
+        })
+        .await
+        else {
+            return;
+        };
+        pause = match result {
+            Ok(n) if n > 0 => Duration::from_millis(1),
+            Ok(_) => Duration::from_millis(100),
+            Err(e) => {
+                eprintln!("mylsm serve: expiry sweep failed: {e}");
+                Duration::from_secs(1)
+            }
+        };
+        cursor = Some(c);
     }
 }
 

@@ -61,6 +61,11 @@ impl Shared {
         self.requirepass.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
+    /// Whether AUTH is required (without copying the password).
+    pub fn has_password(&self) -> bool {
+        self.requirepass.read().unwrap_or_else(|p| p.into_inner()).is_some()
+    }
+
     pub fn appendfsync(&self) -> AppendFsync {
         *self.appendfsync.lock().unwrap_or_else(|p| p.into_inner())
     }

@@ -131,3 +131,21 @@ fn too_many_clients_are_refused_with_redis_error() {
     std::thread::sleep(Duration::from_millis(200));
     assert_still_serves(addr);
 }
+
+#[test]
+fn metrics_are_served_in_prometheus_text() {
+    let server = TestServer::start_with(|c| c.metrics_port = Some(0));
+    let mut s = connect(server.addr());
+    assert_eq!(roundtrip(&mut s, b"SET k v\r\n"), "+OK\r\n");
+    let metrics = server.server.as_ref().and_then(|s| s.metrics_addr()).expect("metrics address");
+    let page = send_and_read_to_close(metrics, b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert!(page.starts_with("HTTP/1.1 200 OK\r\n"), "{page}");
+    assert!(page.contains("\nmylsm_server_commands_total "), "{page}");
+    assert!(page.contains("# TYPE mylsm_wal_syncs_total counter\n"), "{page}");
+    assert!(page.contains("mylsm_level_files{level=\"0\"} "), "{page}");
+    let other = send_and_read_to_close(metrics, b"GET / HTTP/1.1\r\n\r\n");
+    assert!(other.starts_with("HTTP/1.1 404"), "{other}");
+    // Garbage on the metrics port is answered and closed too.
+    let junk = send_and_read_to_close(metrics, &[0xff; 9000]);
+    assert!(junk.starts_with("HTTP/1.1 404"), "{junk}");
+}

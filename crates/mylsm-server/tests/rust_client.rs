@@ -17,6 +17,16 @@ fn error_of(con: &mut Connection, c: &mut redis::Cmd) -> String {
     }
 }
 
+/// A connection whose connect and reads give up after a while, so no test can hang.
+fn connect(url: &str) -> Connection {
+    let con = redis::Client::open(url)
+        .unwrap()
+        .get_connection_with_timeout(std::time::Duration::from_secs(10))
+        .unwrap();
+    con.set_read_timeout(Some(std::time::Duration::from_secs(30))).unwrap();
+    con
+}
+
 fn both_protocols(f: impl Fn(&mut Connection, bool)) {
     let server = TestServer::start();
     for resp3 in [false, true] {
@@ -289,6 +299,32 @@ fn expiry_follows_the_clock() {
 }
 
 #[test]
+fn the_sweeper_deletes_keys_nobody_touches() {
+    let server = TestServer::start();
+    let mut con = server.client(false);
+    for i in 0..300 {
+        let _: () =
+            cmd("SET").arg(format!("t{i}")).arg("v").arg("PX").arg(500).query(&mut con).unwrap();
+        let _: () = cmd("RPUSH").arg(format!("l{i}")).arg("a").query(&mut con).unwrap();
+        let _: i64 = cmd("PEXPIRE").arg(format!("l{i}")).arg(500).query(&mut con).unwrap();
+    }
+    let _: () = cmd("SET").arg("keep").arg("v").query(&mut con).unwrap();
+    let _: () = cmd("DEBUG").arg("ADVANCE-CLOCK").arg(10_000).query(&mut con).unwrap();
+    let expired = |con: &mut Connection| {
+        let info: String = cmd("INFO").arg("stats").query(con).unwrap();
+        info.lines()
+            .find_map(|l| l.strip_prefix("expired_keys:"))
+            .and_then(|n| n.trim().parse::<u64>().ok())
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while expired(&mut con) != Some(600) {
+        assert!(std::time::Instant::now() < deadline, "expired_keys: {:?}", expired(&mut con));
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(cmd("DBSIZE").query::<i64>(&mut con).unwrap(), 1);
+}
+
+#[test]
 fn lists_push_pop_and_range() {
     both_protocols(|con, _| {
         assert_eq!(cmd("LPUSH").arg("l").arg("a").arg("b").arg("c").query::<i64>(con).unwrap(), 3);
@@ -528,7 +564,7 @@ fn concurrent_increments_are_atomic() {
         .map(|_| {
             let url = server.url(false);
             std::thread::spawn(move || {
-                let mut con = redis::Client::open(url).unwrap().get_connection().unwrap();
+                let mut con = connect(&url);
                 for _ in 0..250 {
                     let _: i64 = cmd("INCR").arg("counter").query(&mut con).unwrap();
                     let _: i64 = cmd("APPEND").arg("log").arg("x").query(&mut con).unwrap();
@@ -553,8 +589,7 @@ fn concurrent_increments_are_atomic() {
 #[test]
 fn requirepass_demands_auth() {
     let server = TestServer::start_with(|c| c.requirepass = Some("secret".into()));
-    let client = redis::Client::open(server.url(false)).unwrap();
-    let mut con = client.get_connection().unwrap();
+    let mut con = connect(&server.url(false));
     assert_eq!(error_of(&mut con, cmd("GET").arg("k")), "NOAUTH Authentication required.");
     assert_eq!(
         error_of(&mut con, cmd("AUTH").arg("wrong")),
@@ -563,7 +598,7 @@ fn requirepass_demands_auth() {
     let _: () = cmd("AUTH").arg("secret").query(&mut con).unwrap();
     let _: () = cmd("SET").arg("k").arg("v").query(&mut con).unwrap();
     let url = format!("redis://:secret@{}/?protocol=resp3", server.addr());
-    let mut con3 = redis::Client::open(url).unwrap().get_connection().unwrap();
+    let mut con3 = connect(&url);
     assert_eq!(cmd("GET").arg("k").query::<String>(&mut con3).unwrap(), "v");
 }
 
@@ -585,10 +620,7 @@ fn data_survives_a_clean_restart() {
         ..mylsm_server::Config::default()
     })
     .unwrap();
-    let mut con = redis::Client::open(format!("redis://{}/", again.addr()))
-        .unwrap()
-        .get_connection()
-        .unwrap();
+    let mut con = connect(&format!("redis://{}/", again.addr()));
     assert_eq!(cmd("GET").arg("s").query::<String>(&mut con).unwrap(), "v");
     assert_eq!(
         cmd("LRANGE").arg("l").arg(0).arg(-1).query::<Vec<String>>(&mut con).unwrap(),

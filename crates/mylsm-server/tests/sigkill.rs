@@ -1,5 +1,6 @@
 //! With `appendfsync always`, every write the server acknowledged survives a SIGKILL
-//! of the server process, through a loop of kills and restarts.
+//! of the server process, through a loop of kills and restarts; with `appendfsync no`,
+//! SIGTERM closes the server cleanly and loses nothing.
 //!
 //! The server runs in a child process: this test binary itself, started again with
 //! `MYLSM_SERVER_CHILD_DIR` set, where `child_server` serves until it is killed.
@@ -13,6 +14,7 @@ use std::time::Duration;
 use redis::cmd;
 
 const CHILD_ENV: &str = "MYLSM_SERVER_CHILD_DIR";
+const CHILD_FSYNC_ENV: &str = "MYLSM_SERVER_CHILD_FSYNC";
 
 /// The body of the child process; does nothing in a normal test run.
 #[test]
@@ -21,18 +23,27 @@ fn child_server() {
     let config = mylsm_server::Config {
         db_dir: dir.into(),
         port: 0,
-        appendfsync: mylsm_server::AppendFsync::Always,
+        appendfsync: std::env::var(CHILD_FSYNC_ENV)
+            .ok()
+            .and_then(|s| mylsm_server::AppendFsync::parse(&s))
+            .unwrap_or(mylsm_server::AppendFsync::Always),
         ..mylsm_server::Config::default()
     };
     mylsm_server::run(config).expect("serves");
 }
 
-/// Starts the child server on `dir` and returns it with its address.
+/// Starts the child server on `dir` (appendfsync always) and returns it with its
+/// address.
 fn start(dir: &std::path::Path) -> (Child, String) {
+    start_with(dir, "always")
+}
+
+fn start_with(dir: &std::path::Path, appendfsync: &str) -> (Child, String) {
     let exe = std::env::current_exe().expect("test binary");
     let mut child = Command::new(exe)
         .args(["--exact", "child_server", "--nocapture", "--test-threads=1"])
         .env(CHILD_ENV, dir)
+        .env(CHILD_FSYNC_ENV, appendfsync)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -117,4 +128,30 @@ fn acknowledged_writes_survive_sigkill() {
         child.kill().expect("SIGKILL");
         let _ = child.wait();
     }
+}
+
+#[test]
+fn sigterm_finishes_in_flight_work_and_closes_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, addr) = start_with(dir.path(), "no");
+    let mut con = connect(&addr);
+    // A pipeline of writes, answered in full before the signal.
+    let mut pipe = redis::pipe();
+    for i in 0..2000 {
+        pipe.cmd("SET").arg(format!("k{i}")).arg(i).ignore();
+    }
+    pipe.cmd("DBSIZE");
+    let (n,): (u64,) = pipe.query(&mut con).unwrap();
+    assert_eq!(n, 2000);
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let exited = child.wait().unwrap();
+    assert!(exited.success(), "the server exits cleanly on SIGTERM: {exited:?}");
+    // Closed cleanly: nothing lost though nothing was synced before the signal.
+    let (mut child, addr) = start_with(dir.path(), "no");
+    let mut con = connect(&addr);
+    assert_eq!(redis::cmd("DBSIZE").query::<u64>(&mut con).unwrap(), 2000);
+    assert_eq!(redis::cmd("GET").arg("k1999").query::<u64>(&mut con).unwrap(), 1999);
+    child.kill().unwrap();
+    let _ = child.wait();
 }

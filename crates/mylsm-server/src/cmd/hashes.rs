@@ -194,3 +194,38 @@ pub fn hincrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     tx.commit()?;
     Ok(Reply::Int(n))
 }
+
+pub fn hstrlen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let Some((version, _)) = hash_version(ctx, &args[1])? else { return Ok(Reply::Int(0)) };
+    let Some(ks) = ctx.shared.store.keyspace(ctx.db()) else { return Ok(Reply::Int(0)) };
+    let v = ks.get(meta::field_key(&args[1], version, &args[2]))?;
+    Ok(Reply::Int(v.map_or(0, |v| v.len() as i64)))
+}
+
+pub fn hincrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let delta = super::float_arg(&args[3])?;
+    let mut tx = ctx.tx()?;
+    let mut m = typed_tx(&mut tx, &args[1], Kind::Hash)?
+        .unwrap_or_else(|| Meta::collection(Kind::Hash, tx.store.new_version()));
+    let version = m.coll().map_or(0, |c| c.version);
+    let row = meta::field_key(&args[1], version, &args[2]);
+    let old = tx.get(&row)?;
+    let n = match &old {
+        Some(v) => super::parse_float(v).ok_or(Reply::err("ERR hash value is not a float"))?,
+        None => 0.0,
+    };
+    let sum = n + delta;
+    if !sum.is_finite() {
+        return Err(Reply::err("ERR increment would produce NaN or Infinity"));
+    }
+    let text = crate::resp::format_double(sum);
+    tx.put(&row, text.as_bytes());
+    if old.is_none() {
+        if let Some(c) = m.coll_mut() {
+            c.size += 1;
+        }
+        tx.put_meta(&args[1], &m);
+    }
+    tx.commit()?;
+    Ok(Reply::bulk(text))
+}

@@ -134,28 +134,34 @@ fn rename_with(ctx: &mut Ctx<'_>, args: &[Bytes], nx: bool) -> CmdResult {
     if let Some(old) = &old_dst {
         tx.delete(dst, old)?;
     }
-    let mut moved = m.clone();
-    if let Some(c) = m.coll() {
-        // A collection's rows are keyed by its name: copy them under a new version.
-        let version = tx.store.new_version();
-        if let Some(nc) = moved.coll_mut() {
-            nc.version = version;
-        }
-        let from = meta::sub_prefix_all(src, c.version);
-        let to = meta::sub_prefix_all(dst, version);
-        let rows: Vec<(Vec<u8>, Vec<u8>)> = tx
-            .ks
-            .prefix(&from)
-            .map(|r| r.map(|(k, v)| ([&to[..], &k[from.len()..]].concat(), v.to_vec())))
-            .collect::<mylsm::Result<_>>()?;
-        for (k, v) in rows {
-            tx.put(&k, &v);
-        }
-    }
+    let moved = clone_rows(&mut tx, src, &m, dst)?;
     tx.delete(src, &m)?;
     tx.put_meta(dst, &moved);
     tx.commit()?;
     Ok(if nx { Reply::Int(1) } else { Reply::OK })
+}
+
+/// Copies the rows of collection `src` (metadata `m`) to `dst` under a new version, as
+/// a collection's rows are keyed by its name; returns the metadata for `dst`, which the
+/// caller writes. A string has no rows: its metadata is the copy.
+fn clone_rows(tx: &mut Tx<'_>, src: &[u8], m: &Meta, dst: &[u8]) -> Result<Meta, Reply> {
+    let mut copy = m.clone();
+    let Some(c) = m.coll() else { return Ok(copy) };
+    let version = tx.store.new_version();
+    if let Some(nc) = copy.coll_mut() {
+        nc.version = version;
+    }
+    let from = meta::sub_prefix_all(src, c.version);
+    let to = meta::sub_prefix_all(dst, version);
+    let rows: Vec<(Vec<u8>, Vec<u8>)> = tx
+        .ks
+        .prefix(&from)
+        .map(|r| r.map(|(k, v)| ([&to[..], &k[from.len()..]].concat(), v.to_vec())))
+        .collect::<mylsm::Result<_>>()?;
+    for (k, v) in rows {
+        tx.put(&k, &v);
+    }
+    Ok(copy)
 }
 
 pub fn rename(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
@@ -402,6 +408,41 @@ fn class_match(pattern: &[u8], p: usize, c: u8) -> Option<(bool, usize)> {
         }
     }
     Some((matched != negate, j + 1))
+}
+
+pub fn touch(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    exists(ctx, args)
+}
+
+/// COPY src dst [REPLACE] (DB is not supported: it would take another database's
+/// key locks out of order).
+pub fn copy(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let replace = match &args[3..] {
+        [] => false,
+        [r] if is(r, "REPLACE") => true,
+        _ => return Err(Reply::err(SYNTAX)),
+    };
+    let (src, dst) = (&args[1][..], &args[2][..]);
+    if src == dst {
+        return Err(Reply::err("ERR source and destination objects are the same"));
+    }
+    let mut tx = ctx.tx()?;
+    let Some(m) = tx.meta(src)? else {
+        tx.commit()?;
+        return Ok(Reply::Int(0));
+    };
+    let old_dst = tx.meta(dst)?;
+    if old_dst.is_some() && !replace {
+        tx.commit()?;
+        return Ok(Reply::Int(0));
+    }
+    if let Some(old) = &old_dst {
+        tx.delete(dst, old)?;
+    }
+    let copied = clone_rows(&mut tx, src, &m, dst)?;
+    tx.put_meta(dst, &copied);
+    tx.commit()?;
+    Ok(Reply::Int(1))
 }
 
 #[cfg(test)]

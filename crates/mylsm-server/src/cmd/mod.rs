@@ -187,6 +187,9 @@ pub static COMMANDS: &[Command] = commands! {
     "incrby", 3, W, ONE, strings::incrby;
     "decrby", 3, W, ONE, strings::decrby;
     "incrbyfloat", 3, W, ONE, strings::incrbyfloat;
+    "getbit", 3, R, ONE, strings::getbit;
+    "setbit", 4, W, ONE, strings::setbit;
+    "bitcount", -2, R, ONE, strings::bitcount;
     // Keys (tier 1) and expiry (tier 2).
     "del", -2, W, ALL, keys::del;
     "unlink", -2, W, ALL, keys::del;
@@ -197,6 +200,8 @@ pub static COMMANDS: &[Command] = commands! {
     "rename", 3, W, (1, 2, 1), keys::rename;
     "renamenx", 3, W, (1, 2, 1), keys::renamenx;
     "randomkey", 1, R, NONE, keys::randomkey;
+    "touch", -2, R, ALL, keys::touch;
+    "copy", -3, W, (1, 2, 1), keys::copy;
     "expire", -3, W, ONE, keys::expire;
     "pexpire", -3, W, ONE, keys::pexpire;
     "expireat", -3, W, ONE, keys::expireat;
@@ -222,12 +227,30 @@ pub static COMMANDS: &[Command] = commands! {
     "lrange", 4, R, ONE, lists::lrange;
     "llen", 2, R, ONE, lists::llen;
     "lindex", 3, R, ONE, lists::lindex;
+    "lset", 4, W, ONE, lists::lset;
+    "ltrim", 4, W, ONE, lists::ltrim;
+    "lrem", 4, W, ONE, lists::lrem;
+    "linsert", 5, W, ONE, lists::linsert;
+    "lpos", -3, R, ONE, lists::lpos;
+    "rpoplpush", 3, W, (1, 2, 1), lists::rpoplpush;
+    "lmove", 5, W, (1, 2, 1), lists::lmove;
     "sadd", -3, W, ONE, sets::sadd;
     "srem", -3, W, ONE, sets::srem;
     "spop", -2, W, ONE, sets::spop;
     "smembers", 2, R, ONE, sets::smembers;
     "scard", 2, R, ONE, sets::scard;
     "sismember", 3, R, ONE, sets::sismember;
+    "smismember", -3, R, ONE, sets::smismember;
+    "srandmember", -2, R, ONE, sets::srandmember;
+    "smove", 4, W, (1, 2, 1), sets::smove;
+    "sinter", -2, R, ALL, sets::sinter;
+    "sunion", -2, R, ALL, sets::sunion;
+    "sdiff", -2, R, ALL, sets::sdiff;
+    "sinterstore", -3, W, ALL, sets::sinterstore;
+    "sunionstore", -3, W, ALL, sets::sunionstore;
+    "sdiffstore", -3, W, ALL, sets::sdiffstore;
+    "sintercard", -3, R, NONE, sets::sintercard;
+    "sscan", -3, R, ONE, sets::sscan;
     "hset", -4, W, ONE, hashes::hset;
     "hmset", -4, W, ONE, hashes::hmset;
     "hsetnx", 4, W, ONE, hashes::hsetnx;
@@ -240,6 +263,8 @@ pub static COMMANDS: &[Command] = commands! {
     "hlen", 2, R, ONE, hashes::hlen;
     "hexists", 3, R, ONE, hashes::hexists;
     "hincrby", 4, W, ONE, hashes::hincrby;
+    "hincrbyfloat", 4, W, ONE, hashes::hincrbyfloat;
+    "hstrlen", 3, R, ONE, hashes::hstrlen;
     "zadd", -4, W, ONE, zsets::zadd;
     "zrem", -3, W, ONE, zsets::zrem;
     "zscore", 3, R, ONE, zsets::zscore;
@@ -247,6 +272,21 @@ pub static COMMANDS: &[Command] = commands! {
     "zrange", -4, R, ONE, zsets::zrange;
     "zpopmin", -2, W, ONE, zsets::zpopmin;
     "zpopmax", -2, W, ONE, zsets::zpopmax;
+    "zrangebyscore", -4, R, ONE, zsets::zrangebyscore;
+    "zrevrangebyscore", -4, R, ONE, zsets::zrevrangebyscore;
+    "zrevrange", -4, R, ONE, zsets::zrevrange;
+    "zrangebylex", -4, R, ONE, zsets::zrangebylex;
+    "zrevrangebylex", -4, R, ONE, zsets::zrevrangebylex;
+    "zcount", 4, R, ONE, zsets::zcount;
+    "zlexcount", 4, R, ONE, zsets::zlexcount;
+    "zremrangebyscore", 4, W, ONE, zsets::zremrangebyscore;
+    "zremrangebyrank", 4, W, ONE, zsets::zremrangebyrank;
+    "zremrangebylex", 4, W, ONE, zsets::zremrangebylex;
+    "zincrby", 4, W, ONE, zsets::zincrby;
+    "zmscore", -3, R, ONE, zsets::zmscore;
+    "zrank", -3, R, ONE, zsets::zrank;
+    "zrevrank", -3, R, ONE, zsets::zrevrank;
+    "zscan", -3, R, ONE, zsets::zscan;
 };
 
 fn table() -> &'static HashMap<&'static str, &'static Command> {
@@ -256,11 +296,12 @@ fn table() -> &'static HashMap<&'static str, &'static Command> {
 
 /// The command called `name` (any case).
 pub fn lookup(name: &[u8]) -> Option<&'static Command> {
-    if name.len() > 32 {
-        return None;
-    }
-    let lower = String::from_utf8_lossy(name).to_ascii_lowercase();
-    table().get(lower.as_str()).copied()
+    // Lower-cased on the stack: this runs for every request.
+    let mut buf = [0u8; 32];
+    let lower = buf.get_mut(..name.len())?;
+    lower.copy_from_slice(name);
+    lower.make_ascii_lowercase();
+    table().get(std::str::from_utf8(lower).ok()?).copied()
 }
 
 /// Redis's reply to an unknown command, e.g.
@@ -301,16 +342,11 @@ pub fn execute(shared: &Shared, sess: &mut Session, args: &[Bytes]) -> Reply {
         return Reply::err("ERR empty command");
     }
     shared.count_command();
-    let name = args[0].to_ascii_lowercase();
-    let name = name.as_slice();
-    if !sess.authed
-        && shared.requirepass().is_some()
-        && !matches!(name, b"auth" | b"hello" | b"quit")
-    {
+    let is_any = |names: &[&str]| names.iter().any(|n| is(&args[0], n));
+    if !sess.authed && shared.has_password() && !is_any(&["auth", "hello", "quit"]) {
         return Reply::err("NOAUTH Authentication required.");
     }
-    if sess.multi.is_some() && !matches!(name, b"exec" | b"discard" | b"multi" | b"watch" | b"quit")
-    {
+    if sess.multi.is_some() && !is_any(&["exec", "discard", "multi", "watch", "quit"]) {
         return match resolve(args) {
             Ok(_) => {
                 if let Some(q) = sess.multi.as_mut() {
@@ -328,7 +364,7 @@ pub fn execute(shared: &Shared, sess: &mut Session, args: &[Bytes]) -> Reply {
         Ok(c) => c,
         Err(e) => return e,
     };
-    if name == b"exec" {
+    if cmd.name == "exec" {
         return txn::run_exec(shared, sess);
     }
     let _shared_guard = shared.store.exec_lock.read().unwrap_or_else(|p| p.into_inner());

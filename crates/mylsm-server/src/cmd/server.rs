@@ -278,10 +278,11 @@ pub fn info(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         let _ = write!(
             out,
             "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\n\
-             rejected_connections:{}\r\n\r\n",
+             rejected_connections:{}\r\nexpired_keys:{}\r\n\r\n",
             sh.total_connections.load(Ordering::Relaxed),
             sh.total_commands.load(Ordering::Relaxed),
             sh.rejected_connections.load(Ordering::Relaxed),
+            sh.store.expired_keys.load(Ordering::Relaxed),
         );
     }
     if want("engine") || want("mylsm") {

@@ -10,8 +10,9 @@ use crate::resp::{format_double, parse_int, Reply};
 use crate::store::meta::{Body, Kind, Meta};
 use crate::store::Tx;
 
-/// The largest string SETRANGE and APPEND may build (Redis: `proto-max-bulk-len`).
-const MAX_STRING: usize = 512 << 20;
+/// The largest string SETRANGE, APPEND and SETBIT may build: what the engine can store
+/// with the envelope (Redis's limit, `proto-max-bulk-len`, is 512 MiB).
+const MAX_STRING: usize = mylsm::MAX_VALUE_LEN - 16;
 
 /// A string's value and expiry.
 type StringValue = (Vec<u8>, Option<u64>);
@@ -363,4 +364,72 @@ pub fn incrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     put_string(&mut tx, &args[1], old.as_ref(), text.clone(), at)?;
     tx.commit()?;
     Ok(Reply::bulk(text))
+}
+
+/// A bit offset as SETBIT and GETBIT take it: 0 ..= 2^32 - 1.
+fn bit_offset(arg: &[u8]) -> Result<usize, Reply> {
+    match parse_int(arg) {
+        Some(n) if (0..1 << 32).contains(&n) && (n as usize) / 8 < MAX_STRING => Ok(n as usize),
+        _ => Err(Reply::err("ERR bit offset is not an integer or out of range")),
+    }
+}
+
+pub fn getbit(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let offset = bit_offset(&args[2])?;
+    let value = string_of(ctx.meta(&args[1])?)?.map(|(v, _)| v).unwrap_or_default();
+    let bit = value.get(offset / 8).map_or(0, |b| (b >> (7 - offset % 8)) & 1);
+    Ok(Reply::Int(i64::from(bit)))
+}
+
+pub fn setbit(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let offset = bit_offset(&args[2])?;
+    let on = match &args[3][..] {
+        b"0" => false,
+        b"1" => true,
+        _ => return Err(Reply::err("ERR bit is not an integer or out of range")),
+    };
+    let mut tx = ctx.tx()?;
+    let old = tx.meta(&args[1])?;
+    let (mut value, at) = string_of(old.clone())?.unwrap_or_default();
+    if value.len() <= offset / 8 {
+        value.resize(offset / 8 + 1, 0);
+    }
+    let mask = 1u8 << (7 - offset % 8);
+    let was = value[offset / 8] & mask != 0;
+    if on {
+        value[offset / 8] |= mask;
+    } else {
+        value[offset / 8] &= !mask;
+    }
+    put_string(&mut tx, &args[1], old.as_ref(), value, at)?;
+    tx.commit()?;
+    Ok(Reply::Int(i64::from(was)))
+}
+
+pub fn bitcount(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let value = string_of(ctx.meta(&args[1])?)?.map(|(v, _)| v).unwrap_or_default();
+    let ones = |bytes: &[u8]| bytes.iter().map(|b| i64::from(b.count_ones())).sum::<i64>();
+    match args.len() {
+        2 => Ok(Reply::Int(ones(&value))),
+        4 | 5 => {
+            let (start, end) = (int_arg(&args[2])?, int_arg(&args[3])?);
+            let bits = match args.get(4) {
+                None => false,
+                Some(u) if is(u, "BYTE") => false,
+                Some(u) if is(u, "BIT") => true,
+                Some(_) => return Err(Reply::err(SYNTAX)),
+            };
+            let len = if bits { value.len() as u64 * 8 } else { value.len() as u64 };
+            let Some((from, to)) = super::clamp_range(start, end, len) else {
+                return Ok(Reply::Int(0));
+            };
+            if !bits {
+                return Ok(Reply::Int(ones(&value[from as usize..=to as usize])));
+            }
+            let n =
+                (from..=to).filter(|&i| (value[(i / 8) as usize] >> (7 - i % 8)) & 1 == 1).count();
+            Ok(Reply::Int(n as i64))
+        }
+        _ => Err(Reply::err(SYNTAX)),
+    }
 }

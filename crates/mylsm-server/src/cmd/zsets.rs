@@ -8,7 +8,7 @@ use bytes::Bytes;
 
 use super::hashes::finish_removal;
 use super::{count_arg, float_arg, int_arg, is, parse_float, typed_tx, CmdResult, Ctx, SYNTAX};
-use crate::resp::Reply;
+use crate::resp::{format_double, Reply};
 use crate::store::meta::{self, Kind, Meta};
 use crate::store::Tx;
 
@@ -242,6 +242,15 @@ fn scored_reply(v3: bool, items: Vec<(Vec<u8>, f64)>, with_scores: bool) -> Repl
 }
 
 pub fn zrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let (items, with_scores) = zrange_items(ctx, args)?;
+    Ok(scored_reply(ctx.v3(), items, with_scores))
+}
+
+/// A member and its score.
+type Scored = (Vec<u8>, f64);
+
+/// The members (with scores) a ZRANGE command names, and whether it asked for scores.
+fn zrange_items(ctx: &Ctx<'_>, args: &[Bytes]) -> Result<(Vec<Scored>, bool), Reply> {
     let (mut by_score, mut by_lex, mut rev, mut with_scores) = (false, false, false, false);
     let mut limit: Option<(i64, i64)> = None;
     let mut i = 4;
@@ -272,9 +281,11 @@ pub fn zrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         ));
     }
     let key = &args[1];
-    let Some(m) = ctx.typed(key, Kind::ZSet)? else { return Ok(Reply::Array(Vec::new())) };
-    let Some(c) = m.coll().cloned() else { return Ok(Reply::Array(Vec::new())) };
-    let Some(ks) = ctx.shared.store.keyspace(ctx.db()) else { return Ok(Reply::Array(Vec::new())) };
+    let Some(m) = ctx.typed(key, Kind::ZSet)? else { return Ok((Vec::new(), with_scores)) };
+    let Some(c) = m.coll().cloned() else { return Ok((Vec::new(), with_scores)) };
+    let Some(ks) = ctx.shared.store.keyspace(ctx.db()) else {
+        return Ok((Vec::new(), with_scores));
+    };
     let prefix = meta::sub_prefix(key, c.version, meta::TAG_SCORE);
     let mut from = prefix.clone();
     from.extend_from_slice(&c.head.to_be_bytes());
@@ -316,7 +327,7 @@ pub fn zrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     } else {
         let (start, stop) = (int_arg(&args[2])?, int_arg(&args[3])?);
         let Some((from, to)) = super::clamp_range(start, stop, c.size) else {
-            return Ok(Reply::Array(Vec::new()));
+            return Ok((Vec::new(), with_scores));
         };
         for row in rows.skip(from as usize).take((to - from + 1) as usize) {
             let (k, _) = row?;
@@ -325,7 +336,7 @@ pub fn zrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             }
         }
     }
-    Ok(scored_reply(ctx.v3(), items, with_scores))
+    Ok((items, with_scores))
 }
 
 fn zpop(ctx: &mut Ctx<'_>, args: &[Bytes], max: bool) -> CmdResult {
@@ -386,4 +397,132 @@ pub fn zpopmin(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 pub fn zpopmax(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     zpop(ctx, args, true)
+}
+
+/// `args` with the command name replaced by ZRANGE and `flags` inserted after the
+/// key and the two bounds: the older range commands are ZRANGE forms.
+fn as_zrange(args: &[Bytes], flags: &[&'static str]) -> Vec<Bytes> {
+    let mut out = vec![Bytes::from_static(b"zrange")];
+    out.extend_from_slice(&args[1..4]);
+    out.extend(flags.iter().map(|f| Bytes::from_static(f.as_bytes())));
+    out.extend_from_slice(&args[4..]);
+    out
+}
+
+pub fn zrangebyscore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    zrange(ctx, &as_zrange(args, &["BYSCORE"]))
+}
+
+pub fn zrevrangebyscore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    zrange(ctx, &as_zrange(args, &["BYSCORE", "REV"]))
+}
+
+pub fn zrevrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    zrange(ctx, &as_zrange(args, &["REV"]))
+}
+
+pub fn zrangebylex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    zrange(ctx, &as_zrange(args, &["BYLEX"]))
+}
+
+pub fn zrevrangebylex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    zrange(ctx, &as_zrange(args, &["BYLEX", "REV"]))
+}
+
+pub fn zcount(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    Ok(Reply::Int(zrange_items(ctx, &as_zrange(args, &["BYSCORE"]))?.0.len() as i64))
+}
+
+pub fn zlexcount(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    Ok(Reply::Int(zrange_items(ctx, &as_zrange(args, &["BYLEX"]))?.0.len() as i64))
+}
+
+fn zremrange(ctx: &mut Ctx<'_>, args: &[Bytes], flags: &[&'static str]) -> CmdResult {
+    let (items, _) = zrange_items(ctx, &as_zrange(args, flags))?;
+    let mut rem = vec![Bytes::from_static(b"zrem"), args[1].clone()];
+    if items.is_empty() {
+        return Ok(Reply::Int(0));
+    }
+    rem.extend(items.into_iter().map(|(m, _)| Bytes::from(m)));
+    zrem(ctx, &rem)
+}
+
+pub fn zremrangebyscore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    zremrange(ctx, args, &["BYSCORE"])
+}
+
+pub fn zremrangebyrank(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    zremrange(ctx, args, &[])
+}
+
+pub fn zremrangebylex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    zremrange(ctx, args, &["BYLEX"])
+}
+
+pub fn zincrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let zadd_args = [
+        Bytes::from_static(b"zadd"),
+        args[1].clone(),
+        Bytes::from_static(b"INCR"),
+        args[2].clone(),
+        args[3].clone(),
+    ];
+    zadd(ctx, &zadd_args)
+}
+
+pub fn zmscore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let m = ctx.typed(&args[1], Kind::ZSet)?;
+    let ks = ctx.shared.store.keyspace(ctx.db());
+    let mut out = Vec::with_capacity(args.len() - 2);
+    for member in &args[2..] {
+        let score = match (&m, ks) {
+            (Some(m), Some(ks)) => {
+                let row = meta::field_key(&args[1], m.coll().map_or(0, |c| c.version), member);
+                ks.get(row)?.and_then(|v| decode_score(&v))
+            }
+            _ => None,
+        };
+        out.push(score.map_or(Reply::Null, Reply::Double));
+    }
+    Ok(Reply::Array(out))
+}
+
+fn rank(ctx: &mut Ctx<'_>, args: &[Bytes], rev: bool) -> CmdResult {
+    let with_score = match args.get(3) {
+        None => false,
+        Some(a) if is(a, "WITHSCORE") && args.len() == 4 => true,
+        Some(_) => return Err(Reply::err(SYNTAX)),
+    };
+    let all =
+        [args[0].clone(), args[1].clone(), Bytes::from_static(b"0"), Bytes::from_static(b"-1")];
+    let (items, _) = zrange_items(ctx, &all)?;
+    let Some(pos) = items.iter().position(|(m, _)| m[..] == args[2][..]) else {
+        return Ok(if with_score { Reply::NullArray } else { Reply::Null });
+    };
+    let r = if rev { items.len() - 1 - pos } else { pos } as i64;
+    if with_score {
+        return Ok(Reply::Array(vec![Reply::Int(r), Reply::Double(items[pos].1)]));
+    }
+    Ok(Reply::Int(r))
+}
+
+pub fn zrank(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    rank(ctx, args, false)
+}
+
+pub fn zrevrank(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    rank(ctx, args, true)
+}
+
+pub fn zscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let pattern = super::sets::scan_pattern(args)?;
+    let all =
+        [args[0].clone(), args[1].clone(), Bytes::from_static(b"0"), Bytes::from_static(b"-1")];
+    let (items, _) = zrange_items(ctx, &all)?;
+    let flat = items
+        .into_iter()
+        .filter(|(m, _)| pattern.as_ref().is_none_or(|p| super::glob_match(p, m)))
+        .flat_map(|(m, s)| [Reply::Bulk(m), Reply::bulk(format_double(s))])
+        .collect();
+    Ok(Reply::Array(vec![Reply::bulk("0"), Reply::Array(flat)]))
 }

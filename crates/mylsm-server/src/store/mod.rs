@@ -10,6 +10,7 @@
 
 pub mod locks;
 pub mod meta;
+pub mod sweep;
 mod sync;
 
 use std::cell::Cell;
@@ -58,6 +59,9 @@ pub struct Store {
     next_version: AtomicU64,
     /// Bumped by FLUSHDB and FLUSHALL, which touch every key: WATCH compares it too.
     pub flush_epoch: AtomicU64,
+    /// Expired keys deleted, by a write that found them or by the sweeper (INFO's
+    /// `expired_keys`).
+    pub expired_keys: AtomicU64,
 }
 
 impl Store {
@@ -84,6 +88,7 @@ impl Store {
             clock_offset_ms: AtomicI64::new(0),
             next_version: AtomicU64::new(start),
             flush_epoch: AtomicU64::new(0),
+            expired_keys: AtomicU64::new(0),
         }
     }
 
@@ -225,6 +230,7 @@ impl Tx<'_> {
         let Some(m) = Meta::decode(&v) else { return Ok(None) };
         if m.is_expired(self.now) {
             self.delete(key, &m)?;
+            self.store.expired_keys.fetch_add(1, Ordering::Relaxed);
             return Ok(None);
         }
         Ok(Some(m))

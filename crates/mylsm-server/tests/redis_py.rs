@@ -1,0 +1,38 @@
+//! redis-py 8 (RESP3 by default, which hangs on a RESP2 null) against the server:
+//! `tests/py/smoke.py` in RESP3 and RESP2. Skipped with a message where Python has no
+//! `redis` package (`pip install redis==8.1.0`; CI does not install it).
+
+mod common;
+
+use std::process::Command;
+
+use common::TestServer;
+
+fn python() -> Option<String> {
+    let python = std::env::var("MYLSM_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let ok = Command::new(&python)
+        .args(["-c", "import redis"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        eprintln!("skipped: {python} has no redis package (pip install redis==8.1.0)");
+    }
+    ok.then_some(python)
+}
+
+#[test]
+fn redis_py_works_in_resp3_and_resp2() {
+    let Some(python) = python() else { return };
+    let server = TestServer::start();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/py/smoke.py");
+    let out = Command::new("timeout")
+        .args(["60", &python, script, &server.port().to_string()])
+        .output()
+        .expect("python runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        stdout.contains("redis-py protocol 3 ok") && stdout.contains("redis-py protocol 2 ok"),
+        "{stdout}"
+    );
+}
