@@ -100,3 +100,11 @@ fn write_seed_corpus() {
         fs::write(dir.join(format!("seed-{i:03}")), data).unwrap();
     }
 }
+
+/// Found by `fuzz/run batch`: the batch target rebuilt a decoded batch without the
+/// records' keyspace ids, so a keyspace-tagged record re-encoded differently.
+#[test]
+fn a_keyspace_tagged_batch_record_survives_the_batch_target() {
+    let input = [4u8, 0, 42, 0, 212, 250, 0, 0, 1, 0, 0, 0, 128, 1, 0];
+    fuzzing::run("batch", &input);
+}

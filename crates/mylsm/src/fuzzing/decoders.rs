@@ -477,8 +477,8 @@ pub fn batch(data: &[u8]) {
         Ok(b) => b,
         Err(e) => return expect_corruption(&e, LOG_PATH),
     };
-    let records: Vec<(Kind, Vec<u8>, Vec<u8>)> =
-        batch.records().map(|r| (r.kind, r.key.to_vec(), r.value.to_vec())).collect();
+    let records: Vec<(u32, Kind, Vec<u8>, Vec<u8>)> =
+        batch.records().map(|r| (r.keyspace, r.kind, r.key.to_vec(), r.value.to_vec())).collect();
     assert_eq!(records.len(), batch.len());
     assert_eq!(records.len() as u64, u64::from(fixed32(&data[8..12])));
     assert_eq!(batch.seqno(), fixed64(data));
@@ -487,8 +487,9 @@ pub fn batch(data: &[u8]) {
     let again = WriteBatch::decode(&encoded, Path::new(LOG_PATH), 0).expect("re-encoded batch");
     assert!(again == batch, "a re-encoded batch decodes differently");
     let mut fresh = WriteBatch::new();
-    for (kind, k, v) in &records {
-        fresh.push_record(&crate::batch::Record { keyspace: 0, kind: *kind, key: k, value: v });
+    for (keyspace, kind, k, v) in &records {
+        let rec = crate::batch::Record { keyspace: *keyspace, kind: *kind, key: k, value: v };
+        fresh.push_record(&rec);
     }
     fresh.set_seqno(batch.seqno());
     assert!(fresh.encoded() == encoded, "a batch built afresh encodes differently");
