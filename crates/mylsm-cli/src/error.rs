@@ -24,16 +24,14 @@ pub enum CliError {
 }
 
 impl CliError {
-    /// The failure to open the database in `path`. The engine reports a directory
-    /// without a database as `InvalidArgument("no database at DIR")`; that case gets
-    /// its own variant, so that it reads as advice rather than as a failed open.
+    /// The failure to open the database in `path`. A directory without a database
+    /// (`Error::is_no_database`) gets its own variant, so that it reads as advice
+    /// rather than as a failed open.
     pub fn open(path: &Path, source: mylsm::Error) -> CliError {
-        match &source {
-            mylsm::Error::InvalidArgument(msg) if msg.starts_with("no database at") => {
-                CliError::NoDatabase(path.to_path_buf())
-            }
-            _ => CliError::Open { path: path.to_path_buf(), source },
+        if source.is_no_database() {
+            return CliError::NoDatabase(path.to_path_buf());
         }
+        CliError::Open { path: path.to_path_buf(), source }
     }
 
     /// Wraps an I/O error with the operation or path it came from.

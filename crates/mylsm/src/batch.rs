@@ -92,6 +92,14 @@ impl WriteBatch {
         }
     }
 
+    /// An empty batch with room for `bytes` bytes of records, so that filling it does
+    /// not reallocate.
+    pub fn with_capacity(bytes: usize) -> Self {
+        let mut b = WriteBatch::new();
+        b.rep.reserve(bytes);
+        b
+    }
+
     /// Sets `key` to `value` when the batch is written.
     pub fn put(&mut self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) {
         let (key, value) = (key.as_ref(), value.as_ref());
@@ -243,9 +251,12 @@ impl WriteBatch {
         self.count == 0
     }
 
-    /// Removes every record.
+    /// Removes every record, keeping the buffer's capacity for reuse.
     pub fn clear(&mut self) {
-        *self = WriteBatch::new();
+        let mut rep = std::mem::take(&mut self.rep);
+        rep.clear();
+        rep.resize(HEADER_LEN, 0);
+        *self = WriteBatch { rep, ..WriteBatch::new() };
     }
 
     /// Size of the encoded batch in bytes.
@@ -370,6 +381,24 @@ impl WriteBatch {
     pub(crate) fn records(&self) -> impl Iterator<Item = Record<'_>> {
         let mut r = Reader::new(&self.rep[HEADER_LEN..]);
         std::iter::from_fn(move || if r.is_empty() { None } else { read_record(&mut r).ok() })
+    }
+}
+
+/// Puts every `(key, value)` pair, in order.
+impl<K: AsRef<[u8]>, V: AsRef<[u8]>> Extend<(K, V)> for WriteBatch {
+    fn extend<I: IntoIterator<Item = (K, V)>>(&mut self, pairs: I) {
+        for (k, v) in pairs {
+            self.put(k, v);
+        }
+    }
+}
+
+/// A batch that puts every `(key, value)` pair, in order.
+impl<K: AsRef<[u8]>, V: AsRef<[u8]>> FromIterator<(K, V)> for WriteBatch {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(pairs: I) -> Self {
+        let mut b = WriteBatch::new();
+        b.extend(pairs);
+        b
     }
 }
 
@@ -499,6 +528,19 @@ mod tests {
             let e = WriteBatch::decode(&bad, Path::new("w.log"), 0).unwrap_err();
             assert!(e.is_corruption(), "kind {reserved:#x}: {e}");
         }
+    }
+
+    #[test]
+    fn batches_collect_from_pairs_and_clear_keeps_the_buffer() {
+        let mut b: WriteBatch = [("a", "1"), ("b", "2")].into_iter().collect();
+        assert_eq!(b.len(), 2);
+        b.extend(vec![(b"c".to_vec(), b"3".to_vec())]);
+        assert_eq!(b.len(), 3);
+        let cap = b.rep.capacity();
+        b.clear();
+        assert!(b.is_empty() && b.encoded_len() == HEADER_LEN && b.rep.capacity() == cap);
+        let big = WriteBatch::with_capacity(4096);
+        assert!(big.rep.capacity() >= 4096 && big.is_empty());
     }
 
     #[test]

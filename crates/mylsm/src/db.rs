@@ -162,6 +162,26 @@ impl Db {
         self.write(b)
     }
 
+    /// Sets `key` to `value` with `options` (`WriteOptions::synced()` for a write that
+    /// survives power loss), without building a batch.
+    pub fn put_opt(
+        &self,
+        key: impl AsRef<[u8]>,
+        value: impl AsRef<[u8]>,
+        options: &WriteOptions,
+    ) -> Result<()> {
+        let mut b = WriteBatch::new();
+        b.put(key, value);
+        self.write_opt(b, options)
+    }
+
+    /// Deletes `key` with `options`.
+    pub fn delete_opt(&self, key: impl AsRef<[u8]>, options: &WriteOptions) -> Result<()> {
+        let mut b = WriteBatch::new();
+        b.delete(key);
+        self.write_opt(b, options)
+    }
+
     /// Deletes `key` (a no-op if it is absent).
     pub fn delete(&self, key: impl AsRef<[u8]>) -> Result<()> {
         let mut b = WriteBatch::new();
@@ -382,6 +402,12 @@ impl Db {
             report.logs += 1;
         }
         Ok(report)
+    }
+
+    /// Compacts the whole key range of the default keyspace (`compact_range(..)`
+    /// without naming a key type).
+    pub fn compact_all(&self) -> Result<()> {
+        self.compact_range::<&[u8], _>(..)
     }
 
     /// Compacts the tables holding keys in `range` down the tree, level by level, so

@@ -390,6 +390,10 @@ impl DoubleEndedIterator for Iter {
     }
 }
 
+/// Once `next` (or `next_back`) has returned `None` it keeps returning `None`, until a
+/// [`Iter::seek`] or [`Iter::seek_for_prev`] moves it again.
+impl std::iter::FusedIterator for Iter {}
+
 /// Sets `slot` to `key`, reusing its allocation: the iterator notes a key per step.
 fn remember(slot: &mut Option<Vec<u8>>, key: &[u8]) {
     match slot {

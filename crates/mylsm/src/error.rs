@@ -13,7 +13,7 @@ use std::sync::Arc;
 pub enum Error {
     /// The operating system (or the simulated file system) failed an I/O call.
     #[error("I/O error: {0}")]
-    Io(Arc<std::io::Error>),
+    Io(#[source] Arc<std::io::Error>),
     /// Bytes on disk do not decode or do not match their checksum.
     #[error("corruption in {} at offset {offset}: {detail}", file.display())]
     Corruption {
@@ -61,7 +61,40 @@ pub enum Error {
     /// An earlier background or WAL failure latched the database read-only; reopen to
     /// recover. The inner error is the original failure.
     #[error("database refuses writes after an earlier failure: {0}")]
-    Background(Box<Error>),
+    Background(#[source] Box<Error>),
+    /// Every sequence number has been used (2^56 - 1 writes): the database accepts no
+    /// more writes. Copy its contents into a new database.
+    #[error("sequence numbers exhausted: the database accepts no more writes")]
+    SeqnoExhausted,
+}
+
+/// What kind of failure an [`Error`] is, for callers that branch on it (a retry on
+/// `Conflict`, a fail-fast on `Busy`-like states, an alert on `Corruption`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// [`Error::Io`].
+    Io,
+    /// [`Error::Corruption`].
+    Corruption,
+    /// [`Error::InvalidArgument`].
+    InvalidArgument,
+    /// [`Error::Locked`].
+    Locked,
+    /// [`Error::NotFound`].
+    NotFound,
+    /// [`Error::MergeFailed`].
+    MergeFailed,
+    /// [`Error::Conflict`].
+    Conflict,
+    /// [`Error::Closed`].
+    Closed,
+    /// [`Error::Panicked`].
+    Panicked,
+    /// [`Error::Background`].
+    Background,
+    /// [`Error::SeqnoExhausted`].
+    SeqnoExhausted,
 }
 
 impl Error {
@@ -73,6 +106,58 @@ impl Error {
     /// True for [`Error::Corruption`].
     pub fn is_corruption(&self) -> bool {
         matches!(self, Error::Corruption { .. })
+    }
+
+    /// What kind of failure this is.
+    ///
+    /// ```
+    /// let e = mylsm::Error::InvalidArgument("bad".into());
+    /// assert_eq!(e.kind(), mylsm::ErrorKind::InvalidArgument);
+    /// ```
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Io(_) => ErrorKind::Io,
+            Error::Corruption { .. } => ErrorKind::Corruption,
+            Error::InvalidArgument(_) => ErrorKind::InvalidArgument,
+            Error::Locked(_) => ErrorKind::Locked,
+            Error::NotFound(_) => ErrorKind::NotFound,
+            Error::MergeFailed(_) => ErrorKind::MergeFailed,
+            Error::Conflict { .. } => ErrorKind::Conflict,
+            Error::Closed => ErrorKind::Closed,
+            Error::Panicked(_) => ErrorKind::Panicked,
+            Error::Background(_) => ErrorKind::Background,
+            Error::SeqnoExhausted => ErrorKind::SeqnoExhausted,
+        }
+    }
+
+    /// True for [`Error::Conflict`]: the transaction may succeed if retried.
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, Error::Conflict { .. })
+    }
+
+    /// True for [`Error::NotFound`].
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Error::NotFound(_))
+    }
+
+    /// True for [`Error::InvalidArgument`].
+    pub fn is_invalid_argument(&self) -> bool {
+        matches!(self, Error::InvalidArgument(_))
+    }
+
+    /// True when the directory holds no database (an open with `create_if_missing:
+    /// false`, or a read-only open, of an empty or foreign directory).
+    pub fn is_no_database(&self) -> bool {
+        matches!(self, Error::InvalidArgument(m) if m.starts_with("no database at "))
+    }
+
+    /// True for [`Error::Io`], and for a background failure caused by one.
+    pub fn is_io(&self) -> bool {
+        match self {
+            Error::Io(_) => true,
+            Error::Background(inner) => inner.is_io(),
+            _ => false,
+        }
     }
 }
 

@@ -64,6 +64,10 @@ impl Keyspace {
         self.tree.id()
     }
 
+    pub(crate) fn db(&self) -> &Db {
+        &self.db
+    }
+
     pub(crate) fn tree(&self) -> &Arc<Tree> {
         &self.tree
     }
@@ -186,6 +190,11 @@ impl Keyspace {
     pub fn flush(&self) -> Result<()> {
         self.check()?;
         self.db.flush_trees(std::slice::from_ref(&self.tree))
+    }
+
+    /// Compacts the keyspace's whole key range.
+    pub fn compact_all(&self) -> Result<()> {
+        self.compact_range::<&[u8], _>(..)
     }
 
     /// Compacts the keyspace's tables holding keys in `range` down its tree; see

@@ -52,6 +52,7 @@ mod memtable;
 pub mod merge;
 mod options;
 mod range_del;
+mod readable;
 mod recovery;
 mod resolve;
 mod slice;
@@ -68,10 +69,26 @@ mod write;
 pub use batch::{WriteBatch, MAX_KEY_LEN, MAX_VALUE_LEN};
 pub use db::{Db, VerifyReport};
 pub use db_iter::Iter;
-pub use error::{Error, Result};
+pub use error::{Error, ErrorKind, Result};
 pub use keyspace::{Keyspace, MAX_KEYSPACE_NAME_LEN};
 pub use options::{Compression, KeyspaceOptions, Options, RecoveryMode, WriteOptions};
+pub use readable::Readable;
 pub use slice::{Key, Slice, Value};
 pub use snapshot::Snapshot;
 pub use stats::{LevelStats, Stats};
 pub use txn::{Isolation, Transaction, TxIter, TxOptions};
+
+// The handles are shared across threads; a change that made one of them lose `Send` or
+// `Sync` would break every multi-threaded user, so it fails the build instead.
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    const fn send<T: Send>() {}
+    send_sync::<Db>();
+    send_sync::<Keyspace>();
+    send_sync::<Snapshot>();
+    send_sync::<WriteBatch>();
+    send_sync::<Error>();
+    send::<Iter>();
+    send::<Transaction>();
+    send::<TxIter>();
+};

@@ -108,6 +108,102 @@ impl<const N: usize> PartialEq<&[u8; N]> for Slice {
     }
 }
 
+impl PartialEq<str> for Slice {
+    fn eq(&self, other: &str) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl PartialEq<&str> for Slice {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl PartialEq<Vec<u8>> for Slice {
+    fn eq(&self, other: &Vec<u8>) -> bool {
+        self.as_bytes() == other.as_slice()
+    }
+}
+
+impl<const N: usize> PartialEq<[u8; N]> for Slice {
+    fn eq(&self, other: &[u8; N]) -> bool {
+        self.as_bytes() == other.as_slice()
+    }
+}
+
+impl PartialEq<Slice> for [u8] {
+    fn eq(&self, other: &Slice) -> bool {
+        self == other.as_bytes()
+    }
+}
+
+impl PartialEq<Slice> for &[u8] {
+    fn eq(&self, other: &Slice) -> bool {
+        *self == other.as_bytes()
+    }
+}
+
+impl PartialEq<Slice> for Vec<u8> {
+    fn eq(&self, other: &Slice) -> bool {
+        self.as_slice() == other.as_bytes()
+    }
+}
+
+impl PartialEq<Slice> for &str {
+    fn eq(&self, other: &Slice) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+/// The empty slice.
+impl Default for Slice {
+    fn default() -> Self {
+        Slice::copy_from(&[])
+    }
+}
+
+impl From<&str> for Slice {
+    fn from(s: &str) -> Self {
+        Slice::copy_from(s.as_bytes())
+    }
+}
+
+impl From<String> for Slice {
+    fn from(s: String) -> Self {
+        Slice::from(s.into_bytes())
+    }
+}
+
+impl<const N: usize> From<[u8; N]> for Slice {
+    fn from(a: [u8; N]) -> Self {
+        Slice::copy_from(&a)
+    }
+}
+
+impl<const N: usize> From<&[u8; N]> for Slice {
+    fn from(a: &[u8; N]) -> Self {
+        Slice::copy_from(a)
+    }
+}
+
+impl From<Slice> for Vec<u8> {
+    fn from(s: Slice) -> Self {
+        s.to_vec()
+    }
+}
+
+impl From<Slice> for Arc<[u8]> {
+    /// The slice's bytes: its shared buffer itself when the slice spans all of it.
+    fn from(s: Slice) -> Self {
+        if s.range == (0..s.buf.len()) {
+            s.buf
+        } else {
+            Arc::from(s.as_bytes())
+        }
+    }
+}
+
 impl PartialOrd for Slice {
     fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
         Some(self.cmp(other))
@@ -144,5 +240,23 @@ mod tests {
         assert_eq!(a, Slice::copy_from(b"world"));
         assert!(Slice::view(buf, 6..12).is_none());
         assert_eq!(format!("{a:?}"), "b\"world\"");
+    }
+
+    #[test]
+    fn conversions_and_comparisons_read_naturally() {
+        let s: Slice = "grace".into();
+        assert_eq!(s, "grace");
+        assert_eq!("grace", s);
+        assert_eq!(s, *b"grace");
+        assert_eq!(s, b"grace");
+        assert_eq!(s, b"grace".to_vec());
+        assert_eq!(b"grace".to_vec(), s);
+        assert_eq!(Slice::from(*b"ab"), Slice::from(String::from("ab")));
+        assert_eq!(Vec::<u8>::from(Slice::from(&b"xy"[..])), b"xy");
+        assert!(Slice::default().is_empty());
+        assert_eq!(Some(Slice::from("v")), Some("v".into()));
+        let whole = Slice::from(vec![1u8, 2, 3]);
+        let buf = Arc::<[u8]>::from(whole.clone());
+        assert_eq!(&*buf, &[1, 2, 3]);
     }
 }

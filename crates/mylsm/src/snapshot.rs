@@ -71,6 +71,11 @@ impl Snapshot {
         self.seqno
     }
 
+    /// The tree the snapshot's own reads (`get`, `iter`) use: the default keyspace's.
+    pub(crate) fn tree(&self) -> &Arc<Tree> {
+        &self.tree
+    }
+
     pub(crate) fn check_open(&self) -> Result<()> {
         if self.shared.latch().is_closed() {
             return Err(Error::Closed);

@@ -244,7 +244,7 @@ impl WritePath {
         let first = log.last_seqno + 1;
         let last = log.last_seqno + batch.len() as u64;
         if last > MAX_SEQNO {
-            return Err(Error::InvalidArgument("sequence numbers exhausted".into()));
+            return Err(Error::SeqnoExhausted);
         }
         batch.set_seqno(first);
         log.wal_len = self.append(shared, batch.encoded(), sync)?;
