@@ -30,6 +30,7 @@ mod batch;
 #[doc(hidden)]
 pub mod bench_hooks;
 mod cache;
+pub mod checkpoint;
 mod coding;
 mod compaction;
 mod db;
@@ -67,6 +68,7 @@ mod wal;
 mod write;
 
 pub use batch::{WriteBatch, MAX_KEY_LEN, MAX_VALUE_LEN};
+pub use checkpoint::{CheckpointInfo, CheckpointOptions};
 pub use db::{Db, VerifyReport};
 pub use db_iter::Iter;
 pub use error::{Error, ErrorKind, Result};

@@ -59,6 +59,8 @@ pub(crate) struct Shared {
     snapshots: SnapshotList,
     /// Compactions with a compaction filter running (see `Snapshot::new`).
     filtering: AtomicUsize,
+    /// Checkpoints copying WALs, which must not be deleted meanwhile.
+    wal_pins: AtomicUsize,
     latch: Latch,
     jobs: JobQueue,
     /// The directory lock, released by `release_lock` at close; `None` read-only.
@@ -85,6 +87,16 @@ pub(crate) struct SharedParts {
     pub jobs: JobQueue,
 }
 
+/// Keeps the WALs from deletion while it lives (see `Shared::pin_wals`).
+#[derive(Debug)]
+pub(crate) struct WalPin<'a>(&'a AtomicUsize);
+
+impl Drop for WalPin<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// Ends a filtering compaction's count when dropped.
 #[derive(Debug)]
 pub(crate) struct FilteringGuard<'a>(&'a AtomicUsize);
@@ -109,6 +121,7 @@ impl Shared {
             trees: RwLock::new(BTreeMap::new()),
             snapshots: SnapshotList::default(),
             filtering: AtomicUsize::new(0),
+            wal_pins: AtomicUsize::new(0),
             latch: Latch::default(),
             jobs: p.jobs,
             dir_lock: Mutex::new(p.dir_lock),
@@ -223,12 +236,25 @@ impl Shared {
         lock(&self.wals).iter().copied().collect()
     }
 
+    /// The WAL files on disk, kept from deletion until the guard drops (a checkpoint
+    /// copying them). Taken under the same lock deletions take, so a WAL in the list
+    /// is either kept or was retired before the caller's capture began.
+    pub fn pin_wals(&self) -> (Vec<u64>, WalPin<'_>) {
+        let wals = lock(&self.wals);
+        self.wal_pins.fetch_add(1, Ordering::SeqCst);
+        (wals.iter().copied().collect(), WalPin(&self.wal_pins))
+    }
+
     /// Deletes the WALs numbered below `log_number` (their data is in tables, as a
     /// durable manifest edit says). Runs without any lock held across the deletions. A
     /// failure only wastes space: the next open deletes WALs below the log number.
     pub fn delete_wals_below(&self, log_number: u64) {
         let obsolete: Vec<u64> = {
             let mut wals = lock(&self.wals);
+            // A checkpoint is copying them: a later call deletes them.
+            if self.wal_pins.load(Ordering::SeqCst) > 0 {
+                return;
+            }
             let keep = wals.split_off(&log_number);
             std::mem::replace(&mut *wals, keep).into_iter().collect()
         };

@@ -51,6 +51,14 @@ pub trait FileSystem: Send + Sync + Debug + 'static {
     /// guard drops. A lock already held, by this process or another, is
     /// [`crate::Error::Locked`].
     fn lock(&self, path: &Path) -> Result<Box<dyn FileLock>>;
+
+    /// Makes `to` a second name of the file `from` (a hard link), if the file system
+    /// can; `Ok(false)` when it cannot (another device, no link support), and the
+    /// caller copies instead. The default cannot.
+    fn hard_link(&self, from: &Path, to: &Path) -> Result<bool> {
+        let _ = (from, to);
+        Ok(false)
+    }
 }
 
 /// A file open for appending.

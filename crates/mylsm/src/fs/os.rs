@@ -77,6 +77,24 @@ impl FileSystem for OsFs {
         file.sync_data().map_err(io_err("sync", path))
     }
 
+    fn hard_link(&self, from: &Path, to: &Path) -> Result<bool> {
+        match std::fs::hard_link(from, to) {
+            Ok(()) => Ok(true),
+            // Another device, or a file system without links: the caller copies.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::CrossesDevices
+                        | io::ErrorKind::Unsupported
+                        | io::ErrorKind::PermissionDenied
+                ) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(io_err("hard link", from)(e)),
+        }
+    }
+
     fn lock(&self, path: &Path) -> Result<Box<dyn FileLock>> {
         // Truncating would wipe whatever the current holder wrote into the lock file.
         let file = OpenOptions::new()

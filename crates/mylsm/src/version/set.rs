@@ -174,6 +174,7 @@ pub(crate) struct VersionSet {
     /// The current version of every live keyspace.
     current: BTreeMap<u32, Arc<Version>>,
     pub last_seqno: u64,
+    default_merge_operator: Option<String>,
 }
 
 /// Reads `CURRENT` and replays the manifest it names, returning the result and the
@@ -256,15 +257,21 @@ impl VersionSet {
     ) -> Result<VersionSet> {
         let path = filename::manifest_file(dir, manifest_number);
         let mut manifest = LogWriter::new(fs.create(&path)?);
+        let last_id = m.trees.keys().next_back().copied();
         for (&id, tree) in &m.trees {
             let mut edit = tree.version.snapshot_edit();
             edit.keyspace = id;
             edit.log_number = Some(tree.log_number);
+            // The live WALs go in the last edit: a reader retires the WALs below the
+            // smallest log number of the keyspaces it has seen so far, so it must have
+            // seen them all (their log numbers differ in a checkpoint's manifest).
+            if Some(id) == last_id {
+                edit.new_wals = m.wals.iter().flatten().copied().collect();
+            }
             if id == 0 {
                 edit.next_file_number = Some(m.next_file_number);
                 edit.last_seqno = Some(m.last_seqno);
                 edit.db_format = Some(DB_FORMAT);
-                edit.new_wals = m.wals.iter().flatten().copied().collect();
                 edit.max_keyspace_id = (m.max_keyspace_id > 0).then_some(m.max_keyspace_id);
                 edit.default_merge_operator = m.default_merge_operator.clone();
             } else {
@@ -290,7 +297,29 @@ impl VersionSet {
             trees: Trees { trees: m.trees.clone(), max_keyspace_id: m.max_keyspace_id },
             current,
             last_seqno: m.last_seqno,
+            default_merge_operator: m.default_merge_operator.clone(),
         })
+    }
+
+    /// What the manifest holds now, as `read_manifest` would return it (without a
+    /// manifest number, and with `wals` and `next_file_number` as given): what a
+    /// checkpoint writes as its own manifest. Holding it keeps every table it names.
+    pub fn state(&self, next_file_number: u64, wals: BTreeSet<u64>) -> Manifested {
+        let mut trees = self.trees.trees.clone();
+        for (id, t) in trees.iter_mut() {
+            if let Some(v) = self.current.get(id) {
+                t.version = Version::clone(v);
+            }
+        }
+        Manifested {
+            trees,
+            max_keyspace_id: self.trees.max_keyspace_id,
+            next_file_number,
+            last_seqno: self.last_seqno,
+            manifest_number: None,
+            wals: Some(wals),
+            default_merge_operator: self.default_merge_operator.clone(),
+        }
     }
 
     /// The current version of keyspace `id` (empty if it is not live).
