@@ -697,3 +697,34 @@ fn bench_spreads_its_keys_over_keyspaces() {
     assert_eq!(entries, [667, 667, 666], "key i goes to keyspace i % 3");
     assert_eq!(report["stats"]["memtable_entries"], 2000, "stats add up the keyspaces");
 }
+
+/// The commands of range deletes, merges, expiring values and checkpoints.
+#[test]
+fn delete_range_merge_ttl_and_checkpoint_commands() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    for k in ["a1", "a2", "b1", "b2", "c1"] {
+        ok(d, &["put", k, "v"]);
+    }
+    ok(d, &["delete-range", "a2", "b2"]);
+    ok(d, &["delete-prefix", "c"]);
+    assert_eq!(ok(d, &["scan"]), "a1\tv\nb2\tv\n");
+    ok(d, &["keyspace", "create", "hits", "--merge", "u64add"]);
+    ok(d, &["--keyspace", "hits", "merge", "page", "5"]);
+    ok(d, &["--keyspace", "hits", "merge", "page", "-2"]);
+    assert_eq!(ok(d, &["--keyspace", "hits", "get", "page"]), "3\n");
+    let out = run(d, &["merge", "page", "1"]);
+    assert!(!out.status.success(), "the default keyspace has no merge operator");
+    ok(d, &["put", "--ttl", "3600", "session", "token"]);
+    assert_eq!(ok(d, &["get", "session"]), "token\n");
+    // `run` opens `DIR/db`: the copy goes to `copy/db` so the same helper reads it.
+    let cp = tmp.path().join("copy");
+    std::fs::create_dir(&cp).unwrap();
+    let target = cp.join("db");
+    let said = ok(d, &["checkpoint", target.to_str().unwrap()]);
+    assert!(said.starts_with("checkpoint at seqno"), "{said}");
+    assert_eq!(ok(&cp, &["scan"]), ok(d, &["scan"]));
+    assert_eq!(ok(&cp, &["--keyspace", "hits", "get", "page"]), "3\n");
+    let again = run(d, &["checkpoint", target.to_str().unwrap()]);
+    assert!(!again.status.success(), "not into a full directory");
+}
