@@ -22,7 +22,7 @@ use bytes::Bytes;
 use crate::resp::{parse_int, Protocol, Reply};
 use crate::shared::Shared;
 use crate::store::meta::{Kind, Meta};
-use crate::store::Tx;
+use crate::store::{Target, Tx, View};
 
 pub use self::keys::glob_match;
 
@@ -67,6 +67,8 @@ pub struct Ctx<'a> {
     pub shared: &'a Shared,
     pub sess: &'a mut Session,
     pub now: u64,
+    /// The engine, or the transaction of the EXEC this command runs in.
+    pub target: Target<'a>,
 }
 
 impl Ctx<'_> {
@@ -80,7 +82,7 @@ impl Ctx<'_> {
 
     /// The live metadata of `key` in the selected database.
     pub fn meta(&self, key: &[u8]) -> Result<Option<Meta>, Reply> {
-        Ok(self.shared.store.read_meta(self.db(), key, self.now)?)
+        Ok(self.shared.store.read_meta(self.target, self.db(), key, self.now)?)
     }
 
     /// The live metadata of `key`, which must be of `kind` if it exists.
@@ -92,7 +94,12 @@ impl Ctx<'_> {
     }
 
     pub fn tx(&self) -> Result<Tx<'_>, Reply> {
-        Ok(self.shared.store.tx(self.db(), self.now)?)
+        Ok(self.shared.store.tx(self.target, self.db(), self.now)?)
+    }
+
+    /// Reads of the selected database, if anything was ever written there.
+    pub fn view(&self) -> Option<View<'_>> {
+        self.shared.store.view(self.target, self.db())
     }
 }
 
@@ -368,15 +375,22 @@ pub fn execute(shared: &Shared, sess: &mut Session, args: &[Bytes]) -> Reply {
         return txn::run_exec(shared, sess);
     }
     let _shared_guard = shared.store.exec_lock.read().unwrap_or_else(|p| p.into_inner());
-    run_locked(shared, sess, cmd, args)
+    run_locked(shared, sess, cmd, args, Target::Engine)
 }
 
-/// Runs `cmd` holding its key stripes (the caller holds `exec_lock`).
-fn run_locked(shared: &Shared, sess: &mut Session, cmd: &Command, args: &[Bytes]) -> Reply {
+/// Runs `cmd` holding its key stripes (the caller holds `exec_lock`), reading and
+/// writing through `target`.
+fn run_locked(
+    shared: &Shared,
+    sess: &mut Session,
+    cmd: &Command,
+    args: &[Bytes],
+    target: Target<'_>,
+) -> Reply {
     let keys = cmd.key_args(args);
     let held = shared.store.locks.lock(sess.db, &keys);
     let now = shared.store.now_ms();
-    let mut ctx = Ctx { shared, sess, now };
+    let mut ctx = Ctx { shared, sess, now, target };
     let reply = (cmd.run)(&mut ctx, args).unwrap_or_else(|e| e);
     if cmd.write && !reply.is_error() {
         shared.store.locks.touch(&held.stripes);

@@ -5,9 +5,14 @@
 //! records the modification counters of its keys' lock stripes and the flush epoch;
 //! EXEC aborts (a null reply) if any moved. A stripe is shared by many keys, so a
 //! write to an unrelated key can abort a transaction (see `store/locks.rs`); expiry
-//! of a watched key does not abort it. The commands of one EXEC are not one engine
-//! batch: each is atomic and durable on its own, and a crash in the middle of EXEC
-//! can leave a prefix of them applied.
+//! of a watched key does not abort it.
+//!
+//! The commands of one EXEC read and write through one engine transaction
+//! (`store/exec.rs`) committed once at the end, so the engine applies all of them or,
+//! after a crash or a failed write, none; each reads the writes of those before it.
+//! As in Redis, a command that fails (WRONGTYPE, a bad argument) fails alone: its
+//! error is its reply and it writes nothing, and the others still run. If the commit
+//! itself fails, EXEC's reply is that error and nothing is applied.
 
 use std::sync::atomic::Ordering;
 
@@ -17,6 +22,7 @@ use super::{resolve, run_locked, CmdResult, Ctx, Session};
 use crate::resp::Reply;
 use crate::shared::Shared;
 use crate::store::locks::Locks;
+use crate::store::Target;
 
 pub fn multi(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
     if ctx.sess.multi.is_some() {
@@ -49,16 +55,20 @@ pub fn run_exec(shared: &Shared, sess: &mut Session) -> Reply {
     if conflict {
         return Reply::NullArray;
     }
+    let exec = shared.store.begin_exec();
     let mut replies = Vec::with_capacity(queued.len());
     for args in &queued {
         // Resolved when queued; resolving again cannot fail, but stays safe if it did.
         let reply = match resolve(args) {
-            Ok(cmd) => run_locked(shared, sess, cmd, args),
+            Ok(cmd) => run_locked(shared, sess, cmd, args, Target::Exec(&exec)),
             Err(e) => e,
         };
         replies.push(reply);
     }
-    Reply::Array(replies)
+    match shared.store.commit_exec(exec) {
+        Ok(()) => Reply::Array(replies),
+        Err(e) => Reply::from(e),
+    }
 }
 
 pub fn discard(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
