@@ -149,3 +149,31 @@ fn a_failing_command_inside_exec_fails_alone() {
     assert_eq!(cmd("GET").arg("str").query::<String>(&mut con).unwrap(), "v");
     assert_eq!(cmd("EXISTS").arg(&too_long[..]).query::<i64>(&mut con).unwrap(), 0);
 }
+
+#[test]
+fn reads_see_all_of_an_exec_or_none_of_it() {
+    let server = TestServer::start();
+    let mut writer = server.client(false);
+    let _: () = cmd("MSET").arg("a").arg(0).arg("b").arg(0).query(&mut writer).unwrap();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let reader = s.spawn(|| {
+            let mut con = server.client(true);
+            let mut reads = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let (a, b): (i64, i64) = cmd("MGET").arg("a").arg("b").query(&mut con).unwrap();
+                assert_eq!(a, b, "a read saw part of an EXEC");
+                reads += 1;
+            }
+            reads
+        });
+        for i in 1..=300 {
+            let _: () = cmd("MULTI").query(&mut writer).unwrap();
+            queue(&mut writer, cmd("SET").arg("a").arg(i));
+            queue(&mut writer, cmd("SET").arg("b").arg(i));
+            let _: Vec<Value> = cmd("EXEC").query(&mut writer).unwrap();
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        assert!(reader.join().unwrap() > 0);
+    });
+}
