@@ -12,6 +12,8 @@
 
 mod cmd;
 mod config;
+#[doc(hidden)]
+pub mod fuzzing;
 mod metrics;
 pub mod resp;
 mod server;

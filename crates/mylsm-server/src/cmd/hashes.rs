@@ -73,7 +73,7 @@ fn hash_version(ctx: &Ctx<'_>, key: &[u8]) -> Result<Option<(u64, u64)>, Reply> 
 
 pub fn hget(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let Some((version, _)) = hash_version(ctx, &args[1])? else { return Ok(Reply::Null) };
-    let Some(ks) = ctx.shared.store.keyspace(ctx.db()) else { return Ok(Reply::Null) };
+    let Some(ks) = ctx.view() else { return Ok(Reply::Null) };
     Ok(Reply::opt_bulk(ks.get(meta::field_key(&args[1], version, &args[2]))?.map(|v| v.to_vec())))
 }
 
@@ -81,7 +81,7 @@ pub fn hmget(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let hv = hash_version(ctx, &args[1])?;
     let mut out = Vec::with_capacity(args.len() - 2);
     for field in &args[2..] {
-        let v = match (hv, ctx.shared.store.keyspace(ctx.db())) {
+        let v = match (hv, ctx.view()) {
             (Some((version, _)), Some(ks)) => {
                 ks.get(meta::field_key(&args[1], version, field))?.map(|v| v.to_vec())
             }
@@ -98,7 +98,7 @@ type Field = (Vec<u8>, Vec<u8>);
 
 fn all_fields(ctx: &Ctx<'_>, key: &[u8]) -> Result<Vec<Field>, Reply> {
     let Some((version, _)) = hash_version(ctx, key)? else { return Ok(Vec::new()) };
-    let Some(ks) = ctx.shared.store.keyspace(ctx.db()) else { return Ok(Vec::new()) };
+    let Some(ks) = ctx.view() else { return Ok(Vec::new()) };
     let prefix = meta::sub_prefix(key, version, meta::TAG_FIELD);
     let rows = ks
         .prefix(&prefix)
@@ -167,7 +167,7 @@ pub fn hlen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 pub fn hexists(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let Some((version, _)) = hash_version(ctx, &args[1])? else { return Ok(Reply::Int(0)) };
-    let Some(ks) = ctx.shared.store.keyspace(ctx.db()) else { return Ok(Reply::Int(0)) };
+    let Some(ks) = ctx.view() else { return Ok(Reply::Int(0)) };
     Ok(Reply::Int(i64::from(ks.get(meta::field_key(&args[1], version, &args[2]))?.is_some())))
 }
 
@@ -197,7 +197,7 @@ pub fn hincrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 pub fn hstrlen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let Some((version, _)) = hash_version(ctx, &args[1])? else { return Ok(Reply::Int(0)) };
-    let Some(ks) = ctx.shared.store.keyspace(ctx.db()) else { return Ok(Reply::Int(0)) };
+    let Some(ks) = ctx.view() else { return Ok(Reply::Int(0)) };
     let v = ks.get(meta::field_key(&args[1], version, &args[2]))?;
     Ok(Reply::Int(v.map_or(0, |v| v.len() as i64)))
 }

@@ -43,7 +43,7 @@ pub fn keys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let mut start = literal_prefix(pattern);
     let prefix = start.clone();
     loop {
-        let (batch, next) = ctx.shared.store.scan(ctx.db(), &start, 10_000, ctx.now)?;
+        let (batch, next) = ctx.shared.store.scan(ctx.target, ctx.db(), &start, 10_000, ctx.now)?;
         let past_prefix = batch.last().is_some_and(|(k, _)| !k.starts_with(&prefix));
         out.extend(
             batch.into_iter().filter(|(k, _)| glob_match(pattern, k)).map(|(k, _)| Reply::Bulk(k)),
@@ -103,7 +103,8 @@ pub fn scan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         i += 2;
     }
     let start = if cursor == 0 { Vec::new() } else { ctx.shared.cursor_key(ctx.db(), cursor) };
-    let (batch, next) = ctx.shared.store.scan(ctx.db(), &start, count.min(1 << 20), ctx.now)?;
+    let (batch, next) =
+        ctx.shared.store.scan(ctx.target, ctx.db(), &start, count.min(1 << 20), ctx.now)?;
     let keys = batch
         .into_iter()
         .filter(|(k, m)| {
@@ -154,7 +155,6 @@ fn clone_rows(tx: &mut Tx<'_>, src: &[u8], m: &Meta, dst: &[u8]) -> Result<Meta,
     let from = meta::sub_prefix_all(src, c.version);
     let to = meta::sub_prefix_all(dst, version);
     let rows: Vec<(Vec<u8>, Vec<u8>)> = tx
-        .ks
         .prefix(&from)
         .map(|r| r.map(|(k, v)| ([&to[..], &k[from.len()..]].concat(), v.to_vec())))
         .collect::<mylsm::Result<_>>()?;
@@ -173,7 +173,7 @@ pub fn renamenx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 pub fn randomkey(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
-    let Some(ks) = ctx.shared.store.keyspace(ctx.db()) else { return Ok(Reply::Null) };
+    let Some(ks) = ctx.view() else { return Ok(Reply::Null) };
     // Seek to a random point among the keys and take the next live one: cheap, though
     // not uniform (a key after a wide gap is picked more often).
     for _ in 0..8 {
@@ -193,7 +193,7 @@ pub fn randomkey(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
         }
     }
     // Mostly expired keys: fall back to the first live one.
-    let (keys, _) = ctx.shared.store.scan(ctx.db(), b"", usize::MAX, ctx.now)?;
+    let (keys, _) = ctx.shared.store.scan(ctx.target, ctx.db(), b"", usize::MAX, ctx.now)?;
     Ok(keys.into_iter().next().map_or(Reply::Null, |(k, _)| Reply::Bulk(k)))
 }
 

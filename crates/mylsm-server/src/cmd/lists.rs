@@ -70,7 +70,7 @@ fn pop(ctx: &mut Ctx<'_>, args: &[Bytes], left: bool) -> CmdResult {
     let Some(c) = m.coll_mut() else { return Err(Reply::err(super::WRONGTYPE)) };
     let n = count.unwrap_or(1).min(c.size as usize);
     let range =
-        tx.ks.range(meta::list_key(key, c.version, c.head)..meta::list_key(key, c.version, c.tail));
+        tx.range(meta::list_key(key, c.version, c.head)..meta::list_key(key, c.version, c.tail));
     let rows: Vec<(mylsm::Key, mylsm::Value)> = if left {
         range.take(n).collect::<mylsm::Result<_>>()?
     } else {
@@ -116,7 +116,7 @@ pub fn lrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let Some((from, to)) = clamp_range(start, stop, c.size) else {
         return Ok(Reply::Array(Vec::new()));
     };
-    let Some(ks) = ctx.shared.store.keyspace(ctx.db()) else { return Ok(Reply::Array(Vec::new())) };
+    let Some(ks) = ctx.view() else { return Ok(Reply::Array(Vec::new())) };
     let lo = meta::list_key(&args[1], c.version, c.head + from);
     let hi = meta::list_key(&args[1], c.version, c.head + to + 1);
     let out = ks
@@ -140,7 +140,7 @@ pub fn lindex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     else {
         return Ok(Reply::Null);
     };
-    let Some(ks) = ctx.shared.store.keyspace(ctx.db()) else { return Ok(Reply::Null) };
+    let Some(ks) = ctx.view() else { return Ok(Reply::Null) };
     Ok(Reply::opt_bulk(
         ks.get(meta::list_key(&args[1], c.version, c.head + i))?.map(|v| v.to_vec()),
     ))
@@ -150,7 +150,7 @@ pub fn lindex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 fn elements(tx: &Tx<'_>, key: &[u8], m: &Meta) -> Result<Vec<Vec<u8>>, Reply> {
     let Some(c) = m.coll() else { return Ok(Vec::new()) };
     let rows =
-        tx.ks.range(meta::list_key(key, c.version, c.head)..meta::list_key(key, c.version, c.tail));
+        tx.range(meta::list_key(key, c.version, c.head)..meta::list_key(key, c.version, c.tail));
     Ok(rows.map(|r| r.map(|(_, v)| v.to_vec())).collect::<mylsm::Result<_>>()?)
 }
 
@@ -165,7 +165,7 @@ fn rewrite(tx: &mut Tx<'_>, key: &[u8], old: &Meta, items: &[Vec<u8>]) -> Result
     m.expire_at_ms = old.expire_at_ms;
     if let Some(c) = m.coll_mut() {
         for item in items {
-            tx.batch.put_in(&tx.ks, meta::list_key(key, c.version, c.tail), item);
+            tx.put(&meta::list_key(key, c.version, c.tail), item);
             c.tail += 1;
         }
         c.size = items.len() as u64;
@@ -206,7 +206,7 @@ pub fn ltrim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     };
     let (version, head, tail) = (c.version, c.head, c.tail);
     for i in (head..head + from).chain(head + to + 1..tail) {
-        tx.batch.delete_in(&tx.ks, meta::list_key(&args[1], version, i));
+        tx.del(&meta::list_key(&args[1], version, i));
     }
     c.tail = head + to + 1;
     c.head = head + from;

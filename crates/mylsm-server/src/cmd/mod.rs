@@ -1,8 +1,9 @@
 //! The command table and the dispatcher: name lookup, arity, authentication, MULTI
 //! queueing, key locks and WATCH bookkeeping around each command's handler.
 //!
-//! Every command runs on a blocking-pool thread (never the reactor) holding the store's
-//! `exec_lock` shared and the stripes of its keys; EXEC holds `exec_lock` exclusively.
+//! Every command runs on a blocking-pool thread (never the reactor) holding the stripes
+//! of its keys, and a write command also the store's `exec_lock` shared; EXEC holds
+//! `exec_lock` exclusively and the stripes of all its commands' keys.
 //! Key positions follow Redis's command table (first key, last key, step).
 
 mod hashes;
@@ -22,7 +23,7 @@ use bytes::Bytes;
 use crate::resp::{parse_int, Protocol, Reply};
 use crate::shared::Shared;
 use crate::store::meta::{Kind, Meta};
-use crate::store::Tx;
+use crate::store::{Target, Tx, View};
 
 pub use self::keys::glob_match;
 
@@ -67,6 +68,8 @@ pub struct Ctx<'a> {
     pub shared: &'a Shared,
     pub sess: &'a mut Session,
     pub now: u64,
+    /// The engine, or the transaction of the EXEC this command runs in.
+    pub target: Target<'a>,
 }
 
 impl Ctx<'_> {
@@ -80,7 +83,7 @@ impl Ctx<'_> {
 
     /// The live metadata of `key` in the selected database.
     pub fn meta(&self, key: &[u8]) -> Result<Option<Meta>, Reply> {
-        Ok(self.shared.store.read_meta(self.db(), key, self.now)?)
+        Ok(self.shared.store.read_meta(self.target, self.db(), key, self.now)?)
     }
 
     /// The live metadata of `key`, which must be of `kind` if it exists.
@@ -92,7 +95,12 @@ impl Ctx<'_> {
     }
 
     pub fn tx(&self) -> Result<Tx<'_>, Reply> {
-        Ok(self.shared.store.tx(self.db(), self.now)?)
+        Ok(self.shared.store.tx(self.target, self.db(), self.now)?)
+    }
+
+    /// Reads of the selected database, if anything was ever written there.
+    pub fn view(&self) -> Option<View<'_>> {
+        self.shared.store.view(self.target, self.db())
     }
 }
 
@@ -123,7 +131,7 @@ impl std::fmt::Debug for Command {
 
 impl Command {
     /// The keys of this invocation.
-    fn key_args<'a>(&self, args: &'a [Bytes]) -> Vec<&'a [u8]> {
+    pub fn key_args<'a>(&self, args: &'a [Bytes]) -> Vec<&'a [u8]> {
         let (first, last, step) = self.keys;
         if first <= 0 || args.len() <= first as usize {
             return Vec::new();
@@ -367,19 +375,32 @@ pub fn execute(shared: &Shared, sess: &mut Session, args: &[Bytes]) -> Reply {
     if cmd.name == "exec" {
         return txn::run_exec(shared, sess);
     }
-    let _shared_guard = shared.store.exec_lock.read().unwrap_or_else(|p| p.into_inner());
-    run_locked(shared, sess, cmd, args)
-}
-
-/// Runs `cmd` holding its key stripes (the caller holds `exec_lock`).
-fn run_locked(shared: &Shared, sess: &mut Session, cmd: &Command, args: &[Bytes]) -> Reply {
+    // A read takes only its key stripes, not `exec_lock`: an EXEC's writes become
+    // visible in one commit and it holds the stripes of all its keys until then, so a
+    // read sees all of an EXEC or none of it without waiting for the lock, and so
+    // without queueing behind an EXEC that itself waits for a writer in a write stall.
+    let _shared_guard =
+        cmd.write.then(|| shared.store.exec_lock.read().unwrap_or_else(|p| p.into_inner()));
     let keys = cmd.key_args(args);
     let held = shared.store.locks.lock(sess.db, &keys);
+    run_held(shared, sess, cmd, args, Target::Engine, &held.stripes)
+}
+
+/// Runs `cmd`, reading and writing through `target`; the caller holds `stripes`, the
+/// stripes of its keys (and `exec_lock`, if it writes).
+fn run_held(
+    shared: &Shared,
+    sess: &mut Session,
+    cmd: &Command,
+    args: &[Bytes],
+    target: Target<'_>,
+    stripes: &[usize],
+) -> Reply {
     let now = shared.store.now_ms();
-    let mut ctx = Ctx { shared, sess, now };
+    let mut ctx = Ctx { shared, sess, now, target };
     let reply = (cmd.run)(&mut ctx, args).unwrap_or_else(|e| e);
     if cmd.write && !reply.is_error() {
-        shared.store.locks.touch(&held.stripes);
+        shared.store.locks.touch(stripes);
     }
     reply
 }
@@ -429,4 +450,46 @@ pub fn clamp_range(start: i64, stop: i64, len: u64) -> Option<(u64, u64)> {
     let start = if start < 0 { (len + start).max(0) } else { start };
     let stop = if stop < 0 { len + stop } else { stop.min(len - 1) };
     (start <= stop && start < len).then_some((start as u64, stop as u64))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::store::Store;
+
+    fn run(shared: &Shared, sess: &mut Session, words: &[&str]) -> Reply {
+        let args: Vec<Bytes> = words.iter().map(|w| Bytes::copy_from_slice(w.as_bytes())).collect();
+        execute(shared, sess, &args)
+    }
+
+    /// The lock an EXEC takes (and waits for, behind a writer in a write stall) does not
+    /// hold up reads: they need only their keys' stripes.
+    #[test]
+    fn reads_do_not_wait_for_the_exec_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = mylsm::Db::open(dir.path(), mylsm::Options::default()).unwrap();
+        let shared = Shared::new(Store::new(db, false), crate::Config::default());
+        let mut sess = Session::default();
+        assert!(!run(&shared, &mut sess, &["SET", "k", "v"]).is_error());
+        let exclusive = shared.store.exec_lock.write().unwrap();
+        let (done, finished) = mpsc::channel();
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let mut sess = Session::default();
+                let replies = [
+                    run(&shared, &mut sess, &["GET", "k"]),
+                    run(&shared, &mut sess, &["EXISTS", "k", "other"]),
+                    run(&shared, &mut sess, &["DBSIZE"]),
+                ];
+                done.send(replies).unwrap();
+            });
+            let replies = finished.recv_timeout(Duration::from_secs(30));
+            drop(exclusive);
+            let replies = replies.expect("a read waited for exec_lock");
+            assert!(replies.iter().all(|r| !r.is_error()), "{replies:?}");
+        });
+    }
 }

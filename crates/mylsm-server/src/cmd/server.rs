@@ -198,7 +198,7 @@ fn count_keys(ctx: &Ctx<'_>, db: usize) -> Result<u64, Reply> {
     let mut start = Vec::new();
     let mut n = 0;
     loop {
-        let (keys, next) = ctx.shared.store.scan(db, &start, 10_000, ctx.now)?;
+        let (keys, next) = ctx.shared.store.scan(ctx.target, db, &start, 10_000, ctx.now)?;
         n += keys.len() as u64;
         match next {
             Some(k) => start = k,
@@ -221,7 +221,7 @@ fn flush_mode(args: &[Bytes]) -> Result<(), Reply> {
 
 pub fn flushdb(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     flush_mode(args)?;
-    ctx.shared.store.flush_db(ctx.db())?;
+    ctx.shared.store.flush_db(ctx.target, ctx.db())?;
     ctx.shared.store.flush_epoch.fetch_add(1, Ordering::Release);
     Ok(Reply::OK)
 }
@@ -229,7 +229,7 @@ pub fn flushdb(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 pub fn flushall(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     flush_mode(args)?;
     for db in 0..DATABASES {
-        ctx.shared.store.flush_db(db)?;
+        ctx.shared.store.flush_db(ctx.target, db)?;
     }
     ctx.shared.store.flush_epoch.fetch_add(1, Ordering::Release);
     Ok(Reply::OK)

@@ -83,7 +83,7 @@ pub fn spop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     from.extend_from_slice(&c.low);
     let end = meta::prefix_end(&prefix);
     let rows: Vec<mylsm::Key> =
-        tx.ks.range(from..end).take(n).map(|r| r.map(|(k, _)| k)).collect::<mylsm::Result<_>>()?;
+        tx.range(from..end).take(n).map(|r| r.map(|(k, _)| k)).collect::<mylsm::Result<_>>()?;
     let mut out = Vec::with_capacity(rows.len());
     for row in &rows {
         tx.del(row);
@@ -103,7 +103,7 @@ pub fn spop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 /// The members of a set, for reading.
 fn members(ctx: &Ctx<'_>, key: &[u8]) -> Result<Vec<Vec<u8>>, Reply> {
     let Some(m) = ctx.typed(key, Kind::Set)? else { return Ok(Vec::new()) };
-    let Some(ks) = ctx.shared.store.keyspace(ctx.db()) else { return Ok(Vec::new()) };
+    let Some(ks) = ctx.view() else { return Ok(Vec::new()) };
     let prefix = meta::sub_prefix(key, m.coll().map_or(0, |c| c.version), meta::TAG_FIELD);
     let out = ks
         .prefix(&prefix)
@@ -123,7 +123,7 @@ pub fn scard(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 pub fn sismember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let Some(m) = ctx.typed(&args[1], Kind::Set)? else { return Ok(Reply::Int(0)) };
-    let Some(ks) = ctx.shared.store.keyspace(ctx.db()) else { return Ok(Reply::Int(0)) };
+    let Some(ks) = ctx.view() else { return Ok(Reply::Int(0)) };
     let row = meta::field_key(&args[1], m.coll().map_or(0, |c| c.version), &args[2]);
     Ok(Reply::Int(i64::from(ks.get(row)?.is_some())))
 }

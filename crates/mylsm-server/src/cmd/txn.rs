@@ -1,22 +1,30 @@
 //! Transactions (tier 3): MULTI, EXEC, DISCARD, WATCH, UNWATCH.
 //!
 //! MULTI queues commands in the session; EXEC runs them holding the store's
-//! `exec_lock` exclusively, so no other client's command runs in between. WATCH
+//! `exec_lock` exclusively, so no other client's write runs in between, and the
+//! stripes of all their keys until its commit, so no read sees part of it. WATCH
 //! records the modification counters of its keys' lock stripes and the flush epoch;
 //! EXEC aborts (a null reply) if any moved. A stripe is shared by many keys, so a
 //! write to an unrelated key can abort a transaction (see `store/locks.rs`); expiry
-//! of a watched key does not abort it. The commands of one EXEC are not one engine
-//! batch: each is atomic and durable on its own, and a crash in the middle of EXEC
-//! can leave a prefix of them applied.
+//! of a watched key does not abort it.
+//!
+//! The commands of one EXEC read and write through one engine transaction
+//! (`store/exec.rs`) committed once at the end, so the engine applies all of them or,
+//! after a crash or a failed write, none; each reads the writes of those before it.
+//! As in Redis, a command that fails (WRONGTYPE, a bad argument) fails alone: its
+//! error is its reply and it writes nothing, and the others still run. If the commit
+//! itself fails, EXEC's reply is that error and nothing is applied.
 
 use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
 
-use super::{resolve, run_locked, CmdResult, Ctx, Session};
+use super::{resolve, run_held, CmdResult, Command, Ctx, Session};
+use crate::resp::parse_int;
 use crate::resp::Reply;
 use crate::shared::Shared;
 use crate::store::locks::Locks;
+use crate::store::{Target, DATABASES};
 
 pub fn multi(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
     if ctx.sess.multi.is_some() {
@@ -49,16 +57,40 @@ pub fn run_exec(shared: &Shared, sess: &mut Session) -> Reply {
     if conflict {
         return Reply::NullArray;
     }
+    // Resolved when queued; resolving again cannot fail, but stays safe if it did.
+    let cmds: Vec<Result<&Command, Reply>> = queued.iter().map(|args| resolve(args)).collect();
+    // The stripes of every key of every command, each in the database it will run in,
+    // held until the commit: reads, which do not take `exec_lock`, thus see all of the
+    // EXEC or none of it.
+    let mut db = sess.db;
+    let mut per_cmd = Vec::with_capacity(queued.len());
+    for (cmd, args) in cmds.iter().zip(&queued) {
+        let Ok(cmd) = cmd else {
+            per_cmd.push(Vec::new());
+            continue;
+        };
+        per_cmd.push(cmd.key_args(args).iter().map(|k| Locks::stripe(db, k)).collect());
+        if cmd.name == "select" {
+            db = parse_int(&args[1])
+                .and_then(|n| usize::try_from(n).ok())
+                .filter(|&n| n < DATABASES)
+                .unwrap_or(db);
+        }
+    }
+    let _held = shared.store.locks.lock_stripes(per_cmd.concat());
+    let exec = shared.store.begin_exec();
     let mut replies = Vec::with_capacity(queued.len());
-    for args in &queued {
-        // Resolved when queued; resolving again cannot fail, but stays safe if it did.
-        let reply = match resolve(args) {
-            Ok(cmd) => run_locked(shared, sess, cmd, args),
+    for ((cmd, args), stripes) in cmds.into_iter().zip(&queued).zip(&per_cmd) {
+        let reply = match cmd {
+            Ok(cmd) => run_held(shared, sess, cmd, args, Target::Exec(&exec), stripes),
             Err(e) => e,
         };
         replies.push(reply);
     }
-    Reply::Array(replies)
+    match shared.store.commit_exec(exec) {
+        Ok(()) => Reply::Array(replies),
+        Err(e) => Reply::from(e),
+    }
 }
 
 pub fn discard(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {

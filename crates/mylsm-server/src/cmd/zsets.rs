@@ -156,7 +156,7 @@ pub fn zrem(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 pub fn zscore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let Some(m) = ctx.typed(&args[1], Kind::ZSet)? else { return Ok(Reply::Null) };
-    let Some(ks) = ctx.shared.store.keyspace(ctx.db()) else { return Ok(Reply::Null) };
+    let Some(ks) = ctx.view() else { return Ok(Reply::Null) };
     let row = meta::field_key(&args[1], m.coll().map_or(0, |c| c.version), &args[2]);
     Ok(ks.get(row)?.and_then(|v| decode_score(&v)).map_or(Reply::Null, Reply::Double))
 }
@@ -283,7 +283,7 @@ fn zrange_items(ctx: &Ctx<'_>, args: &[Bytes]) -> Result<(Vec<Scored>, bool), Re
     let key = &args[1];
     let Some(m) = ctx.typed(key, Kind::ZSet)? else { return Ok((Vec::new(), with_scores)) };
     let Some(c) = m.coll().cloned() else { return Ok((Vec::new(), with_scores)) };
-    let Some(ks) = ctx.shared.store.keyspace(ctx.db()) else {
+    let Some(ks) = ctx.view() else {
         return Ok((Vec::new(), with_scores));
     };
     let prefix = meta::sub_prefix(key, c.version, meta::TAG_SCORE);
@@ -356,7 +356,7 @@ fn zpop(ctx: &mut Ctx<'_>, args: &[Bytes], max: bool) -> CmdResult {
     let mut from = prefix.clone();
     from.extend_from_slice(&c.head.to_be_bytes());
     let end = meta::prefix_end(&prefix);
-    let iter = tx.ks.range(from..end);
+    let iter = tx.range(from..end);
     let rows: Vec<(mylsm::Key, mylsm::Value)> = if max {
         iter.rev().take(n).collect::<mylsm::Result<_>>()?
     } else {
@@ -472,10 +472,10 @@ pub fn zincrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 pub fn zmscore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let m = ctx.typed(&args[1], Kind::ZSet)?;
-    let ks = ctx.shared.store.keyspace(ctx.db());
+    let ks = ctx.view();
     let mut out = Vec::with_capacity(args.len() - 2);
     for member in &args[2..] {
-        let score = match (&m, ks) {
+        let score = match (&m, &ks) {
             (Some(m), Some(ks)) => {
                 let row = meta::field_key(&args[1], m.coll().map_or(0, |c| c.version), member);
                 ks.get(row)?.and_then(|v| decode_score(&v))

@@ -50,7 +50,11 @@ impl Locks {
 
     /// Locks the stripes of `keys` in database `db`.
     pub fn lock<'a>(&'a self, db: usize, keys: &[&[u8]]) -> Held<'a> {
-        let mut stripes: Vec<usize> = keys.iter().map(|k| Self::stripe(db, k)).collect();
+        self.lock_stripes(keys.iter().map(|k| Self::stripe(db, k)).collect())
+    }
+
+    /// Locks `stripes` (in any order, repeats allowed).
+    pub fn lock_stripes(&self, mut stripes: Vec<usize>) -> Held<'_> {
         stripes.sort_unstable();
         stripes.dedup();
         // A panic while holding a stripe poisons it; the data it guards is in the

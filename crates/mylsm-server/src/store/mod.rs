@@ -7,7 +7,11 @@
 //! plus an offset tests can move. When the engine's own TTL lands, a string with an
 //! expiry can be written with `put_with_ttl` instead and this check kept as the
 //! authority, since the engine drops expired rows only at compaction.
+//!
+//! Every read and write goes through a [`Target`]: the engine, or the transaction of the
+//! EXEC the command runs in (`exec.rs`), so a command reads the same way in both.
 
+mod exec;
 pub mod locks;
 pub mod meta;
 pub mod sweep;
@@ -18,8 +22,10 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{OnceLock, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use mylsm::{Db, Keyspace, WriteBatch, WriteOptions};
+use mylsm::{Db, Keyspace, WriteBatch, WriteOptions, MAX_KEY_LEN, MAX_VALUE_LEN};
 
+use self::exec::Op;
+pub use self::exec::{ExecTx, Rows, Target, View};
 use self::locks::Locks;
 use self::meta::{Meta, META_PREFIX};
 use self::sync::SyncGroup;
@@ -27,7 +33,7 @@ use self::sync::SyncGroup;
 /// The number of Redis databases (SELECT 0..15).
 pub const DATABASES: usize = 16;
 
-/// The largest write batch built by FLUSHDB and by deleting a big collection, in rows.
+/// The largest write batch built by deleting a big collection, in rows.
 const DELETE_BATCH: usize = 1000;
 
 thread_local! {
@@ -133,10 +139,21 @@ impl Store {
         Ok(slot.get_or_init(|| ks))
     }
 
+    /// Reads of database `db` through `target`, if anything was ever written there.
+    pub fn view<'t>(&self, target: Target<'t>, db: usize) -> Option<View<'t>> {
+        Some(View { ks: self.keyspace(db)?.clone(), target })
+    }
+
     /// The live (unexpired) metadata of `key` in `db`.
-    pub fn read_meta(&self, db: usize, key: &[u8], now: u64) -> mylsm::Result<Option<Meta>> {
-        let Some(ks) = self.keyspace(db) else { return Ok(None) };
-        Ok(ks
+    pub fn read_meta(
+        &self,
+        target: Target<'_>,
+        db: usize,
+        key: &[u8],
+        now: u64,
+    ) -> mylsm::Result<Option<Meta>> {
+        let Some(view) = self.view(target, db) else { return Ok(None) };
+        Ok(view
             .get(meta::meta_key(key))?
             .and_then(|v| Meta::decode(&v))
             .filter(|m| !m.is_expired(now)))
@@ -147,12 +164,32 @@ impl Store {
         if batch.is_empty() {
             return Ok(());
         }
-        let mut sync = self.sync_writes.load(Ordering::Relaxed);
+        let sync = self.sync_now(true);
+        self.db.write_opt(batch, &WriteOptions { sync })
+    }
+
+    /// Whether a write (`wrote`) must be synced by itself; under a deferred sync it is
+    /// only noted, for the one sync at the end.
+    fn sync_now(&self, wrote: bool) -> bool {
+        let sync = wrote && self.sync_writes.load(Ordering::Relaxed);
         if sync && DEFERRED.get().is_some() {
             DEFERRED.set(Some(true));
-            sync = false;
+            return false;
         }
-        self.db.write_opt(batch, &WriteOptions { sync })
+        sync
+    }
+
+    /// Begins the transaction of an EXEC (see `exec.rs`).
+    pub fn begin_exec(&self) -> ExecTx {
+        let sync = self.sync_writes.load(Ordering::Relaxed) && DEFERRED.get().is_none();
+        ExecTx::begin(&self.db, sync)
+    }
+
+    /// Commits an EXEC's writes as one batch, durable as the server's setting says:
+    /// synced by the commit itself, or, under a deferred sync, by the one at the end.
+    pub fn commit_exec(&self, exec: ExecTx) -> mylsm::Result<()> {
+        self.sync_now(exec.wrote());
+        exec.commit()
     }
 
     /// Runs `f` (on this thread) with the fsync of its synced writes deferred to one
@@ -168,28 +205,34 @@ impl Store {
         (out, synced)
     }
 
-    /// Deletes every row of database `db`, in batches.
-    pub fn flush_db(&self, db: usize) -> mylsm::Result<()> {
+    /// Deletes every row of database `db`, with one range delete.
+    pub fn flush_db(&self, target: Target<'_>, db: usize) -> mylsm::Result<()> {
         let Some(ks) = self.keyspace(db) else { return Ok(()) };
-        let mut batch = WriteBatch::new();
-        for item in ks.iter() {
-            let (k, _) = item?;
-            batch.delete_in(ks, &k);
-            if batch.len() >= DELETE_BATCH {
-                self.commit(std::mem::take(&mut batch))?;
+        match target {
+            Target::Engine => {
+                let mut batch = WriteBatch::new();
+                batch.delete_range_in::<&[u8], _>(ks, ..)?;
+                self.commit(batch)
             }
+            Target::Exec(x) => x.apply(ks, vec![Op::DeleteAll]),
         }
-        self.commit(batch)
     }
 
     /// The live keys of `db` from `start` on (inclusive), in key order, each with its
     /// metadata; at most `limit` rows examined. Returns the keys and the key to resume
     /// from (`None`: the end was reached).
-    pub fn scan(&self, db: usize, start: &[u8], limit: usize, now: u64) -> mylsm::Result<ScanPage> {
-        let Some(ks) = self.keyspace(db) else { return Ok((Vec::new(), None)) };
+    pub fn scan(
+        &self,
+        target: Target<'_>,
+        db: usize,
+        start: &[u8],
+        limit: usize,
+        now: u64,
+    ) -> mylsm::Result<ScanPage> {
+        let Some(view) = self.view(target, db) else { return Ok((Vec::new(), None)) };
         let from = meta::meta_key(start);
         let mut out = Vec::new();
-        for (seen, item) in ks.range(from..).enumerate() {
+        for (seen, item) in view.range(from..).enumerate() {
             let (k, v) = item?;
             if !k.starts_with(META_PREFIX) {
                 return Ok((out, None));
@@ -205,20 +248,34 @@ impl Store {
         Ok((out, None))
     }
 
-    /// Starts a read-modify-write on database `db`.
-    pub fn tx(&self, db: usize, now: u64) -> mylsm::Result<Tx<'_>> {
+    /// Starts a read-modify-write on database `db`, reading and writing through
+    /// `target`.
+    pub fn tx<'t>(&'t self, target: Target<'t>, db: usize, now: u64) -> mylsm::Result<Tx<'t>> {
         let ks = self.keyspace_for_write(db)?.clone();
-        Ok(Tx { store: self, ks, batch: WriteBatch::new(), now })
+        let writes = match target {
+            Target::Engine => Writes::Batch(WriteBatch::new()),
+            Target::Exec(x) => Writes::Exec(x, Vec::new()),
+        };
+        Ok(Tx { store: self, view: View { ks, target }, writes, now })
     }
 }
 
-/// One command's writes, gathered into one atomic batch. The caller holds the stripes
-/// of every key it touches.
+/// Where a [`Tx`] gathers its writes until it commits.
+#[derive(Debug)]
+enum Writes<'a> {
+    Batch(WriteBatch),
+    /// Kept in order and added to the EXEC's transaction at the commit, so that a
+    /// command sees its own writes no sooner than it would outside EXEC.
+    Exec(&'a ExecTx, Vec<Op>),
+}
+
+/// One command's writes, gathered into one atomic batch (inside EXEC: added to the
+/// EXEC's transaction). The caller holds the stripes of every key it touches.
 #[derive(Debug)]
 pub struct Tx<'a> {
     pub store: &'a Store,
-    pub ks: Keyspace,
-    pub batch: WriteBatch,
+    view: View<'a>,
+    writes: Writes<'a>,
     pub now: u64,
 }
 
@@ -226,7 +283,7 @@ impl Tx<'_> {
     /// The live metadata of `key`. An expired key reads as absent, and its rows are
     /// queued for deletion (a write that follows overwrites the metadata row anyway).
     pub fn meta(&mut self, key: &[u8]) -> mylsm::Result<Option<Meta>> {
-        let Some(v) = self.ks.get(meta::meta_key(key))? else { return Ok(None) };
+        let Some(v) = self.view.get(meta::meta_key(key))? else { return Ok(None) };
         let Some(m) = Meta::decode(&v) else { return Ok(None) };
         if m.is_expired(self.now) {
             self.delete(key, &m)?;
@@ -237,20 +294,20 @@ impl Tx<'_> {
     }
 
     pub fn put_meta(&mut self, key: &[u8], m: &Meta) {
-        self.batch.put_in(&self.ks, meta::meta_key(key), m.encode());
+        self.put(&meta::meta_key(key), &m.encode());
     }
 
     /// Deletes `key` and, for a collection, all its rows.
     pub fn delete(&mut self, key: &[u8], m: &Meta) -> mylsm::Result<()> {
-        self.batch.delete_in(&self.ks, meta::meta_key(key));
+        self.del(&meta::meta_key(key));
         if let Some(c) = m.coll().filter(|c| c.size > 0) {
-            for item in self.ks.prefix(meta::sub_prefix_all(key, c.version)) {
+            for item in self.view.prefix(meta::sub_prefix_all(key, c.version)) {
                 let (k, _) = item?;
-                self.batch.delete_in(&self.ks, &k);
-                if self.batch.len() >= DELETE_BATCH {
+                self.del(&k);
+                if self.len() >= DELETE_BATCH {
                     // A big collection goes in several batches; the metadata row, deleted
                     // in the first, already hides the rest.
-                    self.store.commit(std::mem::take(&mut self.batch))?;
+                    self.flush()?;
                 }
             }
         }
@@ -258,18 +315,79 @@ impl Tx<'_> {
     }
 
     pub fn put(&mut self, row: &[u8], value: &[u8]) {
-        self.batch.put_in(&self.ks, row, value);
+        match &mut self.writes {
+            Writes::Batch(b) => b.put_in(&self.view.ks, row, value),
+            Writes::Exec(_, ops) => ops.push(Op::Put(row.to_vec(), value.to_vec())),
+        }
     }
 
     pub fn del(&mut self, row: &[u8]) {
-        self.batch.delete_in(&self.ks, row);
+        match &mut self.writes {
+            Writes::Batch(b) => b.delete_in(&self.view.ks, row),
+            Writes::Exec(_, ops) => ops.push(Op::Delete(row.to_vec())),
+        }
+    }
+
+    /// The number of writes gathered.
+    pub fn len(&self) -> usize {
+        match &self.writes {
+            Writes::Batch(b) => b.len(),
+            Writes::Exec(_, ops) => ops.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     pub fn get(&self, row: &[u8]) -> mylsm::Result<Option<mylsm::Value>> {
-        self.ks.get(row)
+        self.view.get(row)
     }
 
-    pub fn commit(self) -> mylsm::Result<()> {
-        self.store.commit(self.batch)
+    pub fn range<K: AsRef<[u8]>, R: std::ops::RangeBounds<K>>(&self, range: R) -> Rows {
+        self.view.range(range)
     }
+
+    pub fn prefix(&self, prefix: impl AsRef<[u8]>) -> Rows {
+        self.view.prefix(prefix)
+    }
+
+    /// Writes what has been gathered so far (inside EXEC: adds it to the transaction).
+    fn flush(&mut self) -> mylsm::Result<()> {
+        match &mut self.writes {
+            Writes::Batch(b) => self.store.commit(std::mem::take(b)),
+            Writes::Exec(x, ops) => {
+                // The engine would refuse these at the EXEC's commit, failing all of
+                // it; refused here, they fail only this command, as outside EXEC.
+                for op in ops.iter() {
+                    if let Op::Put(k, v) = op {
+                        check_lengths(k, v)?;
+                    }
+                }
+                x.apply(&self.view.ks, std::mem::take(ops))
+            }
+        }
+    }
+
+    pub fn commit(mut self) -> mylsm::Result<()> {
+        self.flush()
+    }
+}
+
+/// The engine's limits on a row, with its error text (`WriteBatch` checks them when
+/// written).
+fn check_lengths(key: &[u8], value: &[u8]) -> mylsm::Result<()> {
+    if key.len() > MAX_KEY_LEN {
+        return Err(mylsm::Error::InvalidArgument(format!(
+            "key of {} bytes exceeds the {MAX_KEY_LEN}-byte limit",
+            key.len()
+        )));
+    }
+    if value.len() > MAX_VALUE_LEN {
+        return Err(mylsm::Error::InvalidArgument(format!(
+            "value of {} bytes exceeds the {MAX_VALUE_LEN}-byte limit",
+            value.len()
+        )));
+    }
+    Ok(())
 }

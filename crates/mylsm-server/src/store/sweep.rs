@@ -51,9 +51,9 @@ impl Store {
         for key in expired {
             let _shared = self.exec_lock.read().unwrap_or_else(|p| p.into_inner());
             let held = self.locks.lock(db, &[&key]);
-            let mut tx = self.tx(db, self.now_ms())?;
+            let mut tx = self.tx(super::Target::Engine, db, self.now_ms())?;
             // `Tx::meta` deletes a key it finds expired (and reads it as absent).
-            if tx.meta(&key)?.is_none() && !tx.batch.is_empty() {
+            if tx.meta(&key)?.is_none() && !tx.is_empty() {
                 tx.commit()?;
                 self.locks.touch(&held.stripes);
                 deleted += 1;
@@ -99,7 +99,7 @@ mod tests {
         let db = mylsm::Db::open(dir.path(), mylsm::Options::default()).unwrap();
         let store = Store::new(db, false);
         let now = store.now_ms();
-        let mut tx = store.tx(2, now).unwrap();
+        let mut tx = store.tx(crate::store::Target::Engine, 2, now).unwrap();
         for i in 0..2500u32 {
             let at = if i % 2 == 0 { Some(now + 1000) } else { None };
             tx.put_meta(
