@@ -7,6 +7,7 @@ mod inspect;
 mod keyspaces;
 mod kv;
 mod load;
+mod lsm;
 mod progress;
 mod stats;
 mod stress;
@@ -163,6 +164,15 @@ enum Command {
     ///
     /// Fails if DIR holds no database.
     Compact,
+    /// Shows the shape of every keyspace's tree: per level the files, bytes, key range,
+    /// bytes of the next level overlapped, target and score, and a bar.
+    ///
+    /// Read-only: works while another process has the database open.
+    Lsm {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Writes a consistent copy of the database into DIR (which must be empty or
     /// absent) while it may be in use by this command only: tables are hard-linked,
     /// logs copied; DIR then opens as an ordinary database.
@@ -372,6 +382,7 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
             })
         }
         Command::Verify => verify::verify(dir),
+        Command::Lsm { json } => with_db(dir, Access::Read, |db| lsm::print(db, json)),
         Command::Checkpoint { dir: to } => with_db(dir, Access::Write, |db| {
             let info = db.checkpoint(&to, Default::default())?;
             println!(
@@ -446,6 +457,7 @@ impl Command {
             Command::Dump => "dump",
             Command::Stats { .. } => "stats",
             Command::Verify => "verify",
+            Command::Lsm { .. } => "lsm",
             Command::Checkpoint { .. } => "checkpoint",
             Command::Flush => "flush",
             Command::Compact => "compact",

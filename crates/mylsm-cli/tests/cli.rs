@@ -727,4 +727,12 @@ fn delete_range_merge_ttl_and_checkpoint_commands() {
     assert_eq!(ok(&cp, &["--keyspace", "hits", "get", "page"]), "3\n");
     let again = run(d, &["checkpoint", target.to_str().unwrap()]);
     assert!(!again.status.success(), "not into a full directory");
+    // `lsm` shows each keyspace's levels, as text and as JSON.
+    ok(d, &["flush"]);
+    let shape = ok(d, &["lsm"]);
+    assert!(shape.contains("keyspace default") && shape.contains("keyspace hits"), "{shape}");
+    assert!(shape.lines().any(|l| l.starts_with("L0 ")), "{shape}");
+    let json: serde_json::Value = serde_json::from_str(&ok(d, &["lsm", "--json"])).unwrap();
+    let l0 = &json[0]["levels"][0];
+    assert!(l0["files"].as_u64().unwrap() >= 1 && l0["bytes"].as_u64().unwrap() > 0, "{json}");
 }
