@@ -271,6 +271,38 @@ fn print_json(value: &Value) -> Result<(), CliError> {
     print_text(&format!("{value:#}\n"))
 }
 
+/// `inspect sst --scan`: the table's internal entries in `[from, to)`, every version,
+/// one line each (`key@seqno:kind value`), or a JSON array.
+pub fn sst_scan(
+    path: &Path,
+    from: Option<&str>,
+    to: Option<&str>,
+    limit: usize,
+    json: bool,
+) -> Result<(), CliError> {
+    let entries =
+        inspect::table_entries(&OsFs, path, from.map(str::as_bytes), to.map(str::as_bytes), limit)
+            .map_err(|e| read_error(path, e))?;
+    if json {
+        let list: Vec<Value> = entries
+            .iter()
+            .map(|e| {
+                json!({
+                    "key": key(&e.key), "seqno": e.seqno, "kind": e.kind,
+                    "value": key(&e.value), "expiry_ms": e.expiry,
+                })
+            })
+            .collect();
+        return print_json(&Value::Array(list));
+    }
+    let mut text = String::new();
+    for e in &entries {
+        let expiry = e.expiry.map_or_else(String::new, |x| format!(" (expires at {x} ms)"));
+        text += &format!("{}@{}:{} {}{expiry}\n", key(&e.key), e.seqno, e.kind, key(&e.value));
+    }
+    print_text(&text)
+}
+
 /// The expiring entries' line of `inspect sst`.
 fn expiring(p: &mylsm::inspect::TableProperties) -> String {
     if p.max_expiry == 0 {

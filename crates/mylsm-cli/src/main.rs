@@ -233,6 +233,18 @@ enum InspectCommand {
         /// Also print one line per data block.
         #[arg(long)]
         blocks: bool,
+        /// Also list the internal entries (every version, with seqno and kind).
+        #[arg(long)]
+        scan: bool,
+        /// With --scan: the first user key to list.
+        #[arg(long, value_name = "KEY", allow_hyphen_values = true)]
+        from: Option<String>,
+        /// With --scan: the user key to stop before.
+        #[arg(long, value_name = "KEY", allow_hyphen_values = true)]
+        to: Option<String>,
+        /// With --scan: list at most N entries.
+        #[arg(long, value_name = "N", default_value_t = 1000)]
+        limit: usize,
         /// Print one JSON object instead of text.
         #[arg(long)]
         json: bool,
@@ -410,8 +422,12 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Keyspace(KeyspaceCommand::Drop { name }) => {
             with_db(dir, Access::Write, |db| keyspaces::drop(db, &name))
         }
-        Command::Inspect(InspectCommand::Sst { file, blocks, json }) => {
-            inspect::sst(&file, blocks, json)
+        Command::Inspect(InspectCommand::Sst { file, blocks, json, scan, from, to, limit }) => {
+            inspect::sst(&file, blocks, json)?;
+            if scan {
+                inspect::sst_scan(&file, from.as_deref(), to.as_deref(), limit, json)?;
+            }
+            Ok(())
         }
         Command::Inspect(InspectCommand::Wal { file, json }) => inspect::wal(&file, json),
         Command::Inspect(InspectCommand::Manifest { json }) => inspect::manifest(dir, json),

@@ -59,6 +59,63 @@ pub fn table(fs: &dyn FileSystem, path: &Path) -> Result<TableReport> {
     })
 }
 
+/// One internal entry of a table, as `inspect sst --scan` lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableEntryView {
+    pub key: Vec<u8>,
+    pub seqno: u64,
+    /// `"put"`, `"delete"`, `"merge"` or `"put-expiring"`.
+    pub kind: &'static str,
+    /// The value (for an expiring put, without its expiry).
+    pub value: Vec<u8>,
+    /// An expiring put's expiry, ms since the epoch.
+    pub expiry: Option<u64>,
+}
+
+/// The internal entries of table `path` whose user keys lie in `[from, to)` (`None`:
+/// unbounded), every version, in the table's order, at most `limit` of them.
+pub fn table_entries(
+    fs: &dyn FileSystem,
+    path: &Path,
+    from: Option<&[u8]>,
+    to: Option<&[u8]>,
+    limit: usize,
+) -> Result<Vec<TableEntryView>> {
+    use crate::iter::InternalIterator;
+    let file = fs.open(path)?;
+    let file_size = file.len()?;
+    let table = Table::open(file, path.to_path_buf(), 0, file_size, Arc::new(BlockCache::new(0)))?;
+    let table = Arc::new(table);
+    let mut it = table.iter();
+    match from {
+        Some(k) => it.seek(&crate::key::lookup_key(k, crate::key::MAX_SEQNO)),
+        None => it.seek_to_first(),
+    }
+    let mut out = Vec::new();
+    while it.valid() && out.len() < limit {
+        let Some(p) = crate::key::parse_internal_key(it.key()) else {
+            return Err(Error::corruption(path, 0, "malformed internal key in a data block"));
+        };
+        if to.is_some_and(|t| p.user_key >= t) {
+            break;
+        }
+        let (kind, value, expiry) = match p.kind {
+            Kind::Put => ("put", it.value().to_vec(), None),
+            Kind::Delete => ("delete", Vec::new(), None),
+            Kind::Merge => ("merge", it.value().to_vec(), None),
+            Kind::PutExpiring => match crate::expiry::decode(it.value()) {
+                Some((e, v)) => ("put-expiring", v.to_vec(), Some(e)),
+                None => ("put-expiring", Vec::new(), None),
+            },
+            Kind::RangeDelete => ("delete-range", it.value().to_vec(), None),
+        };
+        out.push(TableEntryView { key: p.user_key.to_vec(), seqno: p.seqno, kind, value, expiry });
+        it.next();
+    }
+    it.status()?;
+    Ok(out)
+}
+
 /// One operation of a logged batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoggedOp {
