@@ -30,8 +30,11 @@ pub struct Iter {
     /// The range tombstones of every source that meets the bounds.
     tombstones: Vec<Arc<Fragments>>,
     /// A key's versions met walking backwards, oldest first (from its newest put or
-    /// delete on): reused between steps.
-    versions: Vec<(u64, Kind, Vec<u8>)>,
+    /// delete on), their values in `version_bytes`, the key in `back_key`: buffers
+    /// reused between steps.
+    versions: Vec<(u64, Kind, std::ops::Range<usize>)>,
+    version_bytes: Vec<u8>,
+    back_key: Vec<u8>,
     lower: Bound<Vec<u8>>,
     upper: Bound<Vec<u8>>,
     /// Where the front cursor starts: the lower bound, or a later `seek` target.
@@ -49,6 +52,8 @@ pub struct Iter {
     done: bool,
     /// An error to yield before anything else (the database was closed, say).
     error: Option<Error>,
+    /// Yield empty values for plain puts instead of copying them ([`Iter::keys`]).
+    keys_only: bool,
 }
 
 impl std::fmt::Debug for Iter {
@@ -74,6 +79,8 @@ impl Iter {
             ctx,
             tombstones,
             versions: Vec::new(),
+            version_bytes: Vec::new(),
+            back_key: Vec::new(),
             front_from: lower.clone(),
             back_from: upper.clone(),
             lower,
@@ -85,7 +92,15 @@ impl Iter {
             back_last: None,
             done: false,
             error,
+            keys_only: false,
         }
+    }
+
+    /// The keys alone, in the same order and direction rules: plain values are never
+    /// copied (a value that needs resolving — a merge, an expiring put — still is).
+    pub fn keys(mut self) -> Keys {
+        self.keys_only = true;
+        Keys(self)
     }
 
     /// Moves the front: the next [`Iterator::next`] yields the first key at or after
@@ -189,7 +204,8 @@ impl Iter {
             let k = self.front_last.as_deref().unwrap_or_default();
             let cover = self.tombstones.iter().map(|f| f.max_cover(k, seqno)).max().unwrap_or(0);
             let value = if cover == 0 && p.kind == Kind::Put {
-                let v = Value::copy_from(it.value());
+                let v =
+                    if self.keys_only { Value::default() } else { Value::copy_from(it.value()) };
                 it.next();
                 Ok(Some(v))
             } else {
@@ -245,37 +261,47 @@ impl Iter {
             }
         };
         // Walking backwards meets a key's versions oldest first: collect them until the
-        // user key changes, then resolve the key from its newest version down.
+        // user key changes, then resolve the key from its newest version down. The key,
+        // the versions and their values live in buffers the iterator reuses, so a step
+        // allocates only the key and value it yields.
         let mut versions = std::mem::take(&mut self.versions);
+        let mut bytes = std::mem::take(&mut self.version_bytes);
+        let mut cur = std::mem::take(&mut self.back_key);
         versions.clear();
-        let mut current: Option<Vec<u8>> = None;
-        let mut found: Option<Result<(Vec<u8>, Value)>> = None;
+        bytes.clear();
+        let mut has_cur = false;
+        let mut found: Option<Result<Value>> = None;
+        let mut damaged = None;
         loop {
             let p = if it.valid() {
                 match key::parse_internal_key(it.key()) {
                     Some(p) => Some(p),
                     None => {
-                        let e = Self::corrupt_key(it.as_ref());
-                        self.versions = versions;
-                        return self.fail(e);
+                        damaged = Some(Self::corrupt_key(it.as_ref()));
+                        break;
                     }
                 }
             } else {
                 None
             };
-            let key_changed = match (&current, &p) {
-                (Some(k), Some(p)) => p.seqno <= seqno && p.user_key < k.as_slice(),
-                (Some(_), None) => true,
-                _ => false,
-            };
+            let key_changed = has_cur
+                && match &p {
+                    Some(p) => p.seqno <= seqno && p.user_key < cur.as_slice(),
+                    None => true,
+                };
             if key_changed {
-                let k = current.take().unwrap_or_default();
-                match resolve_back(&self.ctx, &self.tombstones, &k, &versions) {
+                let keys_only = self.keys_only;
+                match resolve_back(&self.ctx, &self.tombstones, &cur, &versions, &bytes, keys_only)
+                {
                     Ok(Some(v)) => {
-                        found = Some(Ok((k, v)));
+                        found = Some(Ok(v));
                         break;
                     }
-                    Ok(None) => versions.clear(),
+                    Ok(None) => {
+                        versions.clear();
+                        bytes.clear();
+                        has_cur = false;
+                    }
                     Err(e) => {
                         found = Some(Err(e));
                         break;
@@ -284,52 +310,82 @@ impl Iter {
             }
             let Some(p) = p else { break };
             if p.seqno <= seqno {
-                if current.is_none() {
-                    current = Some(p.user_key.to_vec());
+                if !has_cur {
+                    cur.clear();
+                    cur.extend_from_slice(p.user_key);
+                    has_cur = true;
                 }
                 if p.kind != Kind::Merge {
                     // A newer put or delete makes the older versions irrelevant.
                     versions.clear();
+                    bytes.clear();
                 }
-                versions.push((p.seqno, p.kind, it.value().to_vec()));
+                let at = bytes.len();
+                bytes.extend_from_slice(it.value());
+                versions.push((p.seqno, p.kind, at..bytes.len()));
             }
             it.prev();
         }
         self.versions = versions;
-        if let Some(Err(e)) = self.back.as_ref().map(|it| it.status()) {
-            return self.fail(e);
-        }
-        match found {
-            Some(Ok((k, v))) => {
-                let met_front = self.front_yielded.as_deref().is_some_and(|f| k.as_slice() <= f);
-                if !self.above_lower(&k) || met_front {
+        self.version_bytes = bytes;
+        let result = match (damaged, found) {
+            (Some(e), _) | (None, Some(Err(e))) => Err(e),
+            (None, Some(Ok(v))) => Ok(Some(v)),
+            (None, None) => Ok(None),
+        };
+        let status = self.back.as_ref().map_or(Ok(()), |it| it.status());
+        let out = match (status, result) {
+            (Err(e), _) | (Ok(()), Err(e)) => Err(e),
+            (Ok(()), Ok(v)) => Ok(v),
+        };
+        let out = match out {
+            Ok(Some(v)) => {
+                let met_front = self.front_yielded.as_deref().is_some_and(|f| cur.as_slice() <= f);
+                if !self.above_lower(&cur) || met_front {
                     self.done = true;
-                    return None;
+                    None
+                } else {
+                    let key = Key::copy_from(&cur);
+                    remember(&mut self.back_last, &cur);
+                    Some(Ok((key, v)))
                 }
-                let key = Key::copy_from(&k);
-                self.back_last = Some(k);
-                Some(Ok((key, v)))
             }
-            Some(Err(e)) => self.fail(e),
-            None => {
+            Ok(None) => {
                 self.done = true;
                 None
             }
-        }
+            Err(e) => {
+                self.done = true;
+                Some(Err(e))
+            }
+        };
+        self.back_key = cur;
+        out
     }
 }
 
-/// A key's value from its versions, oldest first (as a backward walk collects them).
+/// A key's value from its versions, oldest first (as a backward walk collects them),
+/// their values in `bytes`.
 fn resolve_back(
     ctx: &ReadCtx,
     tombstones: &[Arc<Fragments>],
     k: &[u8],
-    versions: &[(u64, Kind, Vec<u8>)],
+    versions: &[(u64, Kind, std::ops::Range<usize>)],
+    bytes: &[u8],
+    keys_only: bool,
 ) -> Result<Option<Value>> {
+    let cover = tombstones.iter().map(|f| f.max_cover(k, ctx.seqno)).max().unwrap_or(0);
+    if let [(seqno, Kind::Put, range)] = versions {
+        if *seqno >= cover {
+            let v =
+                if keys_only { Value::default() } else { Value::copy_from(&bytes[range.clone()]) };
+            return Ok(Some(v));
+        }
+    }
     let mut r = Resolver::new(ctx, k);
-    r.cover(tombstones.iter().map(|f| f.max_cover(k, ctx.seqno)).max().unwrap_or(0));
-    for (seqno, kind, value) in versions.iter().rev() {
-        if r.feed(*seqno, *kind, value)? == Walk::Done {
+    r.cover(cover);
+    for (seqno, kind, range) in versions.iter().rev() {
+        if r.feed(*seqno, *kind, &bytes[range.clone()])? == Walk::Done {
             break;
         }
     }
@@ -389,6 +445,26 @@ impl DoubleEndedIterator for Iter {
         self.step_back()
     }
 }
+
+/// The keys of an [`Iter`], from [`Iter::keys`]. Double-ended; an error ends it.
+#[derive(Debug)]
+pub struct Keys(Iter);
+
+impl Iterator for Keys {
+    type Item = Result<Key>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.0.next().map(|r| r.map(|(k, _)| k))
+    }
+}
+
+impl DoubleEndedIterator for Keys {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        self.0.next_back().map(|r| r.map(|(k, _)| k))
+    }
+}
+
+impl std::iter::FusedIterator for Keys {}
 
 /// Once `next` (or `next_back`) has returned `None` it keeps returning `None`, until a
 /// [`Iter::seek`] or [`Iter::seek_for_prev`] moves it again.

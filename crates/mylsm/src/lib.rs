@@ -70,7 +70,7 @@ mod write;
 pub use batch::{WriteBatch, MAX_KEY_LEN, MAX_VALUE_LEN};
 pub use checkpoint::{CheckpointInfo, CheckpointOptions};
 pub use db::{Db, VerifyReport};
-pub use db_iter::Iter;
+pub use db_iter::{Iter, Keys};
 pub use error::{Error, ErrorKind, Result};
 pub use keyspace::{Keyspace, MAX_KEYSPACE_NAME_LEN};
 pub use options::{Compression, KeyspaceOptions, Options, RecoveryMode, WriteOptions};

@@ -156,10 +156,11 @@ impl PartialEq<Slice> for &str {
     }
 }
 
-/// The empty slice.
+/// The empty slice (one shared buffer: making one allocates nothing).
 impl Default for Slice {
     fn default() -> Self {
-        Slice::copy_from(&[])
+        static EMPTY: std::sync::OnceLock<Arc<[u8]>> = std::sync::OnceLock::new();
+        Slice::from(Arc::clone(EMPTY.get_or_init(|| Arc::from(&[][..]))))
     }
 }
 
