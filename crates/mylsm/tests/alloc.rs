@@ -1,33 +1,17 @@
 //! Allocations per iterator step, counted by a global allocator: what a scan costs the
 //! heap, with values and with `keys()`, forwards and backwards (past older versions).
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::alloc::System;
 
-struct Counting;
-
-static ALLOCS: AtomicU64 = AtomicU64::new(0);
-
-// SAFETY: every call is forwarded to `System` unchanged; the counter is a side effect.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: forwarded with the caller's layout.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `System.alloc` with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 
 fn per_item(it: impl Iterator) -> f64 {
-    let before = ALLOCS.load(Ordering::Relaxed);
+    let region = Region::new(GLOBAL);
     let n = it.count() as f64;
-    (ALLOCS.load(Ordering::Relaxed) - before) as f64 / n
+    region.change().allocations as f64 / n
 }
 
 #[test]
@@ -44,6 +28,8 @@ fn a_step_allocates_its_key_and_value_and_keys_only_the_key() {
         if flush {
             db.flush().unwrap();
         }
+        // The count is process-wide: let background work settle first.
+        db.wait_for_compactions().unwrap();
         let full = per_item(db.iter());
         let keys = per_item(db.iter().keys());
         let rev = per_item(db.iter().rev());
