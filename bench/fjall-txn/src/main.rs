@@ -1,6 +1,7 @@
-// The txnrandom workload of `mylsm bench` on fjall's optimistic transactions: N keys
-// (16-byte decimal, 100-byte values) loaded, then R transactions each reading two keys
-// and writing both; commits/s and conflicts, on T threads.
+//! The txnrandom workload of `mylsm bench` on fjall's optimistic transactions: N keys
+//! (16-byte decimal, 100-byte values) loaded, then R transactions each reading two keys
+//! and writing both; commits/s and conflicts, on T threads.
+
 use std::time::Instant;
 
 use fjall::{KeyspaceCreateOptions, OptimisticTxDatabase, Readable};

@@ -8,11 +8,12 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use crate::batch::WriteBatch;
-use crate::db_iter::{owned_bounds, prefix_bounds, Iter};
+use crate::db_iter::Iter;
 use crate::engine::tree::{StallCause, Tree};
 use crate::engine::{lock, open, Shared};
 use crate::jobs::pool::Pool;
 use crate::options::{Options, WriteOptions};
+use crate::readable::Readable;
 use crate::snapshot::Snapshot;
 use crate::stats::{LevelStats, Stats};
 use crate::version::NUM_LEVELS;
@@ -196,9 +197,7 @@ impl Db {
     /// `InvalidArgument` if the default keyspace has no merge operator
     /// ([`crate::Options::merge_operator`]).
     pub fn merge(&self, key: impl AsRef<[u8]>, operand: impl AsRef<[u8]>) -> Result<()> {
-        let mut b = WriteBatch::new();
-        b.merge(key, operand);
-        self.write(b)
+        self.default_keyspace().merge(key, operand)
     }
 
     /// Sets `key` to `value` for `ttl`: once it has passed (by
@@ -209,9 +208,7 @@ impl Db {
         value: impl AsRef<[u8]>,
         ttl: std::time::Duration,
     ) -> Result<()> {
-        let mut b = WriteBatch::new();
-        b.put_with_ttl(key, value, ttl);
-        self.write(b)
+        self.default_keyspace().put_with_ttl(key, value, ttl)
     }
 
     /// Deletes every key in `range` with one write, whatever the number of keys:
@@ -222,16 +219,12 @@ impl Db {
     /// # Errors
     /// `InvalidArgument` if the range starts after it ends.
     pub fn delete_range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> Result<()> {
-        let mut b = WriteBatch::new();
-        b.delete_range(range)?;
-        self.write(b)
+        self.default_keyspace().delete_range(range)
     }
 
     /// Deletes every key that starts with `prefix`, with one write.
     pub fn delete_prefix(&self, prefix: impl AsRef<[u8]>) -> Result<()> {
-        let mut b = WriteBatch::new();
-        b.delete_prefix(prefix);
-        self.write(b)
+        self.default_keyspace().delete_prefix(prefix)
     }
 
     /// Applies `batch` atomically with default [`WriteOptions`].
@@ -289,48 +282,22 @@ impl Db {
 
     /// The current value of `key`, or `None` if it is absent or deleted.
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Value>> {
-        self.get_in_tree(&self.inner.tree, key.as_ref())
-    }
-
-    /// `key` in `tree`, now.
-    pub(crate) fn get_in_tree(&self, tree: &Tree, key: &[u8]) -> Result<Option<Value>> {
-        self.check_open()?;
-        // The view is taken before the seqno (see `view.rs` for why).
-        let view = tree.current_view();
-        let seqno = self.inner.shared.visible_seqno();
-        view.get(key, &tree.read_ctx(seqno, self.inner.shared.now()))
+        Readable::get(self, key)
     }
 
     /// Every key and value, in key order.
     pub fn iter(&self) -> Iter {
-        self.iter_bounds(Bound::Unbounded, Bound::Unbounded)
+        Readable::iter(self)
     }
 
     /// The keys within `range`, in key order.
     pub fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> Iter {
-        let (lo, hi) = owned_bounds(&range);
-        self.iter_bounds(lo, hi)
+        Readable::range(self, range)
     }
 
     /// The keys starting with `prefix`, in key order.
     pub fn prefix(&self, prefix: impl AsRef<[u8]>) -> Iter {
-        let (lo, hi) = prefix_bounds(prefix.as_ref());
-        self.iter_bounds(lo, hi)
-    }
-
-    fn iter_bounds(&self, lo: Bound<Vec<u8>>, hi: Bound<Vec<u8>>) -> Iter {
-        self.iter_in_tree(&self.inner.tree, lo, hi)
-    }
-
-    /// An iterator over `tree` within the bounds, now.
-    pub(crate) fn iter_in_tree(&self, tree: &Tree, lo: Bound<Vec<u8>>, hi: Bound<Vec<u8>>) -> Iter {
-        let view = tree.current_view();
-        let seqno = self.inner.shared.visible_seqno();
-        let it = Iter::new(view, tree.read_ctx(seqno, self.inner.shared.now()), lo, hi);
-        match self.check_open() {
-            Ok(()) => it,
-            Err(e) => it.with_error(e),
-        }
+        Readable::prefix(self, prefix)
     }
 
     /// A consistent read-only view of the database as of now.

@@ -18,6 +18,7 @@ use crate::engine::tree::Tree;
 use crate::key::Kind;
 use crate::memtable::MemTable;
 use crate::options::KeyspaceOptions;
+use crate::readable::Readable;
 use crate::stats::Stats;
 use crate::version::edit::KeyspaceDef;
 use crate::version::{Version, VersionEdit, DEFAULT_KEYSPACE};
@@ -95,8 +96,7 @@ impl Keyspace {
 
     /// The current value of `key`, or `None` if it is absent or deleted.
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Value>> {
-        self.check()?;
-        self.db.get_in_tree(&self.tree, key.as_ref())
+        Readable::get(self, key)
     }
 
     /// Whether `key` has a value.
@@ -162,27 +162,17 @@ impl Keyspace {
 
     /// Every key and value, in key order.
     pub fn iter(&self) -> Iter {
-        self.iter_bounds(Bound::Unbounded, Bound::Unbounded)
+        Readable::iter(self)
     }
 
     /// The keys within `range`, in key order.
     pub fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> Iter {
-        let (lo, hi) = owned_bounds(&range);
-        self.iter_bounds(lo, hi)
+        Readable::range(self, range)
     }
 
     /// The keys starting with `prefix`, in key order.
     pub fn prefix(&self, prefix: impl AsRef<[u8]>) -> Iter {
-        let (lo, hi) = prefix_bounds(prefix.as_ref());
-        self.iter_bounds(lo, hi)
-    }
-
-    fn iter_bounds(&self, lo: Bound<Vec<u8>>, hi: Bound<Vec<u8>>) -> Iter {
-        let it = self.db.iter_in_tree(&self.tree, lo, hi);
-        match self.check() {
-            Ok(()) => it,
-            Err(e) => it.with_error(e),
-        }
+        Readable::prefix(self, prefix)
     }
 
     /// Writes the keyspace's memtable out as an L0 table and waits for it (and for any

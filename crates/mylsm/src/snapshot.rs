@@ -6,12 +6,13 @@
 //! live snapshot, the newest version of each key at or below that snapshot's seqno, so
 //! the snapshot keeps seeing what it saw however many flushes and compactions follow.
 
-use std::ops::{Bound, RangeBounds};
+use std::ops::RangeBounds;
 use std::sync::Arc;
 
-use crate::db_iter::{owned_bounds, prefix_bounds, Iter};
+use crate::db_iter::Iter;
 use crate::engine::tree::Tree;
 use crate::engine::Shared;
+use crate::readable::Readable;
 use crate::resolve::ReadCtx;
 use crate::view::ReadView;
 use crate::{Error, Result, Value};
@@ -85,35 +86,22 @@ impl Snapshot {
 
     /// The value `key` had when the snapshot was taken.
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Value>> {
-        self.check_open()?;
-        let (view, ctx) = self.view_of(&self.tree);
-        view.get(key.as_ref(), &ctx)
-    }
-
-    fn iter_bounds(&self, lo: Bound<Vec<u8>>, hi: Bound<Vec<u8>>) -> Iter {
-        let (view, ctx) = self.view_of(&self.tree);
-        let it = Iter::new(view, ctx, lo, hi);
-        match self.check_open() {
-            Ok(()) => it,
-            Err(e) => it.with_error(e),
-        }
+        Readable::get(self, key)
     }
 
     /// Every key and value as of the snapshot, in key order.
     pub fn iter(&self) -> Iter {
-        self.iter_bounds(Bound::Unbounded, Bound::Unbounded)
+        Readable::iter(self)
     }
 
     /// The keys within `range` as of the snapshot, in key order.
     pub fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> Iter {
-        let (lo, hi) = owned_bounds(&range);
-        self.iter_bounds(lo, hi)
+        Readable::range(self, range)
     }
 
     /// The keys starting with `prefix` as of the snapshot, in key order.
     pub fn prefix(&self, prefix: impl AsRef<[u8]>) -> Iter {
-        let (lo, hi) = prefix_bounds(prefix.as_ref());
-        self.iter_bounds(lo, hi)
+        Readable::prefix(self, prefix)
     }
 }
 
