@@ -8,6 +8,7 @@
 //!         | 0x0F start: varstring end: varstring         (RangeDelete; end "" = none)
 //!         | 0x20 key: varstring (expiry: fixed64 ‖ value): varstring  (PutExpiring)
 //!         | (0x80 | kind) keyspace: varint32  ...         (the same, in keyspace N)
+//! marker := 0x30 table: varint64                         (Ingest; only with other markers)
 //! varstring := len: varint32  bytes[len]
 //! ```
 //!
@@ -17,6 +18,11 @@
 //! `Corruption` rather than misreading them. The expiry of a `PutExpiring` is absolute
 //! (milliseconds since the Unix epoch) by the time the batch is logged, so a replay
 //! never extends a value's life.
+//!
+//! A batch of markers records an ingest (`docs/ingest.md`): marker `i` says that
+//! seqno `seqno + i` went to ingested table `table`. It changes no memtable; replay
+//! reads it so that the seqnos run on without a gap. Builds before ingestion refuse
+//! tag 0x30 as an unknown kind.
 //!
 //! Record `i` of a batch gets sequence number `seqno + i`. The write leader
 //! concatenates the batches of a group into one such batch, so one WAL record holds a
@@ -31,6 +37,9 @@ use crate::key::Kind;
 use crate::{Error, Result};
 
 const HEADER_LEN: usize = 12;
+
+/// The tag of an ingest marker (never a record kind).
+const INGEST_TAG: u8 = 0x30;
 
 /// The longest user key mylsm accepts.
 pub const MAX_KEY_LEN: usize = 64 << 10;
@@ -293,6 +302,23 @@ impl WriteBatch {
         self.rep[..8].copy_from_slice(&seqno.to_le_bytes());
     }
 
+    /// The WAL record of an ingest whose tables `tables` took seqnos `seqno..` in order.
+    pub(crate) fn ingest_marker(seqno: u64, tables: &[u64]) -> WriteBatch {
+        let mut b = WriteBatch::new();
+        b.set_seqno(seqno);
+        for &t in tables {
+            b.rep.push(INGEST_TAG);
+            crate::coding::put_varint64(&mut b.rep, t);
+            b.count += 1;
+        }
+        b
+    }
+
+    /// Whether this is an ingest's marker batch, which holds no records.
+    pub(crate) fn is_ingest_marker(&self) -> bool {
+        self.rep.get(HEADER_LEN) == Some(&INGEST_TAG)
+    }
+
     /// The encoded batch with its header up to date.
     pub(crate) fn encoded(&mut self) -> &[u8] {
         let count = self.count;
@@ -334,7 +360,21 @@ impl WriteBatch {
         batch.rep.clear();
         batch.rep.extend_from_slice(&data[..HEADER_LEN]);
         let mut r = Reader::new(&data[HEADER_LEN..]);
+        let marker = data.get(HEADER_LEN) == Some(&INGEST_TAG);
         while !r.is_empty() {
+            if marker {
+                let at = HEADER_LEN + r.offset();
+                if r.u8("marker tag").map_err(|m| corrupt(HEADER_LEN + m.offset, m.what))?
+                    != INGEST_TAG
+                {
+                    return Err(corrupt(at, "an ingest marker batch holds a record"));
+                }
+                let table = r.varint64("table").map_err(|m| corrupt(HEADER_LEN + m.offset, m.what))?;
+                batch.rep.push(INGEST_TAG);
+                crate::coding::put_varint64(&mut batch.rep, table);
+                batch.count += 1;
+                continue;
+            }
             let rec = read_record(&mut r).map_err(|m| corrupt(HEADER_LEN + m.offset, m.what))?;
             batch.push_record(&rec);
         }
@@ -379,7 +419,8 @@ impl WriteBatch {
     /// The records in order. Only for batches built or decoded by this module, whose
     /// encoding is known to be well formed.
     pub(crate) fn records(&self) -> impl Iterator<Item = Record<'_>> {
-        let mut r = Reader::new(&self.rep[HEADER_LEN..]);
+        let body = if self.is_ingest_marker() { &[][..] } else { &self.rep[HEADER_LEN..] };
+        let mut r = Reader::new(body);
         std::iter::from_fn(move || if r.is_empty() { None } else { read_record(&mut r).ok() })
     }
 }

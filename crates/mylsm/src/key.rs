@@ -107,6 +107,31 @@ pub(crate) fn user_key(ikey: &[u8]) -> &[u8] {
     &ikey[..ikey.len().saturating_sub(TRAILER_LEN)]
 }
 
+/// Sets `dst` to `ikey` with its seqno replaced by `seqno` (the kind kept): how an
+/// ingested table's entries, stored at seqno 0, are read.
+pub(crate) fn set_with_seqno(dst: &mut Vec<u8>, ikey: &[u8], seqno: u64) {
+    dst.clear();
+    dst.extend_from_slice(ikey);
+    if let Some(split) = ikey.len().checked_sub(TRAILER_LEN) {
+        let kind = trailer(ikey) as u8;
+        dst[split..].copy_from_slice(&pack(seqno, kind).to_le_bytes());
+    }
+}
+
+/// The seqno an internal key (or lookup key) carries.
+pub(crate) fn seqno_of(ikey: &[u8]) -> u64 {
+    trailer(ikey) >> 8
+}
+
+/// The largest internal key of `user_key`: every entry of that user key sorts at or
+/// before it.
+pub(crate) fn last_key_of(user_key: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(user_key.len() + TRAILER_LEN);
+    k.extend_from_slice(user_key);
+    k.extend_from_slice(&0u64.to_le_bytes());
+    k
+}
+
 fn trailer(ikey: &[u8]) -> u64 {
     match ikey.len().checked_sub(TRAILER_LEN) {
         Some(split) => crate::coding::fixed64(&ikey[split..]),

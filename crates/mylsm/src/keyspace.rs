@@ -73,6 +73,11 @@ impl Keyspace {
         &self.tree
     }
 
+    /// The database handle the keyspace belongs to.
+    pub(crate) fn db_handle(&self) -> &Db {
+        &self.db
+    }
+
     /// `InvalidArgument` once the keyspace is dropped.
     pub(crate) fn check(&self) -> Result<()> {
         if self.tree.is_dropped() {

@@ -288,10 +288,11 @@ pub(crate) fn encode_entry(t: &Tombstone) -> (Vec<u8>, Vec<u8>) {
 }
 
 /// Decodes a range-deletion entry; `None` if the key is not a range-deletion key or
-/// the range is empty.
+/// the range is empty. (Seqno 0, which covers nothing, is what a table written for
+/// ingestion holds until it is read at its global seqno.)
 pub(crate) fn decode_entry(ikey: &[u8], value: &[u8]) -> Option<Tombstone> {
     let p = key::parse_internal_key(ikey)?;
-    if p.kind != Kind::RangeDelete || p.seqno == 0 {
+    if p.kind != Kind::RangeDelete {
         return None;
     }
     let end = (!value.is_empty()).then(|| value.to_vec());

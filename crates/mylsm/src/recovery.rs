@@ -43,7 +43,9 @@ pub(crate) struct Recovered {
 /// moved it past records another still needs, and records of a dropped keyspace reach
 /// no table, so the WAL holding them may be deleted while the last seqno stays below
 /// them; the first batch is then checked against nothing (a missing live log is still
-/// caught by the manifest's WAL tracking).
+/// caught by the manifest's WAL tracking). An ingest also moves the last seqno past
+/// records of live logs (its marker batch, `batch.rs`, keeps the logs gapless), so the
+/// first batch may start at or below it, never past it.
 pub(crate) fn replay_logs(
     fs: &dyn FileSystem,
     dir: &Path,
@@ -66,7 +68,8 @@ pub(crate) fn replay_logs(
             let batch = WriteBatch::decode(&record, &path, offset)?;
             let seqno = batch.seqno();
             let expected = previous_end.map_or(last_seqno + 1, |end| end + 1);
-            let fits = seqno == expected || (previous_end.is_none() && !strict);
+            let fits =
+                seqno == expected || (previous_end.is_none() && (!strict || seqno < expected));
             if !fits {
                 let why = if seqno < expected {
                     format!("batch seqno {seqno} does not follow {}", expected - 1)

@@ -49,7 +49,10 @@ impl TableCache {
             let path = filename::table_file(&self.dir, meta.number);
             let file = self.fs.open(&path)?;
             let table = Table::open(file, path, meta.number, meta.size, Arc::clone(&self.blocks))?;
-            Ok(Arc::new(table))
+            Ok(Arc::new(match meta.global_seqno {
+                0 => table,
+                g => table.with_global_seqno(g),
+            }))
         })
     }
 

@@ -37,6 +37,7 @@ pub(crate) fn meta(number: u64, smallest: &[u8], largest: &[u8], size: u64) -> A
         largest_seqno: 9,
         has_range_dels: false,
         expires_by: 0,
+        global_seqno: 0,
     })
 }
 

@@ -109,6 +109,7 @@ pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
                 largest_seqno: 99,
                 has_range_dels: false,
                 expires_by: 0,
+                global_seqno: 0,
             },
         )],
         new_wals: vec![8, 13],
@@ -201,6 +202,7 @@ fn new_kinds(out: &mut Vec<(&'static str, Vec<u8>)>, entries: &[(Vec<u8>, Vec<u8
         largest_seqno: 40,
         has_range_dels: true,
         expires_by: 123_456,
+        global_seqno: 0,
     };
     let edit = VersionEdit {
         added: vec![(2, added)],

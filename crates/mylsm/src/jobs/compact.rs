@@ -94,7 +94,7 @@ fn unmark(st: &mut TreeState, numbers: &[u64]) {
 
 /// Waits until no background compaction runs on `tree` and keeps new ones from
 /// starting while the returned guard lives.
-fn hold_compactions<'a>(shared: &'a Shared, tree: &'a Arc<Tree>) -> Result<ManualGuard<'a>> {
+pub(crate) fn hold_compactions<'a>(shared: &'a Shared, tree: &'a Arc<Tree>) -> Result<ManualGuard<'a>> {
     let mut st = tree.state();
     while st.compacting.running > 0 || st.compacting.manual {
         shared.latch().check()?;
@@ -239,7 +239,7 @@ pub(crate) fn delete_obsolete_tables(shared: &Shared, tree: &Tree) {
 }
 
 /// Lets background compactions start again when a manual compaction is done.
-struct ManualGuard<'a> {
+pub(crate) struct ManualGuard<'a> {
     shared: &'a Shared,
     tree: &'a Arc<Tree>,
 }

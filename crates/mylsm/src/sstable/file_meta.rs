@@ -19,6 +19,9 @@ pub struct FileMeta {
     /// (milliseconds since the Unix epoch), after which the table holds nothing live.
     /// 0 otherwise.
     pub expires_by: u64,
+    /// For an ingested table: the sequence number every entry is read at (its file
+    /// holds them at 0; `docs/ingest.md`). 0 for every other table.
+    pub global_seqno: u64,
 }
 
 impl FileMeta {
@@ -37,6 +40,7 @@ impl FileMeta {
             } else {
                 0
             },
+            global_seqno: 0,
         }
     }
 }

@@ -40,6 +40,9 @@ pub(crate) struct Table {
     properties: TableProperties,
     /// The table's range tombstones, fragmented once at open (`None`: it has none).
     tombstones: Option<Arc<Fragments>>,
+    /// An ingested table's global seqno: every entry (stored at seqno 0) and every
+    /// tombstone reads as carrying it. 0 for other tables.
+    global_seqno: u64,
 }
 
 /// What the bloom filters of the tables did for point lookups.
@@ -144,7 +147,26 @@ impl Table {
             filter,
             properties,
             tombstones,
+            global_seqno: 0,
         })
+    }
+
+    /// The table read as ingested at `seqno` (> 0): its entries, stored at seqno 0,
+    /// and its range tombstones carry `seqno` instead.
+    pub fn with_global_seqno(mut self, seqno: u64) -> Table {
+        self.global_seqno = seqno;
+        self.tombstones = self.tombstones.map(|t| {
+            Arc::new(Fragments::new(t.tombstones().map(|mut ts| {
+                ts.seqno = seqno;
+                ts
+            })))
+        });
+        self
+    }
+
+    /// The global seqno an ingested table is read at (0: none).
+    pub fn global_seqno(&self) -> u64 {
+        self.global_seqno
     }
 
     pub fn path(&self) -> &Path {
@@ -182,7 +204,19 @@ impl Table {
                 return Ok(None);
             }
         }
-        let found = self.seek_user_key(lookup_ikey, user_key)?;
+        let mut found = if self.global_seqno == 0 {
+            self.seek_user_key(lookup_ikey, user_key)?
+        } else if self.global_seqno <= key::seqno_of(lookup_ikey) {
+            self.seek_user_key(&key::lookup_key(user_key, key::MAX_SEQNO), user_key)?
+        } else {
+            None
+        };
+        if let Some((ikey, _)) = &mut found {
+            if self.global_seqno != 0 {
+                let stored = std::mem::take(ikey);
+                key::set_with_seqno(ikey, &stored, self.global_seqno);
+            }
+        }
         if found.is_none() && self.filter.is_some() {
             counters.false_positives.fetch_add(1, Ordering::Relaxed);
         }
@@ -232,6 +266,18 @@ impl Table {
                 return Ok(());
             }
         }
+        // An ingested table's entries are all at its global seqno: visible together or
+        // not at all, found by seeking past every stored seqno.
+        let global_lookup;
+        let mut patched = Vec::new();
+        let lookup_ikey = match self.global_seqno {
+            0 => lookup_ikey,
+            g if g > key::seqno_of(lookup_ikey) => return Ok(()),
+            _ => {
+                global_lookup = key::lookup_key(user_key, key::MAX_SEQNO);
+                &global_lookup
+            }
+        };
         let mut index = self.index.iter();
         index.seek(lookup_ikey);
         let mut first = true;
@@ -247,7 +293,13 @@ impl Table {
                     return it.status();
                 }
                 first = false;
-                if !f(it.key(), it.value()) {
+                let ikey = if self.global_seqno == 0 {
+                    it.key()
+                } else {
+                    key::set_with_seqno(&mut patched, it.key(), self.global_seqno);
+                    &patched
+                };
+                if !f(ikey, it.value()) {
                     return Ok(());
                 }
                 it.next();

@@ -10,6 +10,8 @@ use std::sync::Arc;
 use super::block::BlockIter;
 use super::Table;
 use crate::iter::InternalIterator;
+use crate::key::InternalKeyComparator;
+use mylsm_skiplist::Comparator;
 use crate::{Error, Result};
 
 /// An [`InternalIterator`] over every entry of a table.
@@ -22,12 +24,64 @@ pub(crate) struct TableIter {
     /// the same block does not read it again.
     data_handle: Vec<u8>,
     err: Option<Error>,
+    /// For an ingested table (global seqno > 0): the current key with that seqno.
+    patched: Vec<u8>,
 }
 
 impl TableIter {
     pub(super) fn new(table: Arc<Table>) -> Self {
         let index = table.index_iter();
-        TableIter { table, index, data: None, data_handle: Vec::new(), err: None }
+        TableIter { table, index, data: None, data_handle: Vec::new(), err: None, patched: vec![] }
+    }
+
+    /// After a move: the current key as read at the table's global seqno, if it has one.
+    fn patch(&mut self) {
+        let g = self.table.global_seqno();
+        if g != 0 && self.valid() {
+            let stored = self.data.as_ref().map_or(&[][..], |d| d.key());
+            crate::key::set_with_seqno(&mut self.patched, stored, g);
+        }
+    }
+
+    fn raw_seek(&mut self, target: &[u8]) {
+        if self.err.is_none() {
+            self.index.seek(target);
+            self.load_data_block();
+            if let Some(d) = &mut self.data {
+                d.seek(target);
+            }
+            self.skip_forward();
+        }
+    }
+
+    fn raw_seek_for_prev(&mut self, target: &[u8]) {
+        if self.err.is_none() {
+            // Entries at or before `target` lie in the first block whose separator is
+            // at or after it, or earlier; past every separator, in the last block.
+            self.index.seek(target);
+            if !self.index.valid() && self.index.status().is_ok() {
+                self.index.seek_to_last();
+            }
+            self.load_data_block();
+            if let Some(d) = &mut self.data {
+                d.seek_for_prev(target);
+            }
+            self.skip_backward();
+        }
+    }
+
+    fn raw_next(&mut self) {
+        if let Some(d) = &mut self.data {
+            d.next();
+        }
+        self.skip_forward();
+    }
+
+    fn raw_prev(&mut self) {
+        if let Some(d) = &mut self.data {
+            d.prev();
+        }
+        self.skip_backward();
     }
 
     fn fail(&mut self, e: Error) {
@@ -107,29 +161,30 @@ impl InternalIterator for TableIter {
     }
 
     fn seek(&mut self, target: &[u8]) {
-        if self.err.is_none() {
-            self.index.seek(target);
-            self.load_data_block();
-            if let Some(d) = &mut self.data {
-                d.seek(target);
-            }
-            self.skip_forward();
+        if self.table.global_seqno() == 0 {
+            return self.raw_seek(target);
+        }
+        // Stored seqnos are not the ones read: seek to the user key's first entry,
+        // then step past entries that read as before the target.
+        let user = crate::key::user_key(target);
+        self.raw_seek(&crate::key::lookup_key(user, crate::key::MAX_SEQNO));
+        self.patch();
+        while self.valid() && InternalKeyComparator.compare(&self.patched, target).is_lt() {
+            self.raw_next();
+            self.patch();
         }
     }
 
     fn seek_for_prev(&mut self, target: &[u8]) {
-        if self.err.is_none() {
-            // Entries at or before `target` lie in the first block whose separator is
-            // at or after it, or earlier; past every separator, in the last block.
-            self.index.seek(target);
-            if !self.index.valid() && self.index.status().is_ok() {
-                self.index.seek_to_last();
-            }
-            self.load_data_block();
-            if let Some(d) = &mut self.data {
-                d.seek_for_prev(target);
-            }
-            self.skip_backward();
+        if self.table.global_seqno() == 0 {
+            return self.raw_seek_for_prev(target);
+        }
+        let user = crate::key::user_key(target);
+        self.raw_seek_for_prev(&crate::key::last_key_of(user));
+        self.patch();
+        while self.valid() && InternalKeyComparator.compare(&self.patched, target).is_gt() {
+            self.raw_prev();
+            self.patch();
         }
     }
 
@@ -142,6 +197,7 @@ impl InternalIterator for TableIter {
             }
             self.skip_forward();
         }
+        self.patch();
     }
 
     fn seek_to_last(&mut self) {
@@ -153,25 +209,25 @@ impl InternalIterator for TableIter {
             }
             self.skip_backward();
         }
+        self.patch();
     }
 
     fn next(&mut self) {
         debug_assert!(self.valid());
-        if let Some(d) = &mut self.data {
-            d.next();
-        }
-        self.skip_forward();
+        self.raw_next();
+        self.patch();
     }
 
     fn prev(&mut self) {
         debug_assert!(self.valid());
-        if let Some(d) = &mut self.data {
-            d.prev();
-        }
-        self.skip_backward();
+        self.raw_prev();
+        self.patch();
     }
 
     fn key(&self) -> &[u8] {
+        if self.table.global_seqno() != 0 {
+            return &self.patched;
+        }
         self.data.as_ref().map_or(&[], |d| d.key())
     }
 

@@ -25,6 +25,9 @@
 //!   tag 14 new WAL           number: varint64   a WAL that is live until log_number passes it
 //!   tag 15 db format         varint64   2: the manifest tracks live WALs (tag 14)
 //!   tag 16 default merge op  bytes      the default keyspace's merge operator's name
+//!   tag 17 new file v3       the fields of tag 10, then global_seqno: varint64 (> 0):
+//!                            an ingested table, whose entries are stored at seqno 0
+//!                            and read at this one. Written only for ingested tables.
 //! ```
 //!
 //! Every field carries its length, so a reader can check it before decoding; tags at
@@ -58,6 +61,7 @@ const TAG_KEYSPACE_LOG: u64 = 13;
 const TAG_NEW_WAL: u64 = 14;
 const TAG_DB_FORMAT: u64 = 15;
 const TAG_DEFAULT_MERGE: u64 = 16;
+const TAG_NEW_FILE_V3: u64 = 17;
 
 /// The database format this build writes and the newest it reads: 2 tracks live WALs in
 /// the manifest. A manifest without the field is format 1 (before WAL tracking).
@@ -161,7 +165,12 @@ impl VersionEdit {
             put_length_prefixed(&mut p, &f.largest);
             put_varint64(&mut p, f.smallest_seqno);
             put_varint64(&mut p, f.largest_seqno);
-            if f.has_range_dels || f.expires_by != 0 {
+            if f.global_seqno != 0 {
+                put_varint64(&mut p, u64::from(f.has_range_dels));
+                put_varint64(&mut p, f.expires_by);
+                put_varint64(&mut p, f.global_seqno);
+                field(&mut out, TAG_NEW_FILE_V3, &p);
+            } else if f.has_range_dels || f.expires_by != 0 {
                 put_varint64(&mut p, u64::from(f.has_range_dels));
                 put_varint64(&mut p, f.expires_by);
                 field(&mut out, TAG_NEW_FILE_V2, &p);
@@ -199,7 +208,7 @@ impl VersionEdit {
                 let level = level(&mut p)?;
                 self.deleted.push((level, p.varint64("file number")?));
             }
-            TAG_NEW_FILE | TAG_NEW_FILE_V2 => {
+            TAG_NEW_FILE | TAG_NEW_FILE_V2 | TAG_NEW_FILE_V3 => {
                 let level = level(&mut p)?;
                 let mut meta = FileMeta {
                     number: p.varint64("file number")?,
@@ -210,14 +219,22 @@ impl VersionEdit {
                     largest_seqno: p.varint64("largest seqno")?,
                     has_range_dels: false,
                     expires_by: 0,
+                    global_seqno: 0,
                 };
-                if tag == TAG_NEW_FILE_V2 {
+                if tag != TAG_NEW_FILE {
                     let flags = p.varint64("file flags")?;
                     if flags > 1 {
                         return Err(Malformed { offset: p.offset(), what: "unknown file flags" });
                     }
                     meta.has_range_dels = flags & 1 != 0;
                     meta.expires_by = p.varint64("file expiry")?;
+                }
+                if tag == TAG_NEW_FILE_V3 {
+                    let at = p.offset();
+                    meta.global_seqno = p.varint64("global seqno")?;
+                    if meta.global_seqno == 0 || meta.global_seqno > crate::key::MAX_SEQNO {
+                        return Err(Malformed { offset: at, what: "global seqno out of range" });
+                    }
                 }
                 self.added.push((level, meta));
             }
@@ -302,6 +319,20 @@ mod tests {
                     largest_seqno: 99,
                     has_range_dels: true,
                     expires_by: 5,
+                    global_seqno: 0,
+                },
+            ), (
+                0,
+                FileMeta {
+                    number: 14,
+                    size: 512,
+                    smallest: b"b\x01\0\0\0\0\0\0\0".to_vec(),
+                    largest: b"c\x01\0\0\0\0\0\0\0".to_vec(),
+                    smallest_seqno: 100,
+                    largest_seqno: 100,
+                    has_range_dels: false,
+                    expires_by: 0,
+                    global_seqno: 100,
                 },
             )],
             new_wals: vec![12, 13],

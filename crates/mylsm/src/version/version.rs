@@ -1,8 +1,11 @@
 //! `Version`: an immutable snapshot of which table files make up each level, and the
 //! point lookup across them.
 //!
-//! Invariants: L0 is ordered newest first (by file number, which grows with time) and
-//! its tables may overlap; every level below is ordered by smallest key and its tables'
+//! Invariants: L0 is ordered newest first (by largest seqno, the table's epoch: a
+//! flushed memtable's seqnos are all newer than those of the tables flushed before it,
+//! and an ingested table's global seqno is newer than everything it may overlap; file
+//! numbers do not say this, since an ingest can take its number before a flush of older
+//! data takes one) and its tables may overlap; every level below is ordered by smallest key and its tables'
 //! key ranges do not overlap, so at most one table per level can hold a key. A Version
 //! never changes once built; an edit makes a new one.
 
@@ -45,7 +48,7 @@ impl Version {
             let moved = removed.iter().find(|f| f.number == meta.number && ***f == *meta);
             levels[*level].push(moved.map_or_else(|| Arc::new(meta.clone()), Arc::clone));
         }
-        levels[0].sort_by_key(|f| std::cmp::Reverse(f.number));
+        levels[0].sort_by_key(|f| std::cmp::Reverse((f.largest_seqno, f.number)));
         let cmp = InternalKeyComparator;
         for files in levels.iter_mut().skip(1) {
             files.sort_by(|a, b| cmp.compare(&a.smallest, &b.smallest));
@@ -230,6 +233,7 @@ mod tests {
             largest_seqno: 1,
             has_range_dels: false,
             expires_by: 0,
+            global_seqno: 0,
         }
     }
 

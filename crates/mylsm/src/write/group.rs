@@ -317,6 +317,24 @@ impl WritePath {
         result
     }
 
+    /// Logs the marker of an ingest whose tables take the next seqnos, fsynced (with
+    /// every write before it), while the caller holds the log lock (`log`); returns the
+    /// first of those seqnos. The caller moves `last_seqno` once the tables are in.
+    pub(crate) fn log_ingest(
+        &self,
+        shared: &Shared,
+        log: &mut LogState,
+        tables: &[u64],
+    ) -> Result<u64> {
+        let first = log.last_seqno + 1;
+        if log.last_seqno + tables.len() as u64 > MAX_SEQNO {
+            return Err(Error::SeqnoExhausted);
+        }
+        let mut marker = WriteBatch::ingest_marker(first, tables);
+        log.wal_len = self.append(shared, marker.encoded(), true)?;
+        Ok(first)
+    }
+
     /// Runs `f` with the log state while no group is being committed (to cut a new
     /// memtable on demand, say).
     pub fn with_log<T>(&self, f: impl FnOnce(&mut LogState) -> T) -> T {
