@@ -32,6 +32,12 @@ pub struct Input {
 }
 
 impl Input {
+    /// The name for messages, the reader and the size, for a command that reads the
+    /// lines itself.
+    pub(crate) fn into_parts(self) -> (String, Box<dyn BufRead>, Option<u64>) {
+        (self.name, self.reader, self.size)
+    }
+
     /// Opens `file`, or standard input for `-`.
     pub fn open(file: &Path) -> Result<Input, CliError> {
         let name = file.display().to_string();
@@ -101,7 +107,7 @@ pub fn load(db: &Db, ks: &Keyspace, input: Input) -> Result<(), CliError> {
 
 /// Parses one line and checks it against the engine's limits, so that an oversized
 /// key is reported with its line number rather than as a failed batch.
-fn parse(line: &[u8]) -> Result<Option<tsv::Entry>, String> {
+pub(crate) fn parse(line: &[u8]) -> Result<Option<tsv::Entry>, String> {
     let parsed = tsv::parse_line(line)?;
     if let Some((key, value)) = &parsed {
         if key.len() > mylsm::MAX_KEY_LEN {

@@ -3,6 +3,7 @@
 
 mod bench;
 mod error;
+mod ingest;
 mod inspect;
 mod keyspaces;
 mod kv;
@@ -179,6 +180,24 @@ enum Command {
     Checkpoint {
         /// Where the copy goes.
         dir: PathBuf,
+    },
+    /// Writes sorted `KEY<TAB>VALUE` lines (keys strictly ascending, the load format)
+    /// as a table file for `ingest`. Needs no database.
+    SstWrite {
+        /// The lines (`-`: standard input).
+        input: PathBuf,
+        /// The table file to write.
+        output: PathBuf,
+    },
+    /// Adds table files written by `sst-write` (or `mylsm::SstWriter`) to the
+    /// database in one step, newer than every write before them.
+    Ingest {
+        /// The table files; later ones win where they hold the same key.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Remove the files once ingested.
+        #[arg(long = "move")]
+        move_files: bool,
     },
     /// Describes one file of a database, read directly: no lock is taken, so the
     /// database may be open elsewhere. A damaged file exits with status 2.
@@ -407,6 +426,14 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
             );
             Ok(())
         }),
+        Command::SstWrite { input, output } => {
+            ingest::sst_write(load::Input::open(&input)?, &output)
+        }
+        Command::Ingest { files, move_files } => {
+            with_keyspace(dir, Access::Create, ks, |db, ks| {
+                ingest::ingest(db, ks, &files, move_files)
+            })
+        }
         // Without --keyspace, flush and compact act as they did before keyspaces: the
         // flush covers every keyspace, the compaction the default one.
         Command::Flush => with_keyspace(dir, Access::Write, ks, |db, k| {
@@ -452,6 +479,7 @@ impl Command {
                 | Command::Delete { .. }
                 | Command::Scan(_)
                 | Command::Load { .. }
+                | Command::Ingest { .. }
                 | Command::Dump
                 | Command::Stats { .. }
                 | Command::Flush
@@ -475,6 +503,8 @@ impl Command {
             Command::Verify => "verify",
             Command::Lsm { .. } => "lsm",
             Command::Checkpoint { .. } => "checkpoint",
+            Command::SstWrite { .. } => "sst-write",
+            Command::Ingest { .. } => "ingest",
             Command::Flush => "flush",
             Command::Compact => "compact",
             Command::Inspect(_) => "inspect",

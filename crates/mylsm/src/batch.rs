@@ -369,7 +369,8 @@ impl WriteBatch {
                 {
                     return Err(corrupt(at, "an ingest marker batch holds a record"));
                 }
-                let table = r.varint64("table").map_err(|m| corrupt(HEADER_LEN + m.offset, m.what))?;
+                let table =
+                    r.varint64("table").map_err(|m| corrupt(HEADER_LEN + m.offset, m.what))?;
                 batch.rep.push(INGEST_TAG);
                 crate::coding::put_varint64(&mut batch.rep, table);
                 batch.count += 1;

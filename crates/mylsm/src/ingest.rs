@@ -329,9 +329,9 @@ fn overlaps_memtables(view: &ReadView, staged: &[Staged]) -> Result<bool> {
             }
             it.status()?;
             if let Some(t) = mem.range_tombstones() {
-                let meets = t.pieces().any(|p| {
-                    p.start.as_slice() <= hi && p.end.as_deref().is_none_or(|e| e > lo)
-                });
+                let meets = t
+                    .pieces()
+                    .any(|p| p.start.as_slice() <= hi && p.end.as_deref().is_none_or(|e| e > lo));
                 if meets {
                     return Ok(true);
                 }

@@ -182,8 +182,10 @@ fn read_all(fs: &MemFs, path: &str) -> Vec<u8> {
 /// the model as it was when it was taken.
 #[test]
 fn model_test_with_ingests_mixed_into_writes_snapshots_flushes_and_compactions() {
-    let seeds: u64 = std::env::var("MYLSM_MODEL_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(6);
-    let steps: usize = std::env::var("MYLSM_MODEL_STEPS").ok().and_then(|s| s.parse().ok()).unwrap_or(300);
+    let seeds: u64 =
+        std::env::var("MYLSM_MODEL_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(6);
+    let steps: usize =
+        std::env::var("MYLSM_MODEL_STEPS").ok().and_then(|s| s.parse().ok()).unwrap_or(300);
     for seed in 0..seeds {
         let mut r = rng(seed);
         let fs = MemFs::new();
@@ -260,8 +262,10 @@ fn model_test_with_ingests_mixed_into_writes_snapshots_flushes_and_compactions()
                 let got = contents(&db);
                 assert!(got == model, "{ctx}: {}", diff(&got, &model));
                 for (s, m) in &snaps {
-                    let got: Model =
-                        s.iter().map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap()).collect();
+                    let got: Model = s
+                        .iter()
+                        .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap())
+                        .collect();
                     assert!(&got == m, "{ctx}: snapshot: {}", diff(&got, m));
                 }
             }

@@ -94,7 +94,10 @@ fn unmark(st: &mut TreeState, numbers: &[u64]) {
 
 /// Waits until no background compaction runs on `tree` and keeps new ones from
 /// starting while the returned guard lives.
-pub(crate) fn hold_compactions<'a>(shared: &'a Shared, tree: &'a Arc<Tree>) -> Result<ManualGuard<'a>> {
+pub(crate) fn hold_compactions<'a>(
+    shared: &'a Shared,
+    tree: &'a Arc<Tree>,
+) -> Result<ManualGuard<'a>> {
     let mut st = tree.state();
     while st.compacting.running > 0 || st.compacting.manual {
         shared.latch().check()?;

@@ -11,8 +11,8 @@ use super::block::BlockIter;
 use super::Table;
 use crate::iter::InternalIterator;
 use crate::key::InternalKeyComparator;
-use mylsm_skiplist::Comparator;
 use crate::{Error, Result};
+use mylsm_skiplist::Comparator;
 
 /// An [`InternalIterator`] over every entry of a table.
 #[derive(Debug)]
