@@ -282,3 +282,66 @@ fn model_test_with_ingests_mixed_into_writes_snapshots_flushes_and_compactions()
         assert!(contents(&db) == model, "seed {seed}: after the last reopen");
     }
 }
+
+/// An ingest cut short by a failed write or sync at any point, then a power loss:
+/// the reopened database holds either a prefix of the writes before the ingest and
+/// nothing of it, or every write before it and all of it — never the ingest without
+/// an acknowledged write that came before it.
+#[test]
+fn an_ingest_cut_short_at_any_io_then_power_loss_is_all_or_nothing_after_a_prefix() {
+    let (mut whole, mut none) = (0, 0);
+    let cuts = (0..40u64).map(|n| (n, false)).chain((0..40u64).map(|n| (n, true)));
+    // With `overlap` the file meets the memtable, which is flushed (and its WAL synced)
+    // first; without, the writes before the ingest are synced by the ingest alone.
+    for ((n, syncs), overlap) in cuts.flat_map(|c| [(c, false), (c, true)]) {
+        let ctx = format!("cut at {} {n}, overlap {overlap}", if syncs { "sync" } else { "write" });
+        let fs = MemFs::new();
+        let db = Db::open(DIR, tiny(&fs)).unwrap();
+        for i in 0..100u32 {
+            db.put(format!("key{i:04}"), i.to_string()).unwrap();
+        }
+        let mut w = writer(&fs, "/in/1.sst");
+        for i in (50..60u32).filter(|_| overlap) {
+            w.put(format!("key{i:04}"), "ingested").unwrap();
+        }
+        w.put("zz", "ingested").unwrap();
+        w.finish().unwrap();
+        if syncs {
+            fs.fail_sync_after(n);
+        } else {
+            fs.fail_write_after(n);
+        }
+        let r = db.ingest(["/in/1.sst"], IngestOptions::default());
+        fs.clear_faults();
+        // The power goes before the handle closes (which would sync the WAL).
+        let crashed = fs.crash(mylsm::fs::CrashMode::DropUnsynced, n);
+        drop(db);
+        let o = Options { fs: Arc::new(crashed.clone()), ..tiny(&crashed) };
+        let db = Db::open(DIR, o).unwrap_or_else(|e| panic!("{ctx}: {e}"));
+        let got = contents(&db);
+        let ingested = got.get(&b"zz"[..]).is_some();
+        if ingested {
+            whole += 1;
+            assert_eq!(got.len(), 101, "{ctx}: the ingest survived, so every write before it");
+            for (k, v) in &got {
+                let digits = k.strip_prefix(b"key").and_then(|d| std::str::from_utf8(d).ok());
+                let i: u32 = match digits.and_then(|s| s.parse().ok()) {
+                    Some(i) => i,
+                    None => continue,
+                };
+                let ingested_key = overlap && (50..60).contains(&i);
+                let want = if ingested_key { "ingested".to_string() } else { i.to_string() };
+                assert_eq!(v, want.as_bytes(), "{ctx}");
+            }
+        } else {
+            none += 1;
+            assert!(r.is_err(), "{ctx}: an acknowledged ingest was lost");
+            // Writes were not synced: any prefix may have survived the power loss.
+            for (i, (k, v)) in got.iter().enumerate() {
+                assert_eq!(k, format!("key{i:04}").as_bytes(), "{ctx}: a hole");
+                assert_eq!(v, i.to_string().as_bytes(), "{ctx}: part of the ingest");
+            }
+        }
+    }
+    assert!(whole >= 2 && none >= 10, "whole {whole}, none {none}");
+}
