@@ -9,6 +9,9 @@
 //! (an `Append` operator in both) and expiring puts (a TTL of zero, expired at once, or
 //! of a day, which no run outlives).
 //!
+//! Ingests add a table written by `SstWriter` (puts and deletes of one keyspace's keys)
+//! as one write of the history; a successful ingest makes every write before it durable.
+//!
 //! While no fault is armed, every read must match the model exactly. After a fault is
 //! armed, operations may fail and reads go unchecked; what is required then is the
 //! durability contract: the next reopen (plain, or after a simulated crash) succeeds,
@@ -197,7 +200,8 @@ pub fn db_ops(data: &[u8]) {
 
 impl Harness {
     fn step(&mut self, c: &mut Choices<'_>) {
-        match c.u8() % 16 {
+        match c.u8() % 17 {
+            16 => self.ingest(c),
             0..=2 => {
                 let (k, v, sync) = (key(c), value(c), c.bool());
                 self.write(vec![Rec::Put(k, v)], sync);
@@ -319,6 +323,63 @@ impl Harness {
             if sync {
                 self.durable = self.acked;
             }
+        }
+        self.history.push(batch);
+    }
+
+    /// Writes a table of puts and deletes of one keyspace's keys and ingests it.
+    fn ingest(&mut self, c: &mut Choices<'_>) {
+        let odd = c.bool();
+        let mut recs: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
+        for _ in 0..1 + c.u8() % 12 {
+            let k = key(c);
+            if in_ks(&k) == odd {
+                let v = (c.u8() % 4 != 0).then(|| value(c));
+                recs.insert(k, v);
+            }
+        }
+        if recs.is_empty() {
+            return;
+        }
+        let path = format!("/ingest/{}.sst", self.history.len());
+        let written = (|| {
+            let fs: Arc<dyn crate::fs::FileSystem> = Arc::new(self.fs.clone());
+            fs.create_dir_all(Path::new("/ingest"))?;
+            let mut w = crate::SstWriter::create_with_fs(fs, &path, &KeyspaceOptions::default())?;
+            for (k, v) in &recs {
+                match v {
+                    Some(v) => w.put(k, v)?,
+                    None => w.delete(k)?,
+                }
+            }
+            w.finish()
+        })();
+        if let Err(e) = written {
+            assert!(self.faulty, "sst write: {e}");
+            return;
+        }
+        let opts = crate::IngestOptions::moving();
+        let r = if odd { self.ks.ingest([&path], opts) } else { self.db.ingest([&path], opts) };
+        assert!(self.faulty || r.is_ok(), "ingest: {r:?}");
+        // A failed ingest that left the database working (staging failed) changed
+        // nothing: every failure after it starts changing the database is latched.
+        if r.is_err() && self.db.sync().is_ok() {
+            self.durable = self.acked;
+            return;
+        }
+        let batch: Batch = recs
+            .into_iter()
+            .map(|(k, v)| match v {
+                Some(v) => Rec::Put(k, v),
+                None => Rec::Delete(k),
+            })
+            .collect();
+        if r.is_ok() {
+            assert_eq!(self.acked, self.history.len(), "an ingest succeeded after a failure");
+            apply(&mut self.model, &batch);
+            self.acked += 1;
+            // The ingest's marker was fsynced with everything before it.
+            self.durable = self.acked;
         }
         self.history.push(batch);
     }
