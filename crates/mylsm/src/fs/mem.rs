@@ -287,6 +287,19 @@ impl FileSystem for MemFs {
         st.unlink_live(path).map(|_| ()).ok_or_else(|| not_found("remove_file", path))
     }
 
+    fn remove_dir(&self, path: &Path) -> Result<()> {
+        let mut st = self.state();
+        if !st.dirs.contains(path) {
+            return Err(not_found("remove_dir", path));
+        }
+        if st.live.keys().chain(st.dirs.iter()).any(|p| parent_dir(p) == path) {
+            let msg = format!("remove_dir {}: not empty", path.display());
+            return Err(io::Error::new(io::ErrorKind::DirectoryNotEmpty, msg).into());
+        }
+        st.dirs.remove(path);
+        Ok(())
+    }
+
     fn rename(&self, from: &Path, to: &Path) -> Result<()> {
         let mut st = self.state();
         let ino = *st.live.get(from).ok_or_else(|| not_found("rename", from))?;
