@@ -107,12 +107,14 @@ impl Db {
             if fs.hard_link(&t.source, &to)? {
                 info.tables_linked += 1;
             } else {
-                info.bytes_copied += copy_file(fs.as_ref(), &t.source, fs.as_ref(), &to, None)?.0;
+                info.bytes_copied +=
+                    copy_file(fs.as_ref(), &t.source, fs.as_ref(), &to, None, &mut |_| {})?.0;
             }
         }
         for w in &capture.wals {
             let to = filename::log_file(dir, w.number);
-            info.bytes_copied += copy_file(fs.as_ref(), &w.source, fs.as_ref(), &to, w.upto)?.0;
+            info.bytes_copied +=
+                copy_file(fs.as_ref(), &w.source, fs.as_ref(), &to, w.upto, &mut |_| {})?.0;
         }
         // The table and WAL entries are made durable with the manifest's directory sync;
         // `CURRENT` is written last.
@@ -207,13 +209,15 @@ impl Capture<'_> {
 }
 
 /// Copies `from` on `src_fs` (its first `upto` bytes, or all of it) to a new file `to`
-/// on `dst_fs`, synced; returns the bytes copied and their crc32c.
+/// on `dst_fs`, synced; returns the bytes copied and their crc32c. `on_bytes` hears of
+/// each chunk copied.
 pub(crate) fn copy_file(
     src_fs: &dyn FileSystem,
     from: &Path,
     dst_fs: &dyn FileSystem,
     to: &Path,
     upto: Option<u64>,
+    on_bytes: &mut dyn FnMut(u64),
 ) -> Result<(u64, u32)> {
     let src = src_fs.open(from)?;
     let len = upto.unwrap_or(src.len()?).min(src.len()?);
@@ -229,6 +233,7 @@ pub(crate) fn copy_file(
         out.append(&buf[..n])?;
         crc = crc32c::crc32c_append(crc, &buf[..n]);
         at += n as u64;
+        on_bytes(n as u64);
     }
     out.sync()?;
     Ok((len, crc))

@@ -89,8 +89,17 @@ fn a_restored_backup_holds_every_keyspace_as_it_was_at_the_backups_seqno() {
     db.delete(key(7)).unwrap();
     let snap = db.snapshot();
     let at_backup = both(&db);
-    let backups = engine(&fs);
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let backups = {
+        let seen = Arc::clone(&seen);
+        engine(&fs).with_progress(move |done, total| seen.lock().unwrap().push((done, total)))
+    };
     let info = backups.create(&db).unwrap();
+    // The progress goes up to its total, which is what was read: tables and WALs.
+    let seen = std::mem::take(&mut *seen.lock().unwrap());
+    assert!(seen.windows(2).all(|w| w[0].0 <= w[1].0 && w[0].1 == w[1].1), "{seen:?}");
+    let &(done, total) = seen.last().unwrap();
+    assert!(done == total && total > 0 && total <= info.size, "{seen:?} {info:?}");
     assert_eq!(info.seqno, snap.seqno(), "nothing was written between");
     // Later writes are not in the backup.
     db.put(key(1), "changed").unwrap();
