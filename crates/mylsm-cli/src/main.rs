@@ -1,6 +1,7 @@
 //! The `mylsm` command line: argument definitions, dispatch to the commands, and exit codes.
 #![forbid(unsafe_code)]
 
+mod backup;
 mod bench;
 mod error;
 mod inspect;
@@ -180,6 +181,10 @@ enum Command {
         /// Where the copy goes.
         dir: PathBuf,
     },
+    /// Incremental backups of the database (--db) in a backup directory (--to DIR):
+    /// create, list, verify, restore and purge.
+    #[command(subcommand)]
+    Backup(backup::BackupCommand),
     /// Describes one file of a database, read directly: no lock is taken, so the
     /// database may be open elsewhere. A damaged file exits with status 2.
     #[command(subcommand)]
@@ -431,6 +436,7 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
         }
         Command::Inspect(InspectCommand::Wal { file, json }) => inspect::wal(&file, json),
         Command::Inspect(InspectCommand::Manifest { json }) => inspect::manifest(dir, json),
+        Command::Backup(cmd) => backup::run(cmd, dir),
         Command::Stress(a) => stress::stress(dir, &a),
         Command::Bench(a) => bench::main(a, db_path),
         Command::Serve(a) => serve(dir, a),
@@ -475,6 +481,7 @@ impl Command {
             Command::Verify => "verify",
             Command::Lsm { .. } => "lsm",
             Command::Checkpoint { .. } => "checkpoint",
+            Command::Backup(_) => "backup",
             Command::Flush => "flush",
             Command::Compact => "compact",
             Command::Inspect(_) => "inspect",
