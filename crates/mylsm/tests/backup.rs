@@ -105,7 +105,7 @@ fn a_restored_backup_holds_every_keyspace_as_it_was_at_the_backups_seqno() {
     db.put(key(1), "changed").unwrap();
     db.delete_range(key(100)..key(200)).unwrap();
     db.flush().unwrap();
-    assert_eq!(backups.list().unwrap(), [info.clone()]);
+    assert_eq!(backups.list().unwrap(), std::slice::from_ref(&info));
     let restored_info = backups.restore(info.id, "/restored").unwrap();
     assert_eq!(restored_info, info);
     let (a, b) = restored(&fs, "/restored");
@@ -293,7 +293,7 @@ fn a_create_cut_short_at_any_io_then_crashed_leaves_only_complete_backups() {
             let backups = engine(&crashed);
             let listed = backups.list().unwrap();
             match &r {
-                Ok(info) => assert_eq!(listed, [info.clone()], "{ctx}"),
+                Ok(info) => assert_eq!(listed, std::slice::from_ref(info), "{ctx}"),
                 Err(_) => {
                     assert!(listed.len() <= 1, "{ctx}: {listed:?}");
                     cut += usize::from(listed.is_empty());

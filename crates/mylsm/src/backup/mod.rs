@@ -153,6 +153,11 @@ impl BackupEngine {
     }
 
     /// The directory holding the backups.
+    ///
+    /// ```
+    /// let backups = mylsm::BackupEngine::open("/var/backups/db").unwrap();
+    /// assert_eq!(backups.dir(), std::path::Path::new("/var/backups/db"));
+    /// ```
     pub fn dir(&self) -> &Path {
         &self.dir
     }

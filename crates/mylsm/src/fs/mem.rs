@@ -542,4 +542,17 @@ mod tests {
         drop(guard);
         let _again = fs.lock(&path).unwrap();
     }
+
+    #[test]
+    fn remove_dir_removes_only_an_empty_directory() {
+        let (fs, dir) = db();
+        let sub = dir.join("sub");
+        fs.create_dir_all(&sub).unwrap();
+        fs.create(&sub.join("f")).unwrap();
+        assert!(fs.remove_dir(&sub).is_err(), "not empty");
+        fs.remove_file(&sub.join("f")).unwrap();
+        fs.remove_dir(&sub).unwrap();
+        assert!(!fs.exists(&sub));
+        assert!(is_not_found(fs.remove_dir(&sub)));
+    }
 }
