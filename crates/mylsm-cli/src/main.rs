@@ -1,6 +1,7 @@
 //! The `mylsm` command line: argument definitions, dispatch to the commands, and exit codes.
 #![forbid(unsafe_code)]
 
+mod backup;
 mod bench;
 mod error;
 mod ingest;
@@ -199,6 +200,10 @@ enum Command {
         #[arg(long = "move")]
         move_files: bool,
     },
+    /// Incremental backups of the database (--db) in a backup directory (--to DIR):
+    /// create, list, verify, restore and purge.
+    #[command(subcommand)]
+    Backup(backup::BackupCommand),
     /// Describes one file of a database, read directly: no lock is taken, so the
     /// database may be open elsewhere. A damaged file exits with status 2.
     #[command(subcommand)]
@@ -458,6 +463,7 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
         }
         Command::Inspect(InspectCommand::Wal { file, json }) => inspect::wal(&file, json),
         Command::Inspect(InspectCommand::Manifest { json }) => inspect::manifest(dir, json),
+        Command::Backup(cmd) => backup::run(cmd, dir),
         Command::Stress(a) => stress::stress(dir, &a),
         Command::Bench(a) => bench::main(a, db_path),
         Command::Serve(a) => serve(dir, a),
@@ -505,6 +511,7 @@ impl Command {
             Command::Checkpoint { .. } => "checkpoint",
             Command::SstWrite { .. } => "sst-write",
             Command::Ingest { .. } => "ingest",
+            Command::Backup(_) => "backup",
             Command::Flush => "flush",
             Command::Compact => "compact",
             Command::Inspect(_) => "inspect",

@@ -17,12 +17,13 @@
 //! open says "no database", or `Corruption` if it finds tables without a manifest.
 
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::engine::WalPin;
 use crate::filename;
 use crate::fs::FileSystem;
-use crate::version::set::VersionSet;
+use crate::version::set::{Manifested, VersionSet};
 use crate::{Db, Error, Result};
 
 /// How a checkpoint is taken (nothing to choose yet; fields may come).
@@ -97,12 +98,42 @@ impl Db {
     }
 
     fn try_checkpoint(&self, fs: &Arc<dyn FileSystem>, dir: &Path) -> Result<CheckpointInfo> {
+        let capture = self.capture_files()?;
+        let mut info =
+            CheckpointInfo { seqno: capture.seqno, tables: 0, tables_linked: 0, bytes_copied: 0 };
+        for t in &capture.tables {
+            let to = filename::table_file(dir, t.number);
+            info.tables += 1;
+            if fs.hard_link(&t.source, &to)? {
+                info.tables_linked += 1;
+            } else {
+                info.bytes_copied +=
+                    copy_file(fs.as_ref(), &t.source, fs.as_ref(), &to, None, &mut |_| {})?.0;
+            }
+        }
+        for w in &capture.wals {
+            let to = filename::log_file(dir, w.number);
+            info.bytes_copied +=
+                copy_file(fs.as_ref(), &w.source, fs.as_ref(), &to, w.upto, &mut |_| {})?.0;
+        }
+        // The table and WAL entries are made durable with the manifest's directory sync;
+        // `CURRENT` is written last.
+        capture.write_manifest(Arc::clone(fs), dir)?;
+        Ok(info)
+    }
+
+    /// Captures the files of a consistent state of the database (see [`Capture`]):
+    /// the first step of a checkpoint and of a backup.
+    ///
+    /// # Errors
+    /// `InvalidArgument` for a read-only handle; the latched error of a failed one.
+    pub(crate) fn capture_files(&self) -> Result<Capture<'_>> {
         let shared = self.shared();
         let w = self.writer()?;
         let src = shared.dir();
         // The capture: log lock (no group commits), then the WAL's length, then the
         // manifest lock (no install) — the order the write path takes them in.
-        let (seqno, m, live, _pin) = w.with_log(|log| {
+        let (seqno, mut m, live, pin) = w.with_log(|log| {
             let live = {
                 let wal = w.wal();
                 (wal.number, wal.writer.len())
@@ -115,44 +146,84 @@ impl Db {
         let log_number = m.log_number();
         let wals: BTreeSet<u64> =
             m.wals.iter().flatten().copied().filter(|&n| n >= log_number).collect();
-        let mut info = CheckpointInfo { seqno, tables: 0, tables_linked: 0, bytes_copied: 0 };
-        for t in m.trees.values() {
-            for (_, f) in t.version.files() {
-                let (from, to) =
-                    (filename::table_file(src, f.number), filename::table_file(dir, f.number));
-                info.tables += 1;
-                if fs.hard_link(&from, &to)? {
-                    info.tables_linked += 1;
-                } else {
-                    info.bytes_copied += copy(fs.as_ref(), &from, &to, None)?;
-                }
-            }
-        }
-        for &n in &wals {
-            let upto = (n == live.0).then_some(live.1);
-            let (from, to) = (filename::log_file(src, n), filename::log_file(dir, n));
-            info.bytes_copied += copy(fs.as_ref(), &from, &to, upto)?;
-        }
-        let mut m = m;
+        let tables = m
+            .trees
+            .values()
+            .flat_map(|t| t.version.files())
+            .map(|(_, f)| CapturedFile {
+                number: f.number,
+                source: filename::table_file(src, f.number),
+                upto: None,
+            })
+            .collect();
+        let wal_files = wals
+            .iter()
+            .map(|&n| CapturedFile {
+                number: n,
+                source: filename::log_file(src, n),
+                upto: (n == live.0).then_some(live.1),
+            })
+            .collect();
         m.wals = Some(wals);
-        let next = m.next_file_number.max(live.0 + 1);
-        m.next_file_number = next + 2;
-        // The table and WAL entries are made durable with the manifest's directory sync;
-        // `CURRENT` is written last.
-        drop(VersionSet::create(Arc::clone(fs), dir, next, next + 1, &m)?);
-        fs.sync_dir(dir)?;
-        Ok(info)
+        let manifest_number = m.next_file_number.max(live.0 + 1);
+        m.next_file_number = manifest_number + 2;
+        Ok(Capture { seqno, manifest: m, manifest_number, tables, wals: wal_files, _pin: pin })
     }
 }
 
-/// Copies `from` (its first `upto` bytes, or all of it) to a new file `to`, synced;
-/// returns the bytes copied.
-fn copy(fs: &dyn FileSystem, from: &Path, to: &Path, upto: Option<u64>) -> Result<u64> {
-    let src = fs.open(from)?;
+/// The files of a database at one instant, as [`Db::capture_files`] took them: what a
+/// crash at that instant would leave. While it lives, the tables it names stay (its
+/// versions hold them) and no WAL is deleted.
+pub(crate) struct Capture<'a> {
+    /// The last sequence number written at the capture.
+    pub seqno: u64,
+    /// Every keyspace's tables and log number, the WALs below, and a next file number
+    /// past every file named: what the copy's manifest holds.
+    manifest: Manifested,
+    /// The number the copy's manifest gets (the one after it names its temp file).
+    pub manifest_number: u64,
+    /// Every live table of every keyspace.
+    pub tables: Vec<CapturedFile>,
+    /// The live WALs, ascending; the last (the one being written) with its length.
+    pub wals: Vec<CapturedFile>,
+    _pin: WalPin<'a>,
+}
+
+/// A file of a [`Capture`]: its number, where it is, and how much of it belongs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CapturedFile {
+    pub number: u64,
+    pub source: PathBuf,
+    /// The length captured, for the WAL still being appended to; `None`: all of it.
+    pub upto: Option<u64>,
+}
+
+impl Capture<'_> {
+    /// Writes the captured state as a fresh manifest in `dir`, then `CURRENT` naming
+    /// it, and syncs `dir`, which makes durable whatever else was created there.
+    pub(crate) fn write_manifest(&self, fs: Arc<dyn FileSystem>, dir: &Path) -> Result<()> {
+        let n = self.manifest_number;
+        drop(VersionSet::create(Arc::clone(&fs), dir, n, n + 1, &self.manifest)?);
+        fs.sync_dir(dir)
+    }
+}
+
+/// Copies `from` on `src_fs` (its first `upto` bytes, or all of it) to a new file `to`
+/// on `dst_fs`, synced; returns the bytes copied and their crc32c. `on_bytes` hears of
+/// each chunk copied.
+pub(crate) fn copy_file(
+    src_fs: &dyn FileSystem,
+    from: &Path,
+    dst_fs: &dyn FileSystem,
+    to: &Path,
+    upto: Option<u64>,
+    on_bytes: &mut dyn FnMut(u64),
+) -> Result<(u64, u32)> {
+    let src = src_fs.open(from)?;
     let len = upto.unwrap_or(src.len()?).min(src.len()?);
-    let mut out = fs.create(to)?;
+    let mut out = dst_fs.create(to)?;
     let mut buf = vec![0u8; 1 << 20];
-    let mut at = 0u64;
+    let (mut at, mut crc) = (0u64, 0u32);
     while at < len {
         let want = ((len - at) as usize).min(buf.len());
         let n = src.read_at(at, &mut buf[..want])?;
@@ -160,8 +231,10 @@ fn copy(fs: &dyn FileSystem, from: &Path, to: &Path, upto: Option<u64>) -> Resul
             return Err(Error::corruption(from, at, "file ended before the length captured"));
         }
         out.append(&buf[..n])?;
+        crc = crc32c::crc32c_append(crc, &buf[..n]);
         at += n as u64;
+        on_bytes(n as u64);
     }
     out.sync()?;
-    Ok(len)
+    Ok((len, crc))
 }

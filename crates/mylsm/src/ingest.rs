@@ -284,30 +284,14 @@ fn stage(
     }
     let number = new_number();
     let to = filename::table_file(dir, number);
-    let copied = if fs.hard_link(source, &to)? { 0 } else { copy_file(fs, source, &to)? };
+    let copied = if fs.hard_link(source, &to)? {
+        0
+    } else {
+        crate::checkpoint::copy_file(fs, source, fs, &to, None, &mut |_| {})?.0
+    };
     let mut meta = FileMeta::from_properties(number, props.clone());
     meta.size = size;
     Ok(Staged { source: source.to_path_buf(), meta, copied, level: 0 })
-}
-
-/// Copies `from` to a new file `to`, synced; returns the bytes copied.
-fn copy_file(fs: &dyn FileSystem, from: &Path, to: &Path) -> Result<u64> {
-    let src = fs.open(from)?;
-    let len = src.len()?;
-    let mut out = fs.create(to)?;
-    let mut buf = vec![0u8; 1 << 20];
-    let mut at = 0u64;
-    while at < len {
-        let want = ((len - at) as usize).min(buf.len());
-        let n = src.read_at(at, &mut buf[..want])?;
-        if n == 0 {
-            return Err(Error::corruption(from, at, "file ended while it was copied"));
-        }
-        out.append(&buf[..n])?;
-        at += n as u64;
-    }
-    out.sync()?;
-    Ok(len)
 }
 
 /// The user-key range a table's bounds span (inclusive; an exclusive tombstone end

@@ -26,6 +26,7 @@
 //! database holds a prefix of the acknowledged history (see `docs/durability.md`).
 #![forbid(unsafe_code)]
 
+pub mod backup;
 mod batch;
 #[doc(hidden)]
 pub mod bench_hooks;
@@ -69,6 +70,7 @@ mod view;
 mod wal;
 mod write;
 
+pub use backup::{BackupEngine, BackupInfo, BackupVerifyReport};
 pub use batch::{WriteBatch, MAX_KEY_LEN, MAX_VALUE_LEN};
 pub use checkpoint::{CheckpointInfo, CheckpointOptions};
 pub use db::{Db, VerifyReport};

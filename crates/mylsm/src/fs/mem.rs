@@ -287,6 +287,19 @@ impl FileSystem for MemFs {
         st.unlink_live(path).map(|_| ()).ok_or_else(|| not_found("remove_file", path))
     }
 
+    fn remove_dir(&self, path: &Path) -> Result<()> {
+        let mut st = self.state();
+        if !st.dirs.contains(path) {
+            return Err(not_found("remove_dir", path));
+        }
+        if st.live.keys().chain(st.dirs.iter()).any(|p| parent_dir(p) == path) {
+            let msg = format!("remove_dir {}: not empty", path.display());
+            return Err(io::Error::new(io::ErrorKind::DirectoryNotEmpty, msg).into());
+        }
+        st.dirs.remove(path);
+        Ok(())
+    }
+
     fn rename(&self, from: &Path, to: &Path) -> Result<()> {
         let mut st = self.state();
         let ino = *st.live.get(from).ok_or_else(|| not_found("rename", from))?;
@@ -528,5 +541,18 @@ mod tests {
         assert!(matches!(fs.lock(&path), Err(Error::Locked(_))));
         drop(guard);
         let _again = fs.lock(&path).unwrap();
+    }
+
+    #[test]
+    fn remove_dir_removes_only_an_empty_directory() {
+        let (fs, dir) = db();
+        let sub = dir.join("sub");
+        fs.create_dir_all(&sub).unwrap();
+        fs.create(&sub.join("f")).unwrap();
+        assert!(fs.remove_dir(&sub).is_err(), "not empty");
+        fs.remove_file(&sub.join("f")).unwrap();
+        fs.remove_dir(&sub).unwrap();
+        assert!(!fs.exists(&sub));
+        assert!(is_not_found(fs.remove_dir(&sub)));
     }
 }

@@ -52,6 +52,14 @@ pub trait FileSystem: Send + Sync + Debug + 'static {
     /// [`crate::Error::Locked`].
     fn lock(&self, path: &Path) -> Result<Box<dyn FileLock>>;
 
+    /// Removes the empty directory `path` (backups remove the directories of the
+    /// backups they delete). The default leaves it in place and succeeds: an empty
+    /// directory left behind costs an inode and nothing else.
+    fn remove_dir(&self, path: &Path) -> Result<()> {
+        let _ = path;
+        Ok(())
+    }
+
     /// Makes `to` a second name of the file `from` (a hard link), if the file system
     /// can; `Ok(false)` when it cannot (another device, no link support), and the
     /// caller copies instead. The default cannot.

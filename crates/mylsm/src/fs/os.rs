@@ -62,6 +62,10 @@ impl FileSystem for OsFs {
         std::fs::remove_file(path).map_err(io_err("remove_file", path))
     }
 
+    fn remove_dir(&self, path: &Path) -> Result<()> {
+        std::fs::remove_dir(path).map_err(io_err("remove_dir", path))
+    }
+
     fn rename(&self, from: &Path, to: &Path) -> Result<()> {
         std::fs::rename(from, to).map_err(io_err("rename", from))
     }
