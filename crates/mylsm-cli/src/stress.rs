@@ -11,6 +11,7 @@
 //! database to exactly that history; `tests/sigkill.rs` kills and verifies in a loop.
 
 mod check;
+mod copies;
 mod history;
 mod run;
 mod value;
@@ -54,6 +55,17 @@ pub struct StressArgs {
     /// success prints the verified state in the same format, to carry to the next run.
     #[arg(long, value_name = "HISTORY")]
     verify: Option<PathBuf>,
+    /// Take a checkpoint (into `--checkpoint-dir`) and a backup (into `--backup-to`)
+    /// every S seconds while writing, bracketed in the history by `# checkpoint-...`
+    /// and `# backup-...` lines (`scripts/stress_copies` checks them).
+    #[arg(long, value_name = "S")]
+    copy_every_s: Option<f64>,
+    /// Where checkpoints go (`DIR/cp-N`).
+    #[arg(long, value_name = "DIR", requires = "copy_every_s")]
+    checkpoint_dir: Option<PathBuf>,
+    /// The backup directory backups go to.
+    #[arg(long, value_name = "DIR", requires = "copy_every_s")]
+    backup_to: Option<PathBuf>,
     /// The first version the writers use (raised above any version in the database).
     #[arg(long, hide = true, default_value_t = 1)]
     first_version: u64,
@@ -115,6 +127,17 @@ pub fn stress(dir: &Path, a: &StressArgs) -> Result<(), CliError> {
         seed: a.seed,
         first_version: a.first_version.max(1),
         max_pad: a.value_pad,
+        copies: match a.copy_every_s {
+            Some(s) if s.is_finite() && s > 0.0 => Some(copies::CopyConfig {
+                every: Duration::from_secs_f64(s),
+                checkpoints: a.checkpoint_dir.clone(),
+                backups: a.backup_to.clone(),
+            }),
+            Some(_) => {
+                return Err(CliError::Input("stress: --copy-every-s must be above 0".into()))
+            }
+            None => None,
+        },
     };
     with_db(dir, options, |db| run::run(db, &cfg))
 }

@@ -2,7 +2,8 @@
 //! the run that crashed, and prints the verified state as the next run's history.
 //!
 //! Per writer, the database must hold exactly the state its acknowledged batches
-//! leave, or that state with its one in-flight batch applied in full. Comparing whole
+//! leave, or that state with its one in-flight batch applied in full (after a `window`,
+//! with any prefix of its in-flight batches applied). Comparing whole
 //! states rather than single keys is what checks the prefix property and atomicity: a
 //! lost acknowledged write, a partly applied batch, a deleted key come back, or a
 //! value from a version never written each make the state match neither.
@@ -95,7 +96,7 @@ pub fn check(db: &Db, text: &str) -> Result<Outcome, CliError> {
     // Point lookups take a different path (filters, index, one block) than the scan
     // (merging iterator): they must agree on every key either could know of.
     let mut known: BTreeSet<KeyId> = o.state.keys().chain(h.acked.keys()).copied().collect();
-    for b in h.pending.values() {
+    for b in h.pending.values().flatten() {
         known.extend(b.ops.iter().map(|op| KeyId { writer: b.writer, index: op.index }));
     }
     for &id in &known {
@@ -121,20 +122,26 @@ pub fn check(db: &Db, text: &str) -> Result<Outcome, CliError> {
                 .collect()
         };
         let (actual, acked) = (of(&o.state), of(&h.acked));
-        let pending = h.pending.get(&w);
-        if actual == acked {
-            o.dropped.extend(pending.map(|b| (w, b.version)));
-            continue;
-        }
-        if let Some(b) = pending {
-            let mut with = acked.clone();
-            b.apply(&mut with);
+        let pending = h.pending.get(&w).map_or(&[][..], Vec::as_slice);
+        // The acknowledged state with the first `j` in-flight batches applied.
+        let mut with = acked.clone();
+        let mut matched = None;
+        for j in 0..=pending.len() {
+            if j > 0 {
+                pending[j - 1].apply(&mut with);
+            }
             if actual == with {
-                o.applied.push((w, b.version));
-                continue;
+                matched = Some(j);
+                break;
             }
         }
-        o.violations.push(describe(w, &acked, pending, &actual));
+        match matched {
+            Some(j) => {
+                o.applied.extend(pending[..j].iter().map(|b| (w, b.version)));
+                o.dropped.extend(pending[j..].iter().map(|b| (w, b.version)));
+            }
+            None => o.violations.push(describe(w, &acked, pending.last(), &actual)),
+        }
     }
 
     let found_max = o.state.values().copied().max().unwrap_or(0);

@@ -7,6 +7,7 @@
 //!          | "try" writer version sync ops  printed (and flushed) before the write
 //!          | "ack" writer version            printed after the write returned Ok
 //!          | "next" version                  the first version a new run should use
+//!          | "window"                        acks from here on are unknown (see below)
 //!          | "#" comment | ""
 //! ops     := op ("," op)*      op := "p" index | "d" index     (put / delete)
 //! sync    := "0" | "1"
@@ -18,6 +19,11 @@
 //! all. A final line without its newline was cut by the kill and is ignored: a `try`
 //! is flushed before its write starts, so a cut `try` was never issued, and a cut
 //! `ack` leaves its batch in flight, which is what it was.
+//!
+//! A `window` line says the state was captured at some instant between it and the end
+//! of the history (a checkpoint or backup taken while the writers ran): `ack` lines
+//! after it are ignored, and each writer's batches tried before the capture, in order,
+//! may be in the state up to any point: the state holds a prefix of them.
 
 use std::collections::BTreeMap;
 
@@ -77,8 +83,9 @@ impl Batch {
 pub struct History {
     /// The state after every acknowledged batch: the least the database may hold.
     pub acked: State,
-    /// Per writer, the batch it had in flight when the run ended.
-    pub pending: BTreeMap<u32, Batch>,
+    /// Per writer, the batches in flight when the run ended, oldest first: at most
+    /// one, except after a `window` line.
+    pub pending: BTreeMap<u32, Vec<Batch>>,
     /// The highest version anywhere in the history.
     pub max_version: u64,
     /// Acknowledged batches, and how many of them were synced.
@@ -91,6 +98,7 @@ pub fn parse(text: &str) -> Result<History, String> {
     let mut h = History::default();
     let mut last_version: BTreeMap<u32, u64> = BTreeMap::new();
     let mut tried = false;
+    let mut window = false;
     // The last line is complete only if the text ends with a newline.
     let complete = text.rsplit_once('\n').map_or("", |(head, _)| head);
     for (n, line) in complete.split('\n').enumerate() {
@@ -106,6 +114,7 @@ pub fn parse(text: &str) -> Result<History, String> {
             None => {}
             Some(w) if w.starts_with('#') => {}
             Some("next") => {}
+            Some("window") if words.len() == 1 => window = true,
             Some("base") if words.len() == 4 => {
                 if tried {
                     return Err(err("base after try"));
@@ -132,8 +141,11 @@ pub fn parse(text: &str) -> Result<History, String> {
                     },
                     ops: parse_ops(words[4]).ok_or_else(|| err("bad op list"))?,
                 };
-                if let Some(p) = h.pending.get(&b.writer) {
-                    return Err(err(&format!("try before version {} was acknowledged", p.version)));
+                if let Some(p) = h.pending.get(&b.writer).and_then(|p| p.last()) {
+                    if !window {
+                        let v = p.version;
+                        return Err(err(&format!("try before version {v} was acknowledged")));
+                    }
                 }
                 let last = last_version.entry(b.writer).or_default();
                 if b.version <= *last {
@@ -141,11 +153,12 @@ pub fn parse(text: &str) -> Result<History, String> {
                 }
                 *last = b.version;
                 h.max_version = h.max_version.max(b.version);
-                h.pending.insert(b.writer, b);
+                h.pending.entry(b.writer).or_default().push(b);
             }
+            Some("ack") if words.len() == 3 && window => {}
             Some("ack") if words.len() == 3 => {
                 let (w, v) = (writer(1)?, num(2)?);
-                match h.pending.remove(&w) {
+                match h.pending.remove(&w).and_then(|mut p| p.pop()) {
                     Some(b) if b.version == v => {
                         b.apply(&mut h.acked);
                         h.acks += 1;
@@ -191,7 +204,7 @@ mod tests {
         };
         assert_eq!(b.try_line(), "try 3 17 1 p5,d9\n");
         let h = parse(&b.try_line()).unwrap();
-        assert_eq!(h.pending.get(&3), Some(&b));
+        assert_eq!(h.pending.get(&3), Some(&vec![b]));
         assert!(h.acked.is_empty());
     }
 
@@ -203,7 +216,7 @@ mod tests {
         let h = parse(text).unwrap();
         assert_eq!(h.acked, State::from([(id(0, 3), 5)]));
         assert_eq!(h.pending.len(), 1);
-        assert_eq!(h.pending[&0].version, 7);
+        assert_eq!(h.pending[&0][0].version, 7);
         assert_eq!((h.max_version, h.acks, h.synced_acks), (7, 3, 1));
     }
 
@@ -213,7 +226,16 @@ mod tests {
         assert!(h.pending.is_empty());
         assert_eq!(h.acked, State::from([(id(0, 1), 1)]));
         let h = parse("try 0 1 0 p1\nack 0").unwrap();
-        assert_eq!(h.pending[&0].version, 1);
+        assert_eq!(h.pending[&0][0].version, 1);
+    }
+
+    #[test]
+    fn after_a_window_acks_are_unknown_and_batches_stack_up() {
+        let h =
+            parse("try 0 1 0 p1\nack 0 1\ntry 0 2 0 p1\nwindow\nack 0 2\ntry 0 3 0 d1\n").unwrap();
+        assert_eq!(h.acked, State::from([(id(0, 1), 1)]));
+        let versions: Vec<u64> = h.pending[&0].iter().map(|b| b.version).collect();
+        assert_eq!(versions, [2, 3]);
     }
 
     #[test]

@@ -34,6 +34,8 @@ pub struct Config {
     pub seed: u64,
     pub first_version: u64,
     pub max_pad: usize,
+    /// Checkpoints and backups to take while writing, if any.
+    pub copies: Option<super::copies::CopyConfig>,
 }
 
 /// The fraction of a batch's operations that are puts; the rest are deletes.
@@ -152,6 +154,16 @@ pub fn run(db: &Db, cfg: &Config) -> Result<(), CliError> {
             let shared = &shared;
             s.spawn(move || read_loop(db, shared, cfg, r));
         }
+        let copier = cfg.copies.as_ref().map(|c| {
+            let shared = &shared;
+            s.spawn(move || {
+                let result = super::copies::run(db, c, &shared.stop);
+                if result.is_err() {
+                    shared.stop.store(true, Ordering::Release);
+                }
+                result
+            })
+        });
         // Progress lines let whoever kills the run see what the engine was doing.
         let mut last_progress = Instant::now();
         while !shared.stop.load(Ordering::Acquire) && started.elapsed() < cfg.duration {
@@ -175,6 +187,13 @@ pub fn run(db: &Db, cfg: &Config) -> Result<(), CliError> {
         for h in writers {
             match h.join() {
                 Ok(Ok(n)) => acks += n,
+                Ok(Err(e)) => error = error.or(Some(e)),
+                Err(p) => std::panic::resume_unwind(p),
+            }
+        }
+        if let Some(h) = copier {
+            match h.join() {
+                Ok(Ok(_)) => {}
                 Ok(Err(e)) => error = error.or(Some(e)),
                 Err(p) => std::panic::resume_unwind(p),
             }
@@ -222,7 +241,7 @@ fn load_existing(db: &Db, shared: &Shared, cfg: &Config) -> Result<u64, CliError
 
 /// Writes one history line and flushes it, so that it reaches the reader of stdout
 /// before anything that follows it happens.
-fn emit(line: &str) -> Result<(), CliError> {
+pub(super) fn emit(line: &str) -> Result<(), CliError> {
     let mut out = std::io::stdout().lock();
     out.write_all(line.as_bytes())
         .and_then(|()| out.flush())
