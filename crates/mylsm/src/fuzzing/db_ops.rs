@@ -334,7 +334,7 @@ impl Harness {
         for _ in 0..1 + c.u8() % 12 {
             let k = key(c);
             if in_ks(&k) == odd {
-                let v = (c.u8() % 4 != 0).then(|| value(c));
+                let v = (!c.u8().is_multiple_of(4)).then(|| value(c));
                 recs.insert(k, v);
             }
         }
