@@ -45,7 +45,12 @@ use crate::{Db, Error, Keyspace, Result};
 #[non_exhaustive]
 pub struct IngestOptions {
     /// Remove the source files once the ingest is durable (with a hard link, the file
-    /// is then in effect moved). Default: `false`, the sources are left as they were.
+    /// is then in effect moved). Default: `false`, the sources are left as they were —
+    /// but where they could be hard-linked they share their bytes with the database:
+    /// replace or remove a source, never modify it in place ([`SstWriter::create`]
+    /// replaces).
+    ///
+    /// [`SstWriter::create`]: crate::SstWriter::create
     pub move_files: bool,
     /// Read every block of each file and check its checksum before ingesting it.
     /// Default: `false` (the footer, index, filter and properties are always checked).

@@ -74,7 +74,8 @@ pub struct SstInfo {
 }
 
 impl SstWriter {
-    /// Creates the file `path` (replacing one that is there), to be written with the
+    /// Creates the file `path` (a new file in place of one that is there, which is
+    /// unlinked rather than truncated), to be written with the
     /// block size, compression and bloom filter of `options`.
     ///
     /// # Errors
@@ -94,6 +95,11 @@ impl SstWriter {
     ) -> Result<SstWriter> {
         let path = path.as_ref().to_path_buf();
         let opts = TableOptions::from(&options.apply_to(&Options::default()));
+        // A new file, never the old one truncated: an earlier file of this name may be
+        // hard-linked into a database by an ingest.
+        if fs.exists(&path) {
+            fs.remove_file(&path)?;
+        }
         let file = fs.create(&path)?;
         Ok(SstWriter {
             builder: Some(TableBuilder::new(file, path.clone(), opts)),

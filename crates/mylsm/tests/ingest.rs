@@ -345,3 +345,19 @@ fn an_ingest_cut_short_at_any_io_then_power_loss_is_all_or_nothing_after_a_prefi
     }
     assert!(whole >= 2 && none >= 10, "whole {whole}, none {none}");
 }
+
+/// Rewriting a source file with `SstWriter` after ingesting it (linked, not moved)
+/// leaves the database's copy alone.
+#[test]
+fn rewriting_an_ingested_source_does_not_touch_the_database() {
+    let fs = MemFs::new();
+    let db = Db::open(DIR, tiny(&fs)).unwrap();
+    sst(&fs, "/in/1.sst", &[("a", Some("first"))]);
+    let info = db.ingest(["/in/1.sst"], IngestOptions::default()).unwrap();
+    assert!(info.files[0].linked);
+    sst(&fs, "/in/1.sst", &[("b", Some("second"))]);
+    db.close().unwrap();
+    let db = Db::open(DIR, tiny(&fs)).unwrap();
+    db.verify().unwrap();
+    assert_eq!(get(&db, "a").as_deref(), Some("first"));
+}

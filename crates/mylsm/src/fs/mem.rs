@@ -314,6 +314,23 @@ impl FileSystem for MemFs {
         Ok(())
     }
 
+    /// Links like a POSIX file system: `to` names the same inode, live at once and
+    /// durable after `sync_dir` of its directory; a failure is injected as a write's.
+    fn hard_link(&self, from: &Path, to: &Path) -> Result<bool> {
+        let mut st = self.state();
+        st.faults.check_write(to)?;
+        let ino = *st.live.get(from).ok_or_else(|| not_found("hard_link", from))?;
+        if st.live.contains_key(to) || st.dir_exists(to) {
+            let msg = format!("hard_link {}: exists", to.display());
+            return Err(io::Error::new(io::ErrorKind::AlreadyExists, msg).into());
+        }
+        if !st.dir_exists(&parent_dir(to)) {
+            return Err(not_found("hard_link", to));
+        }
+        st.link_live(to.to_path_buf(), ino);
+        Ok(true)
+    }
+
     fn sync_dir(&self, dir: &Path) -> Result<()> {
         let mut st = self.state();
         st.faults.check_sync(dir)?;
@@ -525,6 +542,28 @@ mod tests {
         assert_eq!(fs.synced_len(&path), Some(25));
         assert_eq!(fs.sync_count(), 1);
         assert!(is_not_found(fs.sync_file(&dir.join("missing"))));
+    }
+
+    #[test]
+    fn a_hard_link_shares_the_bytes_and_becomes_durable_with_its_directory() {
+        let fs = MemFs::new();
+        fs.create_dir_all(Path::new("/a")).unwrap();
+        fs.create_dir_all(Path::new("/b")).unwrap();
+        let mut f = fs.create(Path::new("/a/x")).unwrap();
+        f.append(b"hello").unwrap();
+        f.sync().unwrap();
+        drop(f);
+        fs.sync_dir(Path::new("/a")).unwrap();
+        assert!(fs.hard_link(Path::new("/a/x"), Path::new("/b/y")).unwrap());
+        assert!(fs.hard_link(Path::new("/a/x"), Path::new("/b/y")).is_err(), "exists");
+        assert!(fs.hard_link(Path::new("/a/none"), Path::new("/b/z")).is_err());
+        fs.remove_file(Path::new("/a/x")).unwrap();
+        assert_eq!(fs.file_contents(Path::new("/b/y")).unwrap(), b"hello");
+        let lost = fs.crash(CrashMode::DropUnsynced, 0);
+        assert!(!lost.exists(Path::new("/b/y")), "the link was not synced");
+        fs.sync_dir(Path::new("/b")).unwrap();
+        let kept = fs.crash(CrashMode::DropUnsynced, 0);
+        assert_eq!(kept.file_contents(Path::new("/b/y")).unwrap(), b"hello");
     }
 
     #[test]
