@@ -52,6 +52,11 @@ impl MemFs {
             };
             new.link_live(path.clone(), new_ino);
             new.link_durable(path.clone(), new_ino);
+            // A directory removed after its entries' removal, which no directory sync
+            // made durable, comes back with them.
+            if let Some(parent) = path.parent() {
+                new.add_dirs(parent);
+            }
         }
         MemFs::from_state(new)
     }

@@ -134,7 +134,7 @@ impl State {
         is_root(path) || self.dirs.contains(path)
     }
 
-    fn add_dirs(&mut self, path: &Path) {
+    pub(super) fn add_dirs(&mut self, path: &Path) {
         for dir in path.ancestors().filter(|d| !is_root(d)) {
             self.dirs.insert(dir.to_path_buf());
         }

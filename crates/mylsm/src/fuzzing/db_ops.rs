@@ -12,6 +12,9 @@
 //! Ingests add a table written by `SstWriter` (puts and deletes of one keyspace's keys)
 //! as one write of the history; a successful ingest makes every write before it durable.
 //!
+//! Checkpoints taken at any step open as databases holding exactly the model (no
+//! write runs beside them here), and are removed again.
+//!
 //! While no fault is armed, every read must match the model exactly. After a fault is
 //! armed, operations may fail and reads go unchecked; what is required then is the
 //! durability contract: the next reopen (plain, or after a simulated crash) succeeds,
@@ -70,6 +73,8 @@ struct Harness {
     /// Armed since the last open: results are no longer checked exactly.
     faulty: bool,
     snapshots: Vec<(Snapshot, Model)>,
+    /// Checkpoints taken, which name their directories.
+    checkpoints: u32,
 }
 
 fn options(fs: &MemFs, compression: Compression, mode: RecoveryMode) -> Options {
@@ -188,6 +193,7 @@ pub fn db_ops(data: &[u8]) {
         model: Model::new(),
         faulty: false,
         snapshots: Vec::new(),
+        checkpoints: 0,
     };
     for _ in 0..MAX_OPS {
         if c.is_empty() {
@@ -200,8 +206,9 @@ pub fn db_ops(data: &[u8]) {
 
 impl Harness {
     fn step(&mut self, c: &mut Choices<'_>) {
-        match c.u8() % 17 {
+        match c.u8() % 18 {
             16 => self.ingest(c),
+            17 => self.checkpoint(),
             0..=2 => {
                 let (k, v, sync) = (key(c), value(c), c.bool());
                 self.write(vec![Rec::Put(k, v)], sync);
@@ -382,6 +389,43 @@ impl Harness {
             self.durable = self.acked;
         }
         self.history.push(batch);
+    }
+
+    /// Takes a checkpoint, opens it and compares it with the model (unless a fault is
+    /// armed: then only a checkpoint that succeeded must open), then removes it.
+    fn checkpoint(&mut self) {
+        // A fresh directory each time: a removal that failed under a fault (or came
+        // back with a crash) leaves the last one behind.
+        self.checkpoints += 1;
+        let dir = format!("/checkpoint-{}", self.checkpoints);
+        let dir = Path::new(&dir);
+        let r = self.db.checkpoint(dir, crate::CheckpointOptions::default());
+        assert!(self.faulty || r.is_ok(), "checkpoint: {r:?}");
+        if r.is_ok() {
+            let opts = Options {
+                create_if_missing: false,
+                ..options(&self.fs, self.compression, RecoveryMode::default())
+            };
+            let faults = self.faulty;
+            match Db::open(dir, opts) {
+                Ok(copy) => {
+                    if !faults {
+                        let got = contents(&copy);
+                        assert!(got == self.model, "a checkpoint differs from the model");
+                    }
+                    let closed = copy.close();
+                    assert!(faults || closed.is_ok(), "checkpoint close: {closed:?}");
+                }
+                Err(e) => assert!(faults, "a checkpoint that succeeded does not open: {e}"),
+            }
+        }
+        let fs: &dyn crate::fs::FileSystem = &self.fs;
+        if let Ok(names) = fs.list_dir(dir) {
+            for name in names {
+                let _ = fs.remove_file(&dir.join(name));
+            }
+        }
+        let _ = fs.remove_dir(dir);
     }
 
     fn scan(&mut self, c: &mut Choices<'_>) {
