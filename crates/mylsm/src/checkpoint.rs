@@ -40,6 +40,7 @@ pub struct CheckpointInfo {
     pub seqno: u64,
     /// Table files in the checkpoint, and how many of them are hard links.
     pub tables: usize,
+    /// Table files hard-linked rather than copied.
     pub tables_linked: usize,
     /// Bytes copied (tables that could not be linked, WALs, the manifest excluded).
     pub bytes_copied: u64,

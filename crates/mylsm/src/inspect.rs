@@ -22,8 +22,11 @@ pub use crate::sstable::{BlockInfo, FilterInfo, TableProperties};
 /// What `inspect sst` shows of one table file.
 #[derive(Debug, Clone)]
 pub struct TableReport {
+    /// The table file.
     pub path: PathBuf,
+    /// Its size in bytes.
     pub file_size: u64,
+    /// Its properties block.
     pub properties: TableProperties,
     /// Every data block, in file order.
     pub blocks: Vec<BlockInfo>,
@@ -62,7 +65,9 @@ pub fn table(fs: &dyn FileSystem, path: &Path) -> Result<TableReport> {
 /// One internal entry of a table, as `inspect sst --scan` lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TableEntryView {
+    /// The user key.
     pub key: Vec<u8>,
+    /// The entry's sequence number.
     pub seqno: u64,
     /// `"put"`, `"delete"`, `"merge"` or `"put-expiring"`.
     pub kind: &'static str,
@@ -119,11 +124,14 @@ pub fn table_entries(
 /// One operation of a logged batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoggedOp {
+    /// The sequence number of the operation.
     pub seqno: u64,
     /// `"put"`, `"delete"`, `"merge"`, `"delete-range"` (the key is the start, the
     /// end is the value) or `"put-expiring"`.
     pub kind: &'static str,
+    /// The user key (a range deletion's start).
     pub key: Vec<u8>,
+    /// Bytes of the value (operand, end key or expiring value).
     pub value_len: usize,
 }
 
@@ -132,6 +140,7 @@ pub struct LoggedOp {
 pub struct LogRecord {
     /// File offset of the record's first fragment.
     pub offset: u64,
+    /// The operations of the record's batch, in seqno order.
     pub ops: Vec<LoggedOp>,
 }
 
@@ -169,6 +178,7 @@ pub use crate::version::FileMeta as TableEntry;
 /// What `inspect manifest` shows.
 #[derive(Debug, Clone)]
 pub struct ManifestReport {
+    /// The manifest file read.
     pub manifest: PathBuf,
     /// Each edit of the manifest, rendered for reading.
     pub edits: Vec<String>,
@@ -176,8 +186,11 @@ pub struct ManifestReport {
     pub levels: Vec<Vec<TableEntry>>,
     /// The other live keyspaces: (id, name, tables per level).
     pub keyspaces: Vec<(u32, String, Vec<Vec<TableEntry>>)>,
+    /// WALs numbered below this hold nothing a table lacks.
     pub log_number: u64,
+    /// No file number at or above this is in use.
     pub next_file_number: u64,
+    /// The highest sequence number the manifest records.
     pub last_seqno: u64,
 }
 

@@ -25,6 +25,7 @@
 //! acknowledged without it survives a crash of the process; after any crash the
 //! database holds a prefix of the acknowledged history (see `docs/durability.md`).
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
 pub mod backup;
 mod batch;

@@ -64,6 +64,7 @@ pub struct SstInfo {
     /// The smallest and largest user keys of the point entries (`None`: there are
     /// none).
     pub smallest: Option<Vec<u8>>,
+    /// (See `smallest`.)
     pub largest: Option<Vec<u8>>,
     /// Point entries written (puts and deletes).
     pub entries: u64,

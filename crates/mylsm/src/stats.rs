@@ -42,6 +42,7 @@ pub struct Stats {
     /// Bytes of tables compactions read and wrote since open. Write amplification is
     /// `(flushed_bytes + compaction_written_bytes) / bytes written by the user`.
     pub compaction_read_bytes: u64,
+    /// (See `compaction_read_bytes`.)
     pub compaction_written_bytes: u64,
     /// Entries compactions dropped: overwritten versions no snapshot needed, and
     /// tombstones that reached the bottom.
@@ -63,13 +64,16 @@ pub struct Stats {
     pub stall_micros: u64,
     /// Stalls because too many memtables were waiting for flush, and their time (µs).
     pub stalls_memtables: u64,
+    /// (See `stalls_memtables`.)
     pub stall_micros_memtables: u64,
     /// Groups delayed (at `delayed_write_rate`) because L0 reached
     /// `l0_slowdown_writes_trigger`, and the time.
     pub stalls_l0_slowdown: u64,
+    /// (See `stalls_l0_slowdown`.)
     pub stall_micros_l0_slowdown: u64,
     /// Groups stopped because L0 reached `l0_stop_writes_trigger`, and time.
     pub stalls_l0_stop: u64,
+    /// (See `stalls_l0_stop`.)
     pub stall_micros_l0_stop: u64,
     /// Key and value bytes of every put and delete written since open.
     pub user_bytes_written: u64,

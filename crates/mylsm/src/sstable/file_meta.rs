@@ -10,8 +10,11 @@ pub struct FileMeta {
     pub size: u64,
     /// Smallest and largest internal keys in the table.
     pub smallest: Vec<u8>,
+    /// (See `smallest`.)
     pub largest: Vec<u8>,
+    /// Smallest and largest seqnos in the table (an ingested table: its global seqno).
     pub smallest_seqno: u64,
+    /// (See `smallest_seqno`.)
     pub largest_seqno: u64,
     /// Whether the table holds range tombstones.
     pub has_range_dels: bool,

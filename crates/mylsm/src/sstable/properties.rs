@@ -21,16 +21,21 @@ use crate::coding::{put_length_prefixed, put_varint32, put_varint64, Reader};
 pub struct TableProperties {
     /// Entries (all versions, puts and deletes).
     pub num_entries: u64,
+    /// Puts among them (expiring puts included).
     pub num_puts: u64,
+    /// Deletes among them.
     pub num_deletes: u64,
     /// Smallest and largest internal keys (empty if the table has no entries).
     pub smallest_key: Vec<u8>,
+    /// (See `smallest_key`.)
     pub largest_key: Vec<u8>,
     /// Smallest and largest seqnos (0 if the table has no entries).
     pub smallest_seqno: u64,
+    /// (See `smallest_seqno`.)
     pub largest_seqno: u64,
     /// Sum of internal key and value lengths, before prefix compression.
     pub raw_key_bytes: u64,
+    /// (See `raw_key_bytes`.)
     pub raw_value_bytes: u64,
     /// Bytes of data blocks on disk, trailers included.
     pub data_size: u64,
@@ -38,6 +43,7 @@ pub struct TableProperties {
     pub index_size: u64,
     /// Bytes of the filter block contents (0 without a filter).
     pub filter_size: u64,
+    /// Number of data blocks.
     pub num_data_blocks: u64,
     /// The compression the table was written with (a block that did not shrink enough
     /// is stored uncompressed regardless).
@@ -63,6 +69,7 @@ const NUM_TAGS: u32 = 14;
 const FIRST_SKIPPABLE_TAG: u32 = 100;
 
 impl TableProperties {
+    /// The properties block's contents (`docs/table_format.md`).
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::new();
         let mut int = |tag: u32, v: u64| {

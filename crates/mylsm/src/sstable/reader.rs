@@ -64,10 +64,15 @@ pub struct BlockInfo {
     pub offset: u64,
     /// Bytes on disk, not counting the 5-byte trailer.
     pub size: u64,
+    /// Bytes of the block contents once decompressed.
     pub uncompressed_size: u64,
+    /// Entries in the block.
     pub entries: u64,
+    /// The block's first internal key.
     pub first_key: Vec<u8>,
+    /// The block's last internal key.
     pub last_key: Vec<u8>,
+    /// How the block is compressed on disk.
     pub compression: Compression,
 }
 
