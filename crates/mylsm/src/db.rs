@@ -277,7 +277,7 @@ impl Db {
             }
         }
         batch.stamp_expiries(h.shared.now());
-        w.write_checked(&h.shared, batch, options.sync, check)
+        w.write_checked(&h.shared, batch, options, check)
     }
 
     /// The current value of `key`, or `None` if it is absent or deleted.

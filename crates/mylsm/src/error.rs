@@ -66,6 +66,11 @@ pub enum Error {
     /// more writes. Copy its contents into a new database.
     #[error("sequence numbers exhausted: the database accepts no more writes")]
     SeqnoExhausted,
+    /// A write with [`WriteOptions::no_slowdown`](crate::WriteOptions::no_slowdown)
+    /// would have waited in a write stall (the reason is given); nothing was written.
+    /// Retry later, or shed the load.
+    #[error("write would stall: {0}")]
+    WouldStall(String),
 }
 
 /// What kind of failure an [`Error`] is, for callers that branch on it (a retry on
@@ -95,6 +100,8 @@ pub enum ErrorKind {
     Background,
     /// [`Error::SeqnoExhausted`].
     SeqnoExhausted,
+    /// [`Error::WouldStall`].
+    WouldStall,
 }
 
 impl Error {
@@ -127,7 +134,14 @@ impl Error {
             Error::Panicked(_) => ErrorKind::Panicked,
             Error::Background(_) => ErrorKind::Background,
             Error::SeqnoExhausted => ErrorKind::SeqnoExhausted,
+            Error::WouldStall(_) => ErrorKind::WouldStall,
         }
+    }
+
+    /// True for [`Error::WouldStall`]: a `no_slowdown` write found the database
+    /// stalled and wrote nothing.
+    pub fn would_stall(&self) -> bool {
+        matches!(self, Error::WouldStall(_))
     }
 
     /// True for [`Error::Conflict`]: the transaction may succeed if retried.

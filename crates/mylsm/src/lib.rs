@@ -13,7 +13,7 @@
 //! let mut batch = mylsm::WriteBatch::new();
 //! batch.put(b"user:2", b"grace");
 //! batch.delete(b"user:1");
-//! db.write_opt(batch, &mylsm::WriteOptions { sync: true })?;
+//! db.write_opt(batch, &mylsm::WriteOptions::synced())?;
 //! assert_eq!(db.get(b"user:1")?, None);
 //! let users: Vec<_> = db.prefix(b"user:").collect::<mylsm::Result<_>>()?;
 //! assert_eq!(users.len(), 1);

@@ -484,20 +484,51 @@ pub(crate) struct TreeOptions {
     pub max_merge_operands: usize,
 }
 
-/// How to make one write durable.
+/// How one write is made durable, and whether it may wait.
+///
+/// Build it with [`WriteOptions::synced`] or the `with_` methods (new fields may come,
+/// so it cannot be written as a struct literal outside this crate):
+///
+/// ```
+/// let opts = mylsm::WriteOptions::synced().with_no_slowdown(true);
+/// assert!(opts.sync && opts.no_slowdown);
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct WriteOptions {
     /// Fsync the write-ahead log before acknowledging the write, so the write survives
     /// a power loss. Without it the write survives a process crash only (it is in the
     /// operating system's cache when acknowledged). Concurrent synced writes share one
     /// fsync through group commit. Default: `false`.
     pub sync: bool,
+    /// Fail with [`Error::WouldStall`](crate::Error::WouldStall) instead of waiting when
+    /// the database is stalling writes (L0 or the flush queue too long), writing
+    /// nothing: for a server that would rather answer "busy" than hold a client.
+    /// Default: `false`.
+    pub no_slowdown: bool,
 }
 
 impl WriteOptions {
+    /// The defaults: not fsynced, and may wait in a stall.
+    pub const fn new() -> Self {
+        WriteOptions { sync: false, no_slowdown: false }
+    }
+
     /// Options for a write that is fsynced before it is acknowledged.
-    pub fn synced() -> Self {
-        WriteOptions { sync: true }
+    pub const fn synced() -> Self {
+        WriteOptions { sync: true, no_slowdown: false }
+    }
+
+    /// These options with `sync` set to `sync`.
+    pub const fn with_sync(mut self, sync: bool) -> Self {
+        self.sync = sync;
+        self
+    }
+
+    /// These options with `no_slowdown` set to `no_slowdown`.
+    pub const fn with_no_slowdown(mut self, no_slowdown: bool) -> Self {
+        self.no_slowdown = no_slowdown;
+        self
     }
 }
 

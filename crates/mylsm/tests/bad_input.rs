@@ -233,7 +233,7 @@ fn a_closed_handle_refuses_everything() {
 fn a_failed_wal_write_latches_and_loses_nothing_acknowledged() {
     let fs = MemFs::new();
     let db = open(&fs);
-    db.write_opt(to_batch(&[Op::Put(b"a".to_vec(), b"1".to_vec())]), &WriteOptions { sync: true })
+    db.write_opt(to_batch(&[Op::Put(b"a".to_vec(), b"1".to_vec())]), &WriteOptions::synced())
         .unwrap();
     fs.fail_write_after(0);
     assert!(db.put(b"b", b"2").is_err());
@@ -252,13 +252,11 @@ fn a_failed_wal_write_latches_and_loses_nothing_acknowledged() {
 fn a_failed_fsync_latches_and_synced_writes_before_it_survive_power_loss() {
     let fs = MemFs::new();
     let db = open(&fs);
-    db.write_opt(to_batch(&[Op::Put(b"a".to_vec(), b"1".to_vec())]), &WriteOptions { sync: true })
+    db.write_opt(to_batch(&[Op::Put(b"a".to_vec(), b"1".to_vec())]), &WriteOptions::synced())
         .unwrap();
     fs.fail_sync_after(0);
-    let r = db.write_opt(
-        to_batch(&[Op::Put(b"b".to_vec(), b"2".to_vec())]),
-        &WriteOptions { sync: true },
-    );
+    let r =
+        db.write_opt(to_batch(&[Op::Put(b"b".to_vec(), b"2".to_vec())]), &WriteOptions::synced());
     assert!(r.is_err());
     assert!(matches!(db.put(b"c", b"3"), Err(Error::Background(_))));
     fs.clear_faults();

@@ -206,7 +206,7 @@ fn live(
             0..=69 => {
                 let ops = seed_batch(rng, &mut id);
                 let sync = rng.random_bool(0.15);
-                match db.write_opt(to_batch(&ops), &WriteOptions { sync }) {
+                match db.write_opt(to_batch(&ops), &WriteOptions::default().with_sync(sync)) {
                     Ok(()) => {
                         apply(&mut model, &ops);
                         life.acked.push(ops);
@@ -498,7 +498,7 @@ fn a_crash_at_every_write_and_sync_of_recovery_keeps_a_prefix() {
                     format!("value{i}-{}", "x".repeat(100)).into_bytes(),
                 )];
                 let sync = i % 40 == 39;
-                db.write_opt(to_batch(&ops), &WriteOptions { sync }).unwrap();
+                db.write_opt(to_batch(&ops), &WriteOptions::default().with_sync(sync)).unwrap();
                 life.acked.push(ops);
                 if sync {
                     life.durable = life.acked.len();
@@ -553,11 +553,8 @@ fn synced_writes_survive_power_loss_even_when_nothing_else_was_synced_after() {
     let fs = MemFs::new();
     let db = open(&fs);
     db.put(b"a", b"unsynced-before").unwrap();
-    db.write_opt(
-        to_batch(&[Op::Put(b"b".to_vec(), b"synced".to_vec())]),
-        &WriteOptions { sync: true },
-    )
-    .unwrap();
+    db.write_opt(to_batch(&[Op::Put(b"b".to_vec(), b"synced".to_vec())]), &WriteOptions::synced())
+        .unwrap();
     db.put(b"c", b"unsynced-after").unwrap();
     let crashed = fs.crash(CrashMode::DropUnsynced, 7);
     drop(db);
@@ -580,11 +577,8 @@ fn writes_replayed_at_open_are_durable_before_new_synced_writes() {
     let after_process_crash = fs.crash_process();
     drop(db);
     let db = open(&after_process_crash);
-    db.write_opt(
-        to_batch(&[Op::Put(b"second".to_vec(), b"2".to_vec())]),
-        &WriteOptions { sync: true },
-    )
-    .unwrap();
+    db.write_opt(to_batch(&[Op::Put(b"second".to_vec(), b"2".to_vec())]), &WriteOptions::synced())
+        .unwrap();
     let after_power_loss = after_process_crash.crash(CrashMode::DropUnsynced, 1);
     drop(db);
     let db = open(&after_power_loss);

@@ -50,7 +50,10 @@ fn a_failed_fsync_errors_latches_and_reopen_keeps_every_write_made_durable_befor
         let mut first_error = None;
         for i in 0..2000 {
             let sync = i % 7 == 6;
-            match db.write_opt(to_batch(&[Op::Put(key(i), value(i))]), &WriteOptions { sync }) {
+            match db.write_opt(
+                to_batch(&[Op::Put(key(i), value(i))]),
+                &WriteOptions::default().with_sync(sync),
+            ) {
                 Ok(()) => {
                     acked = i + 1;
                     if sync {

@@ -118,7 +118,7 @@ fn crash_at_every_step(kind: &str, workload: impl Fn(&Db) -> mylsm::Result<()>) 
         for i in 0..300 {
             db.write_opt(
                 to_batch(&[Op::Put(key(i), value(i))]),
-                &WriteOptions { sync: i % 10 == 9 },
+                &WriteOptions::default().with_sync(i % 10 == 9),
             )
             .unwrap();
         }
@@ -202,7 +202,11 @@ fn a_failed_flush_latches_and_reopen_keeps_every_durable_write() {
         let db = Db::open(DIR, small(&fs)).unwrap();
         for i in 0..200 {
             let sync = i < 100;
-            db.write_opt(to_batch(&[Op::Put(key(i), value(i))]), &WriteOptions { sync }).unwrap();
+            db.write_opt(
+                to_batch(&[Op::Put(key(i), value(i))]),
+                &WriteOptions::default().with_sync(sync),
+            )
+            .unwrap();
         }
         fs.fail_sync_after(fail_at);
         assert!(db.flush().is_err(), "sync {fail_at}");

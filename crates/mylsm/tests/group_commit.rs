@@ -21,7 +21,7 @@ fn synced_writers(db: &Db) {
                 for i in 0..WRITES {
                     let mut b = mylsm::WriteBatch::new();
                     b.put(format!("t{t}-{i:05}"), [t as u8; 100]);
-                    db.write_opt(b, &WriteOptions { sync: true }).unwrap();
+                    db.write_opt(b, &WriteOptions::synced()).unwrap();
                     // Read-your-writes: acknowledged means visible.
                     assert!(db.get(format!("t{t}-{i:05}")).unwrap().is_some());
                 }

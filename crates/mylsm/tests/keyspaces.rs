@@ -167,7 +167,7 @@ fn power_loss_keeps_cross_keyspace_batches_all_or_nothing() {
             batch.put_in(&a, &key, &value);
             batch.put_in(&b, &key, &value);
             let sync = rng.random_bool(0.05);
-            db.write_opt(batch, &WriteOptions { sync }).unwrap();
+            db.write_opt(batch, &WriteOptions::default().with_sync(sync)).unwrap();
             if sync {
                 synced = i;
             }

@@ -299,6 +299,42 @@ fn sync_returns_while_a_writer_is_stalled() {
     assert_eq!(contents(&db).len(), 200);
 }
 
+/// A `no_slowdown` write fails at once with `WouldStall` while another write waits in a
+/// stall (it would otherwise queue behind it), writes nothing, and goes through once
+/// the stall is over.
+#[test]
+fn a_no_slowdown_write_fails_at_once_while_writes_are_stalled() {
+    let fs = HookFs::new();
+    let opts = Options { write_buffer_size: 4 << 10, max_immutable_memtables: 1, ..fs.options() };
+    let db = Db::open(DIR, opts).unwrap();
+    fs.set_gate(false);
+    let d = db.clone();
+    let writer = std::thread::spawn(move || {
+        for i in 0..200 {
+            d.put(format!("k{i:03}"), [1u8; 200]).unwrap();
+        }
+    });
+    wait_until_stalled(&db, &writer);
+    let fast = WriteOptions::default().with_no_slowdown(true);
+    let d = db.clone();
+    let err = within("a no_slowdown write beside a stalled writer", move || {
+        let mut b = mylsm::WriteBatch::new();
+        b.put("fast", "1");
+        d.write_opt(b, &fast)
+    })
+    .unwrap_err();
+    assert!(err.would_stall(), "{err}");
+    assert_eq!(err.kind(), mylsm::ErrorKind::WouldStall);
+    fs.set_gate(true);
+    writer.join().unwrap();
+    assert_eq!(db.get("fast").unwrap(), None, "the refused write wrote nothing");
+    db.wait_for_compactions().unwrap();
+    let mut b = mylsm::WriteBatch::new();
+    b.put("fast", "2");
+    db.write_opt(b, &fast).unwrap();
+    assert_eq!(db.get("fast").unwrap().as_deref(), Some(&b"2"[..]));
+}
+
 /// Found by review: a write that met a flush failure got `Background(e)`, recorded it
 /// as the WAL's own failure, and `close` then returned `Background(Background(e))`.
 #[test]

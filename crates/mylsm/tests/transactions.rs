@@ -16,9 +16,9 @@ use mylsm::{Db, Error, Isolation, Keyspace, KeyspaceOptions, Options, Transactio
 use rand::Rng;
 
 const SER: TxOptions =
-    TxOptions { isolation: Isolation::Serializable, write: mylsm::WriteOptions { sync: false } };
+    TxOptions { isolation: Isolation::Serializable, write: mylsm::WriteOptions::new() };
 const SI: TxOptions =
-    TxOptions { isolation: Isolation::Snapshot, write: mylsm::WriteOptions { sync: false } };
+    TxOptions { isolation: Isolation::Snapshot, write: mylsm::WriteOptions::new() };
 
 /// Hermitage's table: keys 1 and 2 with values 10 and 20.
 fn hermitage(fs: &MemFs) -> Db {
@@ -493,8 +493,7 @@ fn bank_transfers_keep_the_total_through_power_loss() {
         let opts = Options { write_buffer_size: 4 << 10, ..options(&fs) };
         let db = Db::open(DIR, opts.clone()).unwrap();
         let other = db.create_keyspace("accounts-b", KeyspaceOptions::default()).unwrap();
-        let mut tx =
-            db.transaction_opt(TxOptions { write: mylsm::WriteOptions { sync: true }, ..SER });
+        let mut tx = db.transaction_opt(TxOptions { write: mylsm::WriteOptions::synced(), ..SER });
         for i in 0..16 {
             account_put(&mut tx, &other, i, 1000);
         }
@@ -503,8 +502,10 @@ fn bank_transfers_keep_the_total_through_power_loss() {
         for _ in 0..rng.random_range(20..200) {
             let (a, b) = (rng.random_range(0..16), rng.random_range(0..16));
             let sync = rng.random_bool(0.1);
-            let mut tx =
-                db.transaction_opt(TxOptions { write: mylsm::WriteOptions { sync }, ..SER });
+            let mut tx = db.transaction_opt(TxOptions {
+                write: mylsm::WriteOptions::default().with_sync(sync),
+                ..SER
+            });
             transfer(&mut tx, &other, a, b, rng.random_range(1..300)).unwrap();
             tx.commit().unwrap();
         }

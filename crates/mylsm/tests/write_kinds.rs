@@ -641,7 +641,7 @@ fn power_loss_keeps_counters_and_range_deletes_a_prefix_of_the_history() {
                 model.retain(|k, _| !(k >= &lo && k < &hi));
             }
             let sync = rng.random_bool(0.05);
-            db.write_opt(b, &WriteOptions { sync }).unwrap();
+            db.write_opt(b, &WriteOptions::default().with_sync(sync)).unwrap();
             if sync {
                 synced = i;
             }

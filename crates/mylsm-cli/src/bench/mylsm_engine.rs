@@ -37,7 +37,7 @@ impl Engine for MylsmEngine {
                 None => batch.delete(e.key),
             }
         }
-        self.db.write_opt(batch, &WriteOptions { sync })
+        self.db.write_opt(batch, &WriteOptions::default().with_sync(sync))
     }
 
     fn get(&self, key: &[u8]) -> mylsm::Result<Option<usize>> {
@@ -166,7 +166,7 @@ impl Engine for MylsmKeyspacesEngine {
                 None => batch.delete_in(ks, e.key),
             }
         }
-        self.db.write_opt(batch, &WriteOptions { sync })
+        self.db.write_opt(batch, &WriteOptions::default().with_sync(sync))
     }
 
     fn get(&self, key: &[u8]) -> mylsm::Result<Option<usize>> {

@@ -288,7 +288,7 @@ fn write_loop(
             }
         }
         emit(&batch.try_line())?;
-        db.write_opt(wb, &WriteOptions { sync: batch.sync })?;
+        db.write_opt(wb, &WriteOptions::default().with_sync(batch.sync))?;
         for op in &batch.ops {
             let slot = shared.slot(KeyId { writer: w, index: op.index });
             shared.acked[slot].store(version << 1 | u64::from(op.put), Ordering::Release);

@@ -29,7 +29,10 @@ pub struct ExecTx {
 impl ExecTx {
     /// Begins the transaction of an EXEC; its commit is synced if `sync`.
     pub fn begin(db: &Db, sync: bool) -> ExecTx {
-        let opts = TxOptions { isolation: Isolation::Snapshot, write: WriteOptions { sync } };
+        let opts = TxOptions {
+            isolation: Isolation::Snapshot,
+            write: WriteOptions::default().with_sync(sync),
+        };
         ExecTx { txn: RefCell::new(db.transaction_opt(opts)), wrote: Cell::new(false) }
     }
 

@@ -165,7 +165,7 @@ impl Store {
             return Ok(());
         }
         let sync = self.sync_now(true);
-        self.db.write_opt(batch, &WriteOptions { sync })
+        self.db.write_opt(batch, &WriteOptions::default().with_sync(sync))
     }
 
     /// Whether a write (`wrote`) must be synced by itself; under a deferred sync it is

@@ -321,7 +321,7 @@ impl Harness {
                 }
             }
         }
-        let r = self.db.write_opt(b, &WriteOptions { sync });
+        let r = self.db.write_opt(b, &WriteOptions::default().with_sync(sync));
         assert!(self.faulty || r.is_ok(), "write: {r:?}");
         if r.is_ok() {
             assert_eq!(self.acked, self.history.len(), "a write succeeded after one failed");

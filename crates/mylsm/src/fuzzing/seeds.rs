@@ -128,7 +128,7 @@ pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
     };
     let db = Db::open("/db", opts).expect("open");
     for i in 0..120u32 {
-        let sync = WriteOptions { sync: i % 10 == 0 };
+        let sync = WriteOptions::default().with_sync(i % 10 == 0);
         db.write_opt(single_put(i), &sync).expect("put");
     }
     db.flush().expect("flush");

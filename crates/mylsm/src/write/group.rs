@@ -87,6 +87,8 @@ struct Pending {
     ticket: u64,
     batch: WriteBatch,
     sync: bool,
+    /// Fail rather than wait in a stall; such batches form groups of their own.
+    no_slowdown: bool,
     check: Option<Check>,
 }
 
@@ -121,6 +123,9 @@ pub(crate) struct WritePath {
     /// Key and value bytes of every record committed.
     pub user_bytes: AtomicU64,
     pub wal_syncs: AtomicU64,
+    /// Write groups waiting in a stall right now: a `no_slowdown` write fails at once
+    /// rather than queue behind one.
+    pub stalled: std::sync::atomic::AtomicUsize,
 }
 
 impl WritePath {
@@ -146,6 +151,7 @@ impl WritePath {
             batches: AtomicU64::new(0),
             user_bytes: AtomicU64::new(0),
             wal_syncs: AtomicU64::new(0),
+            stalled: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 
@@ -164,18 +170,22 @@ impl WritePath {
         &self,
         shared: &Shared,
         batch: WriteBatch,
-        sync: bool,
+        options: &crate::WriteOptions,
         check: Option<Check>,
     ) -> Result<()> {
+        let (sync, no_slowdown) = (options.sync, options.no_slowdown);
         batch.validate()?;
         shared.latch().check()?;
+        if no_slowdown && self.stalled.load(Ordering::Acquire) > 0 {
+            return Err(Error::WouldStall("another write is waiting in a write stall".into()));
+        }
         if batch.is_empty() {
             return Ok(());
         }
         let mut q = lock(&self.queue);
         let ticket = q.next_ticket;
         q.next_ticket += 1;
-        q.pending.push_back(Pending { ticket, batch, sync, check });
+        q.pending.push_back(Pending { ticket, batch, sync, no_slowdown, check });
         loop {
             if ticket < q.done_below {
                 return q.failed.remove(&ticket).map_or(Ok(()), Err);
@@ -213,6 +223,10 @@ impl WritePath {
             if !group.is_empty() && p.check.is_some() {
                 break;
             }
+            // Whether the group may wait in a stall is one answer for all of it.
+            if group.first().is_some_and(|g: &Pending| g.no_slowdown != p.no_slowdown) {
+                break;
+            }
             let alone = p.check.is_some();
             bytes += size;
             group.extend(q.pending.pop_front());
@@ -229,7 +243,8 @@ impl WritePath {
         // The database may have failed or closed while this group waited.
         shared.latch().check()?;
         let bytes = group.iter().map(|p| p.batch.encoded_len()).sum();
-        super::stall::make_room(shared, self, &mut log, bytes)?;
+        let may_wait = !group.first().is_some_and(|p| p.no_slowdown);
+        super::stall::make_room(shared, self, &mut log, bytes, may_wait)?;
         // A checked batch is alone in its group (`take_group`).
         if let Some(check) = group.first_mut().and_then(|p| p.check.take()) {
             check()?;

@@ -20,17 +20,19 @@ use crate::Result;
 /// WAL has reached `max_total_wal_size`, cuts new memtables and a new WAL. Holding the log lock while stalled is the point: every
 /// writer waits behind the leader. (`Db::sync` takes only the WAL lock, so it is not
 /// held up.) Stalls are database-wide, as RocksDB's write controller is: one keyspace
-/// with a full L0 holds up every write.
+/// with a full L0 holds up every write. A group that may not wait (`no_slowdown`)
+/// fails with `WouldStall` where it would have waited, before anything is written.
 pub(crate) fn make_room(
     shared: &Shared,
     wp: &WritePath,
     log: &mut LogState,
     bytes: usize,
+    may_wait: bool,
 ) -> Result<()> {
     let mut slowed = false;
     let mut any_full = false;
     for live in &log.live {
-        stall(shared, &live.tree, &live.mem, bytes, &mut slowed)?;
+        stall(shared, &live.tree, &live.mem, bytes, &mut slowed, may_wait, &wp.stalled)?;
         any_full |= live.mem.approximate_memory_usage() >= live.tree.opts().write_buffer_size;
     }
     let wal_full = log.wal_len >= shared.opts().max_total_wal_size;
@@ -48,6 +50,8 @@ fn stall(
     mem: &MemTable,
     bytes: usize,
     slowed: &mut bool,
+    may_wait: bool,
+    stalled: &std::sync::atomic::AtomicUsize,
 ) -> Result<()> {
     let opts = tree.opts();
     // Which causes this group has already been counted under.
@@ -68,10 +72,23 @@ fn stall(
         } else {
             return Ok(());
         };
+        if !may_wait {
+            let name = tree.name();
+            let why = match cause {
+                StallCause::Memtables => {
+                    format!("keyspace {name:?} has too many memtables waiting for flush")
+                }
+                _ => format!("keyspace {name:?} has {l0} tables in L0"),
+            };
+            shared.jobs().schedule_compaction(tree);
+            return Err(crate::Error::WouldStall(why));
+        }
         // A group is counted when its stall begins, so a stall in progress shows.
         let first = !std::mem::replace(&mut counted[cause as usize], true);
         tree.count_stall(cause, first, 0);
         let started = Instant::now();
+        // Counted while waiting, so `no_slowdown` writers need not queue behind it.
+        let _waiting = Waiting::new(stalled);
         if cause == StallCause::L0Slowdown {
             // Delay this group, once, by the time its bytes take at
             // `delayed_write_rate`, so compaction can catch up before writers hit the
@@ -87,6 +104,22 @@ fn stall(
             st = tree.wait(st, None);
         }
         tree.count_stall(cause, false, started.elapsed().as_micros() as u64);
+    }
+}
+
+/// Counts a group in a stall while it lives.
+struct Waiting<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn new(count: &'a std::sync::atomic::AtomicUsize) -> Self {
+        count.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        Waiting(count)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
     }
 }
 
