@@ -60,18 +60,41 @@ impl fmt::Display for CliError {
                  (read commands still work)",
                 path.display()
             ),
+            CliError::Open { path, source: mylsm::Error::Io(e) } => {
+                write!(f, "cannot open database {}: {}", path.display(), words(e))
+            }
             CliError::Open { path, source } => {
                 write!(f, "cannot open database {}: {source}", path.display())
             }
             CliError::Db(e) => e.fmt(f),
-            CliError::Io { context, source } => write!(f, "{context}: {source}"),
-            CliError::Output(e) => write!(f, "writing output: {e}"),
+            CliError::Io { context, source } => write!(f, "{context}: {}", words(source)),
+            CliError::Output(e) => write!(f, "writing output: {}", words(e)),
             CliError::Input(msg) => f.write_str(msg),
         }
     }
 }
 
 impl std::error::Error for CliError {}
+
+/// An I/O error in a user's words: the common kinds as a short phrase, the others
+/// as the system says them, without the `(os error N)` that only a programmer reads.
+pub fn words(e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::NotFound => "no such file or directory".to_string(),
+        io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+        io::ErrorKind::AlreadyExists => "it already exists".to_string(),
+        io::ErrorKind::IsADirectory => "it is a directory".to_string(),
+        io::ErrorKind::NotADirectory => "a part of the path is not a directory".to_string(),
+        io::ErrorKind::StorageFull => "the disk is full".to_string(),
+        _ => {
+            let text = e.to_string();
+            match text.rfind(" (os error ") {
+                Some(cut) if text.ends_with(')') => text[..cut].to_string(),
+                _ => text,
+            }
+        }
+    }
+}
 
 impl From<mylsm::Error> for CliError {
     fn from(e: mylsm::Error) -> Self {
