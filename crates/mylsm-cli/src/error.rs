@@ -60,12 +60,20 @@ impl fmt::Display for CliError {
                  (read commands still work)",
                 path.display()
             ),
+            CliError::Open { path, source: mylsm::Error::Io(_) } if path.is_file() => {
+                write!(f, "cannot open database {}: it is a file, not a directory", path.display())
+            }
             CliError::Open { path, source: mylsm::Error::Io(e) } => {
                 write!(f, "cannot open database {}: {}", path.display(), words(e))
             }
             CliError::Open { path, source } => {
                 write!(f, "cannot open database {}: {source}", path.display())
             }
+            // The engine's I/O errors name the operation and file ("open x.sst: ..."),
+            // which is what the user needs; its "I/O error:" and "invalid argument:"
+            // prefixes and the OS error number are for programmers.
+            CliError::Db(mylsm::Error::Io(e)) => f.write_str(&without_os_error(e.to_string())),
+            CliError::Db(mylsm::Error::InvalidArgument(m)) => f.write_str(m),
             CliError::Db(e) => e.fmt(f),
             CliError::Io { context, source } => write!(f, "{context}: {}", words(source)),
             CliError::Output(e) => write!(f, "writing output: {}", words(e)),
@@ -86,13 +94,15 @@ pub fn words(e: &io::Error) -> String {
         io::ErrorKind::IsADirectory => "it is a directory".to_string(),
         io::ErrorKind::NotADirectory => "a part of the path is not a directory".to_string(),
         io::ErrorKind::StorageFull => "the disk is full".to_string(),
-        _ => {
-            let text = e.to_string();
-            match text.rfind(" (os error ") {
-                Some(cut) if text.ends_with(')') => text[..cut].to_string(),
-                _ => text,
-            }
-        }
+        _ => without_os_error(e.to_string()),
+    }
+}
+
+/// `text` without a trailing ` (os error N)`.
+fn without_os_error(text: String) -> String {
+    match text.rfind(" (os error ") {
+        Some(cut) if text.ends_with(')') => text[..cut].to_string(),
+        _ => text,
     }
 }
 

@@ -169,7 +169,11 @@ enum Command {
     ///
     /// Read-only: works while another process has the database open, and leaves a
     /// damaged database as it found it.
-    Verify,
+    Verify {
+        /// Print the summary as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
     /// Writes the memtables out as level-0 tables (every keyspace's, or with
     /// --keyspace that one's); fails if DIR holds no database.
     Flush,
@@ -351,7 +355,7 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
                 stats::print(db, ks.is_some().then_some(k), json)
             })
         }
-        Command::Verify => verify::verify(dir),
+        Command::Verify { json } => verify::verify(dir, json),
         Command::Lsm { json, svg } => with_db(dir, Access::Read, |db| lsm::run(db, json, svg)),
         Command::Checkpoint { dir: to } => with_db(dir, Access::Write, |db| {
             let info = db.checkpoint(&to, Default::default())?;
@@ -426,7 +430,7 @@ impl Command {
             Command::Load { .. } => "load",
             Command::Dump => "dump",
             Command::Stats { .. } => "stats",
-            Command::Verify => "verify",
+            Command::Verify { .. } => "verify",
             Command::Lsm { .. } => "lsm",
             Command::Checkpoint { .. } => "checkpoint",
             Command::SstWrite { .. } => "sst-write",
