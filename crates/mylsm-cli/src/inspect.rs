@@ -60,22 +60,27 @@ pub fn run(cmd: InspectCommand, dir: &Path) -> Result<(), CliError> {
         InspectCommand::Sst { file, blocks, json, scan, from, to, limit } => {
             let from = hex::opt_arg("--from", from.as_deref())?;
             let to = hex::opt_arg("--to", to.as_deref())?;
-            sst(&file, blocks, json)?;
-            if scan {
-                sst_scan(&file, from.as_deref(), to.as_deref(), limit, json)?;
-            }
-            Ok(())
+            let scan = scan.then_some((from.as_deref(), to.as_deref(), limit));
+            sst(&file, blocks, scan, json)
         }
         InspectCommand::Wal { file, json } => wal(&file, json),
         InspectCommand::Manifest { json } => manifest(dir, json),
     }
 }
 
-/// Prints the properties and filter of table `path`, and its data blocks when `blocks`.
-pub fn sst(path: &Path, blocks: bool, json: bool) -> Result<(), CliError> {
+/// The range and count of `inspect sst --scan`: from, to, limit.
+type ScanArgs<'a> = (Option<&'a [u8]>, Option<&'a [u8]>, usize);
+
+/// Prints the properties and filter of table `path`, its data blocks when `blocks`,
+/// and its internal entries when `scan` (as `"entries"` of the one JSON object).
+fn sst(path: &Path, blocks: bool, scan: Option<ScanArgs>, json: bool) -> Result<(), CliError> {
     let report = inspect::table(&OsFs, path).map_err(|e| read_error(path, e))?;
     if json {
-        return print_json(&sst_json(&report, blocks));
+        let mut value = sst_json(&report, blocks);
+        if let Some((from, to, limit)) = scan {
+            value["entries"] = scan_json(path, from, to, limit)?;
+        }
+        return print_json(&value);
     }
     let p = &report.properties;
     let filter = report.filter.map_or_else(
@@ -133,7 +138,11 @@ pub fn sst(path: &Path, blocks: bool, json: bool) -> Result<(), CliError> {
             );
         }
     }
-    print_text(&text)
+    print_text(&text)?;
+    match scan {
+        Some((from, to, limit)) => sst_scan(path, from, to, limit),
+        None => Ok(()),
+    }
 }
 
 fn sst_json(r: &TableReport, blocks: bool) -> Value {
@@ -339,34 +348,39 @@ fn print_json(value: &Value) -> Result<(), CliError> {
 }
 
 /// `inspect sst --scan`: the table's internal entries in `[from, to)`, every version,
-/// one line each (`key@seqno:kind value`), or a JSON array.
-pub fn sst_scan(
+/// one line each (`key@seqno:kind value`).
+fn sst_scan(
     path: &Path,
     from: Option<&[u8]>,
     to: Option<&[u8]>,
     limit: usize,
-    json: bool,
 ) -> Result<(), CliError> {
     let entries =
         inspect::table_entries(&OsFs, path, from, to, limit).map_err(|e| read_error(path, e))?;
-    if json {
-        let list: Vec<Value> = entries
-            .iter()
-            .map(|e| {
-                json!({
-                    "key": key(&e.key), "seqno": e.seqno, "kind": e.kind,
-                    "value": key(&e.value), "expiry_ms": e.expiry,
-                })
-            })
-            .collect();
-        return print_json(&Value::Array(list));
-    }
     let mut text = String::new();
     for e in &entries {
         let expiry = e.expiry.map_or_else(String::new, |x| format!(" (expires at {x} ms)"));
         text += &format!("{}@{}:{} {}{expiry}\n", key(&e.key), e.seqno, e.kind, key(&e.value));
     }
     print_text(&text)
+}
+
+/// The entries `sst_scan` lists, as a JSON array.
+fn scan_json(
+    path: &Path,
+    from: Option<&[u8]>,
+    to: Option<&[u8]>,
+    limit: usize,
+) -> Result<Value, CliError> {
+    let entries =
+        inspect::table_entries(&OsFs, path, from, to, limit).map_err(|e| read_error(path, e))?;
+    let list = entries.iter().map(|e| {
+        json!({
+            "key": key(&e.key), "seqno": e.seqno, "kind": e.kind,
+            "value": key(&e.value), "expiry_ms": e.expiry,
+        })
+    });
+    Ok(list.collect())
 }
 
 /// The expiring entries' line of `inspect sst`.
