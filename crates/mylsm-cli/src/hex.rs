@@ -43,7 +43,7 @@ pub fn opt_arg(what: &str, text: Option<&str>) -> Result<Option<Vec<u8>>, CliErr
 /// Decodes hex digits (either case, two per byte, nothing else) into bytes; the
 /// error says what is wrong in a user's words.
 pub fn decode(digits: &[u8]) -> Result<Vec<u8>, String> {
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         return Err(format!("{} hex digits, an odd number (two make a byte)", digits.len()));
     }
     let nibble = |i: usize| -> Result<u8, String> {

@@ -306,9 +306,9 @@ fn flush_stats_verify_and_inspect_see_the_table() {
     assert!(stats["process"]["scope"].as_str().unwrap().contains("read-only open"), "{stats}");
     assert!(stats["process"]["block_cache_hits"].is_u64(), "{stats}");
     assert!(stats.get("flushes").is_none() && stats.get("write_amplification").is_none());
-    let table = ok(d, &["stats"]);
-    assert!(table.contains("process counters") && table.contains("read-only open"), "{table}");
-    assert!(!table.contains("write_amplification") && !table.contains("compactions"), "{table}");
+    let shown = ok(d, &["stats"]);
+    assert!(shown.contains("process counters") && shown.contains("read-only open"), "{shown}");
+    assert!(!shown.contains("write_amplification") && !shown.contains("compactions"), "{shown}");
 
     let verified = ok(d, &["verify"]);
     assert!(verified.starts_with("ok: 1 tables"), "{verified}");
