@@ -60,18 +60,51 @@ impl fmt::Display for CliError {
                  (read commands still work)",
                 path.display()
             ),
+            CliError::Open { path, source: mylsm::Error::Io(_) } if path.is_file() => {
+                write!(f, "cannot open database {}: it is a file, not a directory", path.display())
+            }
+            CliError::Open { path, source: mylsm::Error::Io(e) } => {
+                write!(f, "cannot open database {}: {}", path.display(), words(e))
+            }
             CliError::Open { path, source } => {
                 write!(f, "cannot open database {}: {source}", path.display())
             }
+            // The engine's I/O errors name the operation and file ("open x.sst: ..."),
+            // which is what the user needs; its "I/O error:" and "invalid argument:"
+            // prefixes and the OS error number are for programmers.
+            CliError::Db(mylsm::Error::Io(e)) => f.write_str(&without_os_error(e.to_string())),
+            CliError::Db(mylsm::Error::InvalidArgument(m)) => f.write_str(m),
             CliError::Db(e) => e.fmt(f),
-            CliError::Io { context, source } => write!(f, "{context}: {source}"),
-            CliError::Output(e) => write!(f, "writing output: {e}"),
+            CliError::Io { context, source } => write!(f, "{context}: {}", words(source)),
+            CliError::Output(e) => write!(f, "writing output: {}", words(e)),
             CliError::Input(msg) => f.write_str(msg),
         }
     }
 }
 
 impl std::error::Error for CliError {}
+
+/// An I/O error in a user's words: the common kinds as a short phrase, the others
+/// as the system says them, without the `(os error N)` that only a programmer reads.
+pub fn words(e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::NotFound => "no such file or directory".to_string(),
+        io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+        io::ErrorKind::AlreadyExists => "it already exists".to_string(),
+        io::ErrorKind::IsADirectory => "it is a directory".to_string(),
+        io::ErrorKind::NotADirectory => "a part of the path is not a directory".to_string(),
+        io::ErrorKind::StorageFull => "the disk is full".to_string(),
+        _ => without_os_error(e.to_string()),
+    }
+}
+
+/// `text` without a trailing ` (os error N)`.
+fn without_os_error(text: String) -> String {
+    match text.rfind(" (os error ") {
+        Some(cut) if text.ends_with(')') => text[..cut].to_string(),
+        _ => text,
+    }
+}
 
 impl From<mylsm::Error> for CliError {
     fn from(e: mylsm::Error) -> Self {

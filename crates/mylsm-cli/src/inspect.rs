@@ -2,7 +2,9 @@
 //! the database, so they work on a database another process holds.
 
 use std::io::{self, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use clap::Subcommand;
 
 use mylsm::fs::OsFs;
 use mylsm::inspect::{self, BlockInfo, LogRecord, ManifestReport, TableEntry, TableReport};
@@ -10,12 +12,75 @@ use serde_json::{json, Value};
 
 use crate::error::CliError;
 use crate::stats::human;
+use crate::{edits, hex};
 
-/// Prints the properties and filter of table `path`, and its data blocks when `blocks`.
-pub fn sst(path: &Path, blocks: bool, json: bool) -> Result<(), CliError> {
+/// The files `inspect` describes.
+#[derive(Debug, Subcommand)]
+pub enum InspectCommand {
+    /// A table file (NNNNNN.sst): properties, key and seqno range, filter, blocks.
+    Sst {
+        file: PathBuf,
+        /// Also print one line per data block.
+        #[arg(long)]
+        blocks: bool,
+        /// Also list the internal entries (every version, with seqno and kind).
+        #[arg(long)]
+        scan: bool,
+        /// With --scan: the first user key to list.
+        #[arg(long, value_name = "KEY", allow_hyphen_values = true)]
+        from: Option<String>,
+        /// With --scan: the user key to stop before.
+        #[arg(long, value_name = "KEY", allow_hyphen_values = true)]
+        to: Option<String>,
+        /// With --scan: list at most N entries.
+        #[arg(long, value_name = "N", default_value_t = 1000)]
+        limit: usize,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// A write-ahead log (NNNNNN.log): one line per record with its operations.
+    Wal {
+        file: PathBuf,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The manifest of the database given by --db: its edits, then the live tables.
+    Manifest {
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Runs `inspect`; `dir` is the database whose manifest `inspect manifest` reads.
+pub fn run(cmd: InspectCommand, dir: &Path) -> Result<(), CliError> {
+    match cmd {
+        InspectCommand::Sst { file, blocks, json, scan, from, to, limit } => {
+            let from = hex::opt_arg("--from", from.as_deref())?;
+            let to = hex::opt_arg("--to", to.as_deref())?;
+            let scan = scan.then_some((from.as_deref(), to.as_deref(), limit));
+            sst(&file, blocks, scan, json)
+        }
+        InspectCommand::Wal { file, json } => wal(&file, json),
+        InspectCommand::Manifest { json } => manifest(dir, json),
+    }
+}
+
+/// The range and count of `inspect sst --scan`: from, to, limit.
+type ScanArgs<'a> = (Option<&'a [u8]>, Option<&'a [u8]>, usize);
+
+/// Prints the properties and filter of table `path`, its data blocks when `blocks`,
+/// and its internal entries when `scan` (as `"entries"` of the one JSON object).
+fn sst(path: &Path, blocks: bool, scan: Option<ScanArgs>, json: bool) -> Result<(), CliError> {
     let report = inspect::table(&OsFs, path).map_err(|e| read_error(path, e))?;
     if json {
-        return print_json(&sst_json(&report, blocks));
+        let mut value = sst_json(&report, blocks);
+        if let Some((from, to, limit)) = scan {
+            value["entries"] = scan_json(path, from, to, limit)?;
+        }
+        return print_json(&value);
     }
     let p = &report.properties;
     let filter = report.filter.map_or_else(
@@ -55,9 +120,8 @@ pub fn sst(path: &Path, blocks: bool, json: bool) -> Result<(), CliError> {
         p.num_range_deletes,
     );
     for (start, end, seqnos) in &report.range_tombstones {
-        let end =
-            end.as_deref().map_or_else(|| "(no end)".to_string(), |e| e.escape_ascii().to_string());
-        text += &format!("    [{} .. {}) at seqnos {seqnos:?}\n", start.escape_ascii(), end);
+        let end = end.as_deref().map_or_else(|| "(no end)".to_string(), key);
+        text += &format!("    [{} .. {}) at seqnos {seqnos:?}\n", key(start), end);
     }
     if blocks {
         text += "\n    offset     size      raw  entries  codec  keys\n";
@@ -74,7 +138,11 @@ pub fn sst(path: &Path, blocks: bool, json: bool) -> Result<(), CliError> {
             );
         }
     }
-    print_text(&text)
+    print_text(&text)?;
+    match scan {
+        Some((from, to, limit)) => sst_scan(path, from, to, limit),
+        None => Ok(()),
+    }
 }
 
 fn sst_json(r: &TableReport, blocks: bool) -> Value {
@@ -101,8 +169,8 @@ fn sst_json(r: &TableReport, blocks: bool) -> Value {
         "num_unexpiring": p.num_unexpiring,
         "max_expiry_ms": p.max_expiry,
         "range_tombstones": r.range_tombstones.iter().map(|(s, e, seqnos)| json!({
-            "start": String::from_utf8_lossy(s),
-            "end": e.as_deref().map(String::from_utf8_lossy),
+            "start": key(s),
+            "end": e.as_deref().map(key),
             "seqnos": seqnos,
         })).collect::<Vec<_>>(),
         "filter": r.filter.map(|f| json!({
@@ -162,6 +230,11 @@ fn record_json(r: &LogRecord) -> Value {
 
 /// Prints the manifest of the database in `dir`: its edits, then the live tables.
 pub fn manifest(dir: &Path, json: bool) -> Result<(), CliError> {
+    // The engine's report of a missing CURRENT names the file; the user named a
+    // directory, so they hear about that instead.
+    if !dir.join("CURRENT").exists() {
+        return Err(CliError::NoDatabase(dir.to_path_buf()));
+    }
     let report = inspect::manifest(&OsFs, dir).map_err(|e| read_error(dir, e))?;
     if json {
         return print_json(&manifest_json(&report));
@@ -169,7 +242,7 @@ pub fn manifest(dir: &Path, json: bool) -> Result<(), CliError> {
     let mut text = format!("manifest        {}\n", report.manifest.display());
     text += &format!("edits           {}\n", report.edits.len());
     for (i, edit) in report.edits.iter().enumerate() {
-        text += &format!("  {i:>4}  {edit}\n");
+        text += &format!("  {i:>4}  {}\n", edits::to_text(edit));
     }
     for (level, tables) in report.levels.iter().enumerate() {
         let bytes = tables.iter().map(|t| t.size).sum();
@@ -207,7 +280,7 @@ fn manifest_json(r: &ManifestReport) -> Value {
     let levels: Vec<Vec<_>> = r.levels.iter().map(|l| l.iter().map(table).collect()).collect();
     json!({
         "manifest": r.manifest.display().to_string(),
-        "edits": r.edits,
+        "edits": r.edits.iter().map(|e| edits::to_json(e)).collect::<Vec<_>>(),
         "levels": levels,
         "log_number": r.log_number,
         "next_file_number": r.next_file_number,
@@ -218,16 +291,18 @@ fn manifest_json(r: &ManifestReport) -> Value {
 /// Keeps a corruption error as it is (it names the file and offset) and names the
 /// path in any other, which the engine's I/O errors do not.
 fn read_error(path: &Path, e: mylsm::Error) -> CliError {
-    if e.is_corruption() {
-        CliError::Db(e)
-    } else {
-        CliError::Input(format!("cannot read {}: {e}", path.display()))
+    match e {
+        e if e.is_corruption() => CliError::Db(e),
+        mylsm::Error::Io(io) => {
+            CliError::Input(format!("cannot read {}: {}", path.display(), crate::error::words(&io)))
+        }
+        e => CliError::Input(format!("cannot read {}: {e}", path.display())),
     }
 }
 
-/// A key for display: printable ASCII as is, every other byte escaped (`\xNN`).
+/// A key or value for display: as `hex::show` renders it (escaped text, or hex).
 fn key(bytes: &[u8]) -> String {
-    bytes.escape_ascii().to_string()
+    hex::show(bytes)
 }
 
 /// Splits an internal key into user key, seqno and kind name; `None` when it is too
@@ -255,7 +330,8 @@ fn internal_key(ikey: &[u8]) -> String {
     }
 }
 
-fn internal_key_json(ikey: &[u8]) -> Value {
+/// An internal key as JSON: `{key, seqno, kind}`, or `{raw}` when it is too short.
+pub(crate) fn internal_key_json(ikey: &[u8]) -> Value {
     match split_internal(ikey) {
         Some((user, seqno, kind)) => json!({ "key": key(user), "seqno": seqno, "kind": kind }),
         None => json!({ "raw": key(ikey) }),
@@ -272,35 +348,39 @@ fn print_json(value: &Value) -> Result<(), CliError> {
 }
 
 /// `inspect sst --scan`: the table's internal entries in `[from, to)`, every version,
-/// one line each (`key@seqno:kind value`), or a JSON array.
-pub fn sst_scan(
+/// one line each (`key@seqno:kind value`).
+fn sst_scan(
     path: &Path,
-    from: Option<&str>,
-    to: Option<&str>,
+    from: Option<&[u8]>,
+    to: Option<&[u8]>,
     limit: usize,
-    json: bool,
 ) -> Result<(), CliError> {
     let entries =
-        inspect::table_entries(&OsFs, path, from.map(str::as_bytes), to.map(str::as_bytes), limit)
-            .map_err(|e| read_error(path, e))?;
-    if json {
-        let list: Vec<Value> = entries
-            .iter()
-            .map(|e| {
-                json!({
-                    "key": key(&e.key), "seqno": e.seqno, "kind": e.kind,
-                    "value": key(&e.value), "expiry_ms": e.expiry,
-                })
-            })
-            .collect();
-        return print_json(&Value::Array(list));
-    }
+        inspect::table_entries(&OsFs, path, from, to, limit).map_err(|e| read_error(path, e))?;
     let mut text = String::new();
     for e in &entries {
         let expiry = e.expiry.map_or_else(String::new, |x| format!(" (expires at {x} ms)"));
         text += &format!("{}@{}:{} {}{expiry}\n", key(&e.key), e.seqno, e.kind, key(&e.value));
     }
     print_text(&text)
+}
+
+/// The entries `sst_scan` lists, as a JSON array.
+fn scan_json(
+    path: &Path,
+    from: Option<&[u8]>,
+    to: Option<&[u8]>,
+    limit: usize,
+) -> Result<Value, CliError> {
+    let entries =
+        inspect::table_entries(&OsFs, path, from, to, limit).map_err(|e| read_error(path, e))?;
+    let list = entries.iter().map(|e| {
+        json!({
+            "key": key(&e.key), "seqno": e.seqno, "kind": e.kind,
+            "value": key(&e.value), "expiry_ms": e.expiry,
+        })
+    });
+    Ok(list.collect())
 }
 
 /// The expiring entries' line of `inspect sst`.

@@ -1,10 +1,50 @@
 //! `keyspace list`, `create` and `drop`: managing the keyspaces of a database by name.
 
 use std::io::{self, Write};
+use std::path::Path;
+
+use clap::Subcommand;
 
 use mylsm::Db;
 
 use crate::error::CliError;
+use crate::{with_db, Access};
+
+/// What `keyspace` does.
+#[derive(Debug, Subcommand)]
+pub enum KeyspaceCommand {
+    /// Prints the name of every keyspace, one a line, "default" first.
+    ///
+    /// Read-only: works while another process has the database open.
+    List,
+    /// Creates the keyspace NAME, with the default options (creating the database if
+    /// needed); fails if it exists.
+    Create {
+        #[arg(allow_hyphen_values = true)]
+        name: String,
+        /// The keyspace's merge operator: `u64add` (counters: operands and values are
+        /// numbers), or `append` / `append:SEP` (appends, SEP between parts).
+        #[arg(long, value_name = "OPERATOR")]
+        merge: Option<String>,
+    },
+    /// Drops the keyspace NAME and every key in it; fails if it does not exist, for
+    /// "default", and if DIR holds no database.
+    Drop {
+        #[arg(allow_hyphen_values = true)]
+        name: String,
+    },
+}
+
+/// Runs `keyspace` on the database in `dir`.
+pub fn run(cmd: KeyspaceCommand, dir: &Path) -> Result<(), CliError> {
+    match cmd {
+        KeyspaceCommand::List => with_db(dir, Access::Read, list),
+        KeyspaceCommand::Create { name, merge } => {
+            with_db(dir, Access::Create, |db| create(db, &name, merge.as_deref()))
+        }
+        KeyspaceCommand::Drop { name } => with_db(dir, Access::Write, |db| drop(db, &name)),
+    }
+}
 
 /// The name of the keyspace every database has, which the commands use by default.
 pub const DEFAULT: &str = "default";

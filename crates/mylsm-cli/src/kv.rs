@@ -1,4 +1,7 @@
-//! The single-key commands (put, get, delete) and scan.
+//! The single-key commands (put, get, delete, merge, delete-range) and scan.
+//!
+//! They take keys and values as bytes: `main` reads the arguments as text, or as hex
+//! under `--hex` (see `hex`).
 
 use std::io::{self, Write};
 use std::ops::Bound;
@@ -6,10 +9,10 @@ use std::ops::Bound;
 use mylsm::Keyspace;
 
 use crate::error::CliError;
-use crate::tsv;
+use crate::{hex, tsv};
 
 /// Sets `key` to `value` in `ks`, for `ttl` seconds if given.
-pub fn put(ks: &Keyspace, key: &str, value: &str, ttl: Option<u64>) -> Result<(), CliError> {
+pub fn put(ks: &Keyspace, key: &[u8], value: &[u8], ttl: Option<u64>) -> Result<(), CliError> {
     match ttl {
         Some(secs) => Ok(ks.put_with_ttl(key, value, std::time::Duration::from_secs(secs))?),
         None => Ok(ks.put(key, value)?),
@@ -22,9 +25,10 @@ fn counts(ks: &Keyspace) -> bool {
     ks.merge_operator().is_some_and(|m| m.name() == "mylsm.u64add")
 }
 
-/// Adds `operand` to `key` with the keyspace's merge operator (a decimal number for a
-/// u64add keyspace, negative ones subtract).
-pub fn merge(ks: &Keyspace, key: &str, operand: &str) -> Result<(), CliError> {
+/// Adds `operand` to `key` with the keyspace's merge operator: a decimal number for a
+/// u64add keyspace (negative ones subtract), even under `--hex`, since it is a number
+/// rather than bytes; else the bytes to append, which `--hex` reads as hex.
+pub fn merge(ks: &Keyspace, key: &[u8], operand: &str) -> Result<(), CliError> {
     if ks.merge_operator().is_none() {
         return Err(CliError::Input(format!(
             "keyspace {:?} has no merge operator (create one with `keyspace create NAME --merge \
@@ -40,20 +44,24 @@ pub fn merge(ks: &Keyspace, key: &str, operand: &str) -> Result<(), CliError> {
         })?;
         return Ok(ks.merge(key, (n as u64).to_le_bytes())?);
     }
-    Ok(ks.merge(key, operand)?)
+    Ok(ks.merge(key, hex::arg("OPERAND", operand)?)?)
 }
 
 /// Deletes the keys from `from` (included) to `to` (excluded).
-pub fn delete_range(ks: &Keyspace, from: &str, to: &str) -> Result<(), CliError> {
+pub fn delete_range(ks: &Keyspace, from: &[u8], to: &[u8]) -> Result<(), CliError> {
     if from > to {
-        return Err(CliError::Input(format!("delete-range: {from:?} is after {to:?}")));
+        return Err(CliError::Input(format!(
+            "delete-range: FROM {} sorts after TO {}, so the range is backwards",
+            hex::show(from),
+            hex::show(to)
+        )));
     }
-    Ok(ks.delete_range(from.as_bytes()..to.as_bytes())?)
+    Ok(ks.delete_range(from..to)?)
 }
 
-/// Prints the raw value of `key` in `ks` and a newline (a u64add counter as a decimal
-/// number); returns whether the key was found.
-pub fn get(ks: &Keyspace, key: &str) -> Result<bool, CliError> {
+/// Prints the raw value of `key` in `ks` (hex digits under `--hex`; a u64add counter
+/// as a decimal number either way) and a newline; returns whether the key was found.
+pub fn get(ks: &Keyspace, key: &[u8]) -> Result<bool, CliError> {
     let Some(value) = ks.get(key)? else {
         return Ok(false);
     };
@@ -61,6 +69,10 @@ pub fn get(ks: &Keyspace, key: &str) -> Result<bool, CliError> {
     let value: &[u8] = match <[u8; 8]>::try_from(&value[..]) {
         Ok(n) if counts(ks) => {
             text = u64::from_le_bytes(n).to_string();
+            text.as_bytes()
+        }
+        _ if hex::on() => {
+            text = hex::encode(&value);
             text.as_bytes()
         }
         _ => &value,
@@ -72,7 +84,7 @@ pub fn get(ks: &Keyspace, key: &str) -> Result<bool, CliError> {
 }
 
 /// Deletes `key` from `ks`.
-pub fn delete(ks: &Keyspace, key: &str) -> Result<(), CliError> {
+pub fn delete(ks: &Keyspace, key: &[u8]) -> Result<(), CliError> {
     Ok(ks.delete(key)?)
 }
 
@@ -83,21 +95,21 @@ type Bounds = (Bound<Vec<u8>>, Bound<Vec<u8>>);
 /// start with `prefix`; an absent part does not restrict.
 #[derive(Debug, Default)]
 pub struct ScanRange<'a> {
-    pub from: Option<&'a str>,
-    pub to: Option<&'a str>,
-    pub prefix: Option<&'a str>,
+    pub from: Option<&'a [u8]>,
+    pub to: Option<&'a [u8]>,
+    pub prefix: Option<&'a [u8]>,
 }
 
 impl ScanRange<'_> {
     /// The range as engine bounds, or `None` when it is empty.
     fn bounds(&self) -> Option<Bounds> {
-        let prefix = self.prefix.map(str::as_bytes);
+        let prefix = self.prefix;
         // The larger of the two lower bounds and the smaller of the two upper bounds.
-        let lower = match (self.from.map(str::as_bytes), prefix) {
+        let lower = match (self.from, prefix) {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
         };
-        let upper = match (self.to.map(|t| t.as_bytes().to_vec()), prefix.and_then(successor)) {
+        let upper = match (self.to.map(<[u8]>::to_vec), prefix.and_then(successor)) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
@@ -147,6 +159,8 @@ mod tests {
     use super::*;
 
     fn bounds(from: Option<&str>, to: Option<&str>, prefix: Option<&str>) -> String {
+        let (from, to, prefix) =
+            (from.map(str::as_bytes), to.map(str::as_bytes), prefix.map(str::as_bytes));
         format!("{:?}", ScanRange { from, to, prefix }.bounds())
     }
 

@@ -3,7 +3,9 @@
 
 mod backup;
 mod bench;
+mod edits;
 mod error;
+mod hex;
 mod ingest;
 mod inspect;
 mod keyspaces;
@@ -11,6 +13,7 @@ mod kv;
 mod load;
 mod lsm;
 mod progress;
+mod serve;
 mod stats;
 mod stress;
 mod tsv;
@@ -54,7 +57,10 @@ the format cannot carry are escaped: TAB as `\\t`, LF as `\\n`, CR as `\\r` and 
 backslash itself as `\\\\`; every other byte, including non-UTF-8 bytes, is written \
 as is. `load` undoes the escapes, splits each line on its first TAB, accepts CRLF line \
 ends and skips empty lines. Keys and values given as arguments (put, get, --from, ...) \
-are taken literally, without escapes.";
+are taken literally, without escapes.\n\n\
+With --hex, keys and values are hex digits instead, both as arguments and in output: \
+lines are `HEXKEY<TAB>HEXVALUE<LF>`, two lowercase digits per byte (load also takes \
+uppercase), with no escapes, so that any bytes, NUL and 0xff included, pass through.";
 
 // The one-line description shown by `-h` is the package's `description`; `--help`
 // adds how the commands open the database.
@@ -70,6 +76,12 @@ struct Cli {
     /// on; it must exist (see `keyspace create`) [default: the default keyspace].
     #[arg(long, global = true, value_name = "NAME")]
     keyspace: Option<String>,
+
+    /// Keys and values are hex digits: the arguments (KEY, VALUE, --from, --to,
+    /// --prefix, ...), the lines of load, dump, scan and sst-write, and every key and
+    /// value printed (get, inspect, lsm). A u64add counter stays a decimal number.
+    #[arg(long, global = true)]
+    hex: bool,
 
     #[command(subcommand)]
     command: Command,
@@ -157,7 +169,11 @@ enum Command {
     ///
     /// Read-only: works while another process has the database open, and leaves a
     /// damaged database as it found it.
-    Verify,
+    Verify {
+        /// Print the summary as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
     /// Writes the memtables out as level-0 tables (every keyspace's, or with
     /// --keyspace that one's); fails if DIR holds no database.
     Flush,
@@ -174,6 +190,10 @@ enum Command {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+        /// Also write a picture of the trees to FILE as SVG: one row per level, one
+        /// rectangle per table, placed by its key range.
+        #[arg(long, value_name = "FILE")]
+        svg: Option<PathBuf>,
     },
     /// Writes a consistent copy of the database into DIR (which must be empty or
     /// absent) while it may be in use by this command only: tables are hard-linked,
@@ -207,10 +227,10 @@ enum Command {
     /// Describes one file of a database, read directly: no lock is taken, so the
     /// database may be open elsewhere. A damaged file exits with status 2.
     #[command(subcommand)]
-    Inspect(InspectCommand),
+    Inspect(inspect::InspectCommand),
     /// Lists, creates or drops the keyspaces (column families) of the database.
     #[command(subcommand)]
-    Keyspace(KeyspaceCommand),
+    Keyspace(keyspaces::KeyspaceCommand),
     /// Measures throughput and latency, in the manner of LevelDB's db_bench.
     Bench(bench::BenchArgs),
     /// Concurrent writers and checking readers printing an acknowledgement history;
@@ -218,99 +238,7 @@ enum Command {
     Stress(stress::StressArgs),
     /// Serves the database over the Redis protocol (RESP2/RESP3) until SIGTERM or
     /// SIGINT; prints `listening on ADDR` once bound. See docs/server.md.
-    Serve(ServeArgs),
-}
-
-/// The options of `serve`.
-#[derive(Debug, Args)]
-struct ServeArgs {
-    /// The address to listen on.
-    #[arg(long, default_value = "127.0.0.1")]
-    bind: String,
-    /// The TCP port; 0 picks a free one (the line `listening on` names it).
-    #[arg(long, default_value_t = 6379)]
-    port: u16,
-    /// When writes reach the disk: always (fsync before each reply), everysec (a
-    /// sync every second) or no (the engine's default; survives a process crash).
-    #[arg(long, default_value = "everysec", value_parser = ["always", "everysec", "no"])]
-    appendfsync: String,
-    /// Require AUTH with this password before any other command.
-    #[arg(long, value_name = "PASSWORD")]
-    requirepass: Option<String>,
-    /// The most clients connected at once.
-    #[arg(long, default_value_t = 10_000)]
-    maxclients: usize,
-    /// Also serve `GET /metrics` (Prometheus text) on this port; 0 picks a free one.
-    #[arg(long, value_name = "PORT")]
-    metrics_port: Option<u16>,
-    /// Allow DEBUG ADVANCE-CLOCK, which moves the expiry clock (tests only).
-    #[arg(long, hide = true)]
-    enable_debug_command: bool,
-}
-
-/// The files `inspect` describes.
-#[derive(Debug, Subcommand)]
-enum InspectCommand {
-    /// A table file (NNNNNN.sst): properties, key and seqno range, filter, blocks.
-    Sst {
-        file: PathBuf,
-        /// Also print one line per data block.
-        #[arg(long)]
-        blocks: bool,
-        /// Also list the internal entries (every version, with seqno and kind).
-        #[arg(long)]
-        scan: bool,
-        /// With --scan: the first user key to list.
-        #[arg(long, value_name = "KEY", allow_hyphen_values = true)]
-        from: Option<String>,
-        /// With --scan: the user key to stop before.
-        #[arg(long, value_name = "KEY", allow_hyphen_values = true)]
-        to: Option<String>,
-        /// With --scan: list at most N entries.
-        #[arg(long, value_name = "N", default_value_t = 1000)]
-        limit: usize,
-        /// Print one JSON object instead of text.
-        #[arg(long)]
-        json: bool,
-    },
-    /// A write-ahead log (NNNNNN.log): one line per record with its operations.
-    Wal {
-        file: PathBuf,
-        /// Print one JSON object instead of text.
-        #[arg(long)]
-        json: bool,
-    },
-    /// The manifest of the database given by --db: its edits, then the live tables.
-    Manifest {
-        /// Print one JSON object instead of text.
-        #[arg(long)]
-        json: bool,
-    },
-}
-
-/// What `keyspace` does.
-#[derive(Debug, Subcommand)]
-enum KeyspaceCommand {
-    /// Prints the name of every keyspace, one a line, "default" first.
-    ///
-    /// Read-only: works while another process has the database open.
-    List,
-    /// Creates the keyspace NAME, with the default options (creating the database if
-    /// needed); fails if it exists.
-    Create {
-        #[arg(allow_hyphen_values = true)]
-        name: String,
-        /// The keyspace's merge operator: `u64add` (counters: operands and values are
-        /// numbers), or `append` / `append:SEP` (appends, SEP between parts).
-        #[arg(long, value_name = "OPERATOR")]
-        merge: Option<String>,
-    },
-    /// Drops the keyspace NAME and every key in it; fails if it does not exist, for
-    /// "default", and if DIR holds no database.
-    Drop {
-        #[arg(allow_hyphen_values = true)]
-        name: String,
-    },
+    Serve(serve::ServeArgs),
 }
 
 /// The options of `scan`.
@@ -368,6 +296,7 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
     let db_path = cli.db.as_deref();
     let dir = db_path.unwrap_or(Path::new(DEFAULT_DB));
     let ks = cli.keyspace.as_deref();
+    hex::set(cli.hex);
     if ks.is_some() && !cli.command.takes_keyspace() {
         return Err(CliError::Input(format!(
             "--keyspace does not apply to {}; it selects the keyspace of put, get, delete, \
@@ -377,29 +306,38 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
     }
     match cli.command {
         Command::Put { key, value, ttl } => {
+            let (key, value) = (hex::arg("KEY", &key)?, hex::arg("VALUE", &value)?);
             with_keyspace(dir, Access::Create, ks, |_, ks| kv::put(ks, &key, &value, ttl))
         }
         Command::Merge { key, operand } => {
+            let key = hex::arg("KEY", &key)?;
             with_keyspace(dir, Access::Write, ks, |_, ks| kv::merge(ks, &key, &operand))
         }
         Command::DeleteRange { from, to } => {
+            let (from, to) = (hex::arg("FROM", &from)?, hex::arg("TO", &to)?);
             with_keyspace(dir, Access::Write, ks, |_, ks| kv::delete_range(ks, &from, &to))
         }
         Command::DeletePrefix { prefix } => {
+            let prefix = hex::arg("PREFIX", &prefix)?;
             with_keyspace(dir, Access::Write, ks, |_, ks| Ok(ks.delete_prefix(&prefix)?))
         }
         Command::Get { key } => {
+            let key = hex::arg("KEY", &key)?;
             let found = with_keyspace(dir, Access::Read, ks, |_, ks| kv::get(ks, &key))?;
             return Ok(if found { ExitCode::SUCCESS } else { ExitCode::from(EXIT_NOT_FOUND) });
         }
         Command::Delete { key } => {
+            let key = hex::arg("KEY", &key)?;
             with_keyspace(dir, Access::Create, ks, |_, ks| kv::delete(ks, &key))
         }
         Command::Scan(a) => {
+            let from = hex::opt_arg("--from", a.from.as_deref())?;
+            let to = hex::opt_arg("--to", a.to.as_deref())?;
+            let prefix = hex::opt_arg("--prefix", a.prefix.as_deref())?;
             let range = kv::ScanRange {
-                from: a.from.as_deref(),
-                to: a.to.as_deref(),
-                prefix: a.prefix.as_deref(),
+                from: from.as_deref(),
+                to: to.as_deref(),
+                prefix: prefix.as_deref(),
             };
             with_keyspace(dir, Access::Read, ks, |_, ks| kv::scan(ks, &range, a.limit, a.reverse))
         }
@@ -417,8 +355,8 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
                 stats::print(db, ks.is_some().then_some(k), json)
             })
         }
-        Command::Verify => verify::verify(dir),
-        Command::Lsm { json } => with_db(dir, Access::Read, |db| lsm::print(db, json)),
+        Command::Verify { json } => verify::verify(dir, json),
+        Command::Lsm { json, svg } => with_db(dir, Access::Read, |db| lsm::run(db, json, svg)),
         Command::Checkpoint { dir: to } => with_db(dir, Access::Write, |db| {
             let info = db.checkpoint(&to, Default::default())?;
             println!(
@@ -447,26 +385,12 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Compact => with_keyspace(dir, Access::Write, ks, |db, k| {
             verify::compact(db, ks.is_some().then_some(k))
         }),
-        Command::Keyspace(KeyspaceCommand::List) => with_db(dir, Access::Read, keyspaces::list),
-        Command::Keyspace(KeyspaceCommand::Create { name, merge }) => {
-            with_db(dir, Access::Create, |db| keyspaces::create(db, &name, merge.as_deref()))
-        }
-        Command::Keyspace(KeyspaceCommand::Drop { name }) => {
-            with_db(dir, Access::Write, |db| keyspaces::drop(db, &name))
-        }
-        Command::Inspect(InspectCommand::Sst { file, blocks, json, scan, from, to, limit }) => {
-            inspect::sst(&file, blocks, json)?;
-            if scan {
-                inspect::sst_scan(&file, from.as_deref(), to.as_deref(), limit, json)?;
-            }
-            Ok(())
-        }
-        Command::Inspect(InspectCommand::Wal { file, json }) => inspect::wal(&file, json),
-        Command::Inspect(InspectCommand::Manifest { json }) => inspect::manifest(dir, json),
+        Command::Keyspace(cmd) => keyspaces::run(cmd, dir),
+        Command::Inspect(cmd) => inspect::run(cmd, dir),
         Command::Backup(cmd) => backup::run(cmd, dir),
         Command::Stress(a) => stress::stress(dir, &a),
         Command::Bench(a) => bench::main(a, db_path),
-        Command::Serve(a) => serve(dir, a),
+        Command::Serve(a) => serve::serve(dir, a),
     }?;
     Ok(ExitCode::SUCCESS)
 }
@@ -506,7 +430,7 @@ impl Command {
             Command::Load { .. } => "load",
             Command::Dump => "dump",
             Command::Stats { .. } => "stats",
-            Command::Verify => "verify",
+            Command::Verify { .. } => "verify",
             Command::Lsm { .. } => "lsm",
             Command::Checkpoint { .. } => "checkpoint",
             Command::SstWrite { .. } => "sst-write",
@@ -521,23 +445,6 @@ impl Command {
             Command::Serve(_) => "serve",
         }
     }
-}
-
-/// Runs the RESP server on `dir` until a signal stops it.
-fn serve(dir: &Path, a: ServeArgs) -> Result<(), CliError> {
-    let config = mylsm_server::Config {
-        db_dir: dir.to_path_buf(),
-        bind: a.bind,
-        port: a.port,
-        appendfsync: mylsm_server::AppendFsync::parse(&a.appendfsync)
-            .ok_or_else(|| CliError::Input(format!("bad --appendfsync {}", a.appendfsync)))?,
-        requirepass: a.requirepass,
-        maxclients: a.maxclients,
-        metrics_port: a.metrics_port,
-        enable_debug_command: a.enable_debug_command,
-        ..mylsm_server::Config::default()
-    };
-    mylsm_server::run(config).map_err(|source| CliError::Io { context: "serve".into(), source })
 }
 
 /// How a command opens the database.

@@ -1,4 +1,12 @@
-//! `stats`: the database's counters as a table or as JSON, and the shape of each keyspace.
+//! `stats`: the database's sizes and levels as a table or as JSON, the shape of each
+//! keyspace, and the few counters that are true of the process printing them.
+//!
+//! The engine's counters (flushes, compactions, writes, stalls, cache) count one
+//! process's work since its open. `stats` opens the database read-only and writes
+//! nothing, so its write counters would be zeros that look like the database's
+//! history; it leaves them out, and shows its own cache and filter counters under a
+//! heading that says whose they are. `bench --json` reports every counter, as its
+//! process did the work.
 
 use std::io::{self, Write};
 
@@ -7,10 +15,13 @@ use serde_json::json;
 
 use crate::error::CliError;
 
-/// Prints the counters of `db`, as one JSON object when `json`, else as a table. The
-/// sizes and levels describe the keyspace `ks`, or without it the default keyspace
-/// followed by a summary of every keyspace when there are others; the counters only
-/// what this process did.
+/// What the process counters of `stats` cover, in both outputs.
+const PROCESS_SCOPE: &str =
+    "this command's read-only open only, which writes nothing (a writer's: its Db::stats())";
+
+/// Prints the sizes and levels of `db`, as one JSON object when `json`, else as a
+/// table: those of the keyspace `ks`, or without it of the default keyspace followed by
+/// a summary of every keyspace when there are others. Then this process's counters.
 pub fn print(db: &Db, ks: Option<&Keyspace>, json: bool) -> Result<(), CliError> {
     let shown = ks.cloned().unwrap_or_else(|| db.default_keyspace());
     let stats = shown.stats();
@@ -25,12 +36,13 @@ pub fn print(db: &Db, ks: Option<&Keyspace>, json: bool) -> Result<(), CliError>
     };
     let mut out = io::stdout().lock();
     if json {
-        let mut value = to_json(&stats);
+        let mut value = database_json(&stats);
         value["path"] = json!(db.path().display().to_string());
         value["keyspace"] = json!(shown.name());
         value["keyspaces"] = keyspaces_json(&keyspaces);
-        // The counters count from this command's open, not over the database's life.
-        value["counters_since_open"] = json!(true);
+        let mut process = cache_json(&stats);
+        process["scope"] = json!(PROCESS_SCOPE);
+        value["process"] = process;
         writeln!(out, "{value:#}").map_err(CliError::Output)?;
     } else {
         let path = db.path().display().to_string();
@@ -97,57 +109,37 @@ fn write_table(
     let rows = [
         ("path", path.to_string()),
         ("last_seqno", s.last_seqno.to_string()),
+        // What the open replayed from the logs: written, not yet in a table.
         ("memtable_entries", s.memtable_entries.to_string()),
         ("memtable_bytes", sized(s.memtable_bytes)),
         ("immutable_memtables", s.immutable_memtables.to_string()),
         ("immutable_bytes", sized(s.immutable_bytes)),
-        // Every counter below counts from open, which for a command is just now; they
-        // say more in `bench --json`, whose database lives through the whole run. The
-        // row says so, lest a reader take the zeros for the database's history.
-        ("counters", "the rows below count this process's own work only".to_string()),
-        ("flushes", s.flushes.to_string()),
-        ("flushed_bytes", sized(s.flushed_bytes)),
-        ("compactions", s.compactions.to_string()),
-        ("compactions_parallel", s.compactions_peak_parallel.to_string()),
-        ("compaction_read", sized(s.compaction_read_bytes)),
-        ("compaction_written", sized(s.compaction_written_bytes)),
-        ("compaction_dropped", s.compaction_dropped_entries.to_string()),
-        ("write_groups", s.write_groups.to_string()),
-        ("write_batches", s.write_batches.to_string()),
-        ("wal_syncs", s.wal_syncs.to_string()),
-        ("write_stalls", s.write_stalls.to_string()),
-        ("stall_time", format!("{:.3} s", s.stall_micros as f64 / 1e6)),
-        (
-            "stalls_by_cause",
-            format!(
-                "memtables {} ({:.3} s), l0 slowdown {} ({:.3} s), l0 stop {} ({:.3} s)",
-                s.stalls_memtables,
-                s.stall_micros_memtables as f64 / 1e6,
-                s.stalls_l0_slowdown,
-                s.stall_micros_l0_slowdown as f64 / 1e6,
-                s.stalls_l0_stop,
-                s.stall_micros_l0_stop as f64 / 1e6
-            ),
-        ),
-        ("user_bytes_written", sized(s.user_bytes_written)),
-        ("write_amplification", format!("{:.2}", s.write_amplification)),
-        ("block_cache_hits", s.block_cache_hits.to_string()),
-        ("block_cache_misses", s.block_cache_misses.to_string()),
-        ("block_cache_hit_rate", hit_rate),
-        ("filter_checks", s.filter_checks.to_string()),
-        (
-            "filter_false_positive_rate",
-            filter_fp_rate(s).map_or_else(|| "-".to_string(), |r| format!("{:.2}%", r * 100.0)),
-        ),
-        (
-            "block_cache_bytes",
-            format!("{} of {}", sized(s.block_cache_bytes), human(s.block_cache_capacity)),
-        ),
         ("recovery_truncated", s.recovery_truncated.clone().unwrap_or_else(|| "-".into())),
     ];
     for (name, value) in rows {
         writeln!(out, "{name:<20} {value}")?;
     }
+    write_levels(out, s)?;
+    let fp_rate =
+        filter_fp_rate(s).map_or_else(|| "-".to_string(), |r| format!("{:.2}%", r * 100.0));
+    let capacity = format!("{} of {}", sized(s.block_cache_bytes), human(s.block_cache_capacity));
+    let rows = [
+        ("process counters", PROCESS_SCOPE.to_string()),
+        ("block_cache_hits", s.block_cache_hits.to_string()),
+        ("block_cache_misses", s.block_cache_misses.to_string()),
+        ("block_cache_hit_rate", hit_rate),
+        ("filter_checks", s.filter_checks.to_string()),
+        ("filter_false_positive_rate", fp_rate),
+        ("block_cache_bytes", capacity),
+    ];
+    for (name, value) in rows {
+        writeln!(out, "{name:<20} {value}")?;
+    }
+    Ok(())
+}
+
+/// The level table: files, bytes, target and score per level.
+fn write_levels(out: &mut impl Write, s: &Stats) -> io::Result<()> {
     writeln!(
         out,
         "{:<6} {:>6} {:>14} {:>10} {:>12} {:>6}",
@@ -168,10 +160,27 @@ fn write_table(
     Ok(())
 }
 
-/// The counters as a JSON object, shared with `bench --json`.
+/// Every counter as a JSON object, for `bench --json`, whose process did the work:
+/// the database's sizes and levels, the write path's counters and the cache's.
 pub fn to_json(stats: &Stats) -> serde_json::Value {
-    let levels: Vec<_> =
-        stats.levels.iter().map(|l| json!({ "files": l.files, "bytes": l.bytes, "target_bytes": l.target_bytes, "score": l.score })).collect();
+    let mut value = database_json(stats);
+    for part in [write_json(stats), cache_json(stats)] {
+        if let (Some(all), serde_json::Value::Object(part)) = (value.as_object_mut(), part) {
+            all.extend(part);
+        }
+    }
+    value
+}
+
+/// What is true of the database whoever opened it: seqno, memtables, levels.
+fn database_json(stats: &Stats) -> serde_json::Value {
+    let levels: Vec<_> = stats
+        .levels
+        .iter()
+        .map(|l| {
+            json!({ "files": l.files, "bytes": l.bytes, "target_bytes": l.target_bytes, "score": l.score })
+        })
+        .collect();
     json!({
         "last_seqno": stats.last_seqno,
         "memtable_entries": stats.memtable_entries,
@@ -179,6 +188,13 @@ pub fn to_json(stats: &Stats) -> serde_json::Value {
         "immutable_memtables": stats.immutable_memtables,
         "immutable_bytes": stats.immutable_bytes,
         "levels": levels,
+        "recovery_truncated": stats.recovery_truncated,
+    })
+}
+
+/// The write path's counters: what one process flushed, compacted, wrote and stalled.
+fn write_json(stats: &Stats) -> serde_json::Value {
+    json!({
         "flushes": stats.flushes,
         "flushed_bytes": stats.flushed_bytes,
         "compactions": stats.compactions,
@@ -198,6 +214,12 @@ pub fn to_json(stats: &Stats) -> serde_json::Value {
         },
         "user_bytes_written": stats.user_bytes_written,
         "write_amplification": stats.write_amplification,
+    })
+}
+
+/// The block cache's and the filters' counters: what one process read.
+fn cache_json(stats: &Stats) -> serde_json::Value {
+    json!({
         "block_cache_hits": stats.block_cache_hits,
         "block_cache_misses": stats.block_cache_misses,
         "block_cache_hit_rate": hit_rate(stats),
@@ -207,7 +229,6 @@ pub fn to_json(stats: &Stats) -> serde_json::Value {
         "filter_false_positive_rate": filter_fp_rate(stats),
         "block_cache_bytes": stats.block_cache_bytes,
         "block_cache_capacity": stats.block_cache_capacity,
-        "recovery_truncated": stats.recovery_truncated,
     })
 }
 

@@ -7,6 +7,7 @@
 use std::io::{self, Write};
 
 use crate::error::CliError;
+use crate::hex;
 
 /// An unescaped key and value.
 pub type Entry = (Vec<u8>, Vec<u8>);
@@ -48,17 +49,31 @@ pub fn unescape(field: &[u8]) -> Result<Vec<u8>, String> {
 }
 
 /// Parses one line as read by `read_until(b'\n')`: `None` for an empty line, else the
-/// unescaped key and value.
+/// unescaped (under `--hex`, decoded) key and value.
 pub fn parse_line(line: &[u8]) -> Result<Option<Entry>, String> {
+    parse_line_as(line, hex::on())
+}
+
+/// [`parse_line`] with the fields escaped text, or hex digits when `hex`.
+fn parse_line_as(line: &[u8], hex: bool) -> Result<Option<Entry>, String> {
     let line = line.strip_suffix(b"\n").unwrap_or(line);
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     if line.is_empty() {
         return Ok(None);
     }
     let tab = line.iter().position(|&b| b == b'\t').ok_or("no TAB between key and value")?;
-    let key = unescape(&line[..tab]).map_err(|e| format!("key: {e}"))?;
-    let value = unescape(&line[tab + 1..]).map_err(|e| format!("value: {e}"))?;
+    let field = |f: &[u8]| if hex { hex::decode(f) } else { unescape(f) };
+    let key = field(&line[..tab]).map_err(|e| format!("key: {e}"))?;
+    let value = field(&line[tab + 1..]).map_err(|e| format!("value: {e}"))?;
     Ok(Some((key, value)))
+}
+
+/// Appends one entry as a line (without the LF): escaped text, or hex under `--hex`.
+fn format_line(out: &mut Vec<u8>, key: &[u8], value: &[u8]) {
+    let field = if hex::on() { hex::encode_into } else { escape_into };
+    field(out, key);
+    out.push(b'\t');
+    field(out, value);
 }
 
 /// Writes each entry as one escaped line to stdout, stopping at the first error.
@@ -70,9 +85,7 @@ pub fn write_entries(
     for entry in entries {
         let (key, value) = entry?;
         line.clear();
-        escape_into(&mut line, &key);
-        line.push(b'\t');
-        escape_into(&mut line, &value);
+        format_line(&mut line, &key, &value);
         line.push(b'\n');
         out.write_all(&line).map_err(CliError::Output)?;
     }
@@ -100,5 +113,13 @@ mod tests {
         assert!(parse_line(b"novalue\n").is_err());
         assert!(parse_line(b"k\\x\tv").is_err());
         assert!(parse_line(b"k\tv\\").is_err());
+    }
+
+    #[test]
+    fn hex_lines_decode_both_fields() {
+        assert_eq!(parse_line_as(b"00ff\t\r\n", true).unwrap(), Some((vec![0, 0xff], Vec::new())));
+        assert_eq!(parse_line_as(b"\n", true).unwrap(), None);
+        assert!(parse_line_as(b"6b\tzz\n", true).unwrap_err().starts_with("value: "));
+        assert!(parse_line_as(b"6\t00\n", true).unwrap_err().starts_with("key: "));
     }
 }
