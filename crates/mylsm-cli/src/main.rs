@@ -11,6 +11,7 @@ mod kv;
 mod load;
 mod lsm;
 mod progress;
+mod repair;
 mod stats;
 mod stress;
 mod tsv;
@@ -158,6 +159,12 @@ enum Command {
     /// Read-only: works while another process has the database open, and leaves a
     /// damaged database as it found it.
     Verify,
+    /// Rebuilds a lost or damaged manifest from the tables and logs in DIR (LevelDB's
+    /// RepairDB), then prints what it found. Damaged tables, old manifests and the logs
+    /// (once their records are in tables) are moved to DIR/lost/, never deleted.
+    ///
+    /// Fails while another process has the database open.
+    Repair,
     /// Writes the memtables out as level-0 tables (every keyspace's, or with
     /// --keyspace that one's); fails if DIR holds no database.
     Flush,
@@ -418,6 +425,7 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
             })
         }
         Command::Verify => verify::verify(dir),
+        Command::Repair => repair::repair(dir),
         Command::Lsm { json } => with_db(dir, Access::Read, |db| lsm::print(db, json)),
         Command::Checkpoint { dir: to } => with_db(dir, Access::Write, |db| {
             let info = db.checkpoint(&to, Default::default())?;
@@ -507,6 +515,7 @@ impl Command {
             Command::Dump => "dump",
             Command::Stats { .. } => "stats",
             Command::Verify => "verify",
+            Command::Repair => "repair",
             Command::Lsm { .. } => "lsm",
             Command::Checkpoint { .. } => "checkpoint",
             Command::SstWrite { .. } => "sst-write",
