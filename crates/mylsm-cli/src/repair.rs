@@ -8,7 +8,7 @@ use mylsm::RepairReport;
 
 use crate::error::CliError;
 
-/// Runs [`mylsm::repair`] on `dir` and prints its report: a summary line, then one line
+/// Runs [`mylsm::repair()`] on `dir` and prints its report: a summary line, then one line
 /// per thing an operator should know (damage, lost names, files set aside).
 pub fn repair(dir: &Path) -> Result<(), CliError> {
     let report = mylsm::repair(dir, &mylsm::Options::default())?;

@@ -84,7 +84,7 @@ pub struct RepairReport {
     /// Ingested tables no log recorded the global seqno of, with the one they got:
     /// `(table number, seqno)`.
     pub ingested_reseqnoed: Vec<(u64, u64)>,
-    /// Keyspaces compacted after the rebuild (see [`crate::repair`]).
+    /// Keyspaces compacted after the rebuild (see [module docs](mod@crate::repair)).
     pub compacted: Vec<String>,
     /// The highest sequence number in the rebuilt database.
     pub last_seqno: u64,
@@ -92,10 +92,10 @@ pub struct RepairReport {
     pub moved: Vec<PathBuf>,
 }
 
-/// Rebuilds the manifest of the database in `dir` from its tables and logs (see
-/// [`crate::repair`]); the next [`Db::open`] with the same options opens it. Run it when
-/// an open fails with [`Error::Corruption`] naming the manifest or `CURRENT`, or naming
-/// a table (which repair moves to `lost/`).
+/// Rebuilds the manifest of the database in `dir` from its tables and logs (see the
+/// [module docs](mod@crate::repair)); the next [`Db::open`] with the same options opens
+/// it. Run it when an open fails with [`Error::Corruption`] naming the manifest or
+/// `CURRENT`, or naming a table (which repair moves to `lost/`).
 ///
 /// ```
 /// # fn main() -> mylsm::Result<()> {
