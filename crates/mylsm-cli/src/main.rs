@@ -13,6 +13,7 @@ mod kv;
 mod load;
 mod lsm;
 mod progress;
+mod repair;
 mod serve;
 mod stats;
 mod stress;
@@ -174,6 +175,12 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Rebuilds a lost or damaged manifest from the tables and logs in DIR (LevelDB's
+    /// RepairDB), then prints what it found. Damaged tables, old manifests and the logs
+    /// (once their records are in tables) are moved to DIR/lost/, never deleted.
+    ///
+    /// Fails while another process has the database open.
+    Repair,
     /// Writes the memtables out as level-0 tables (every keyspace's, or with
     /// --keyspace that one's); fails if DIR holds no database.
     Flush,
@@ -356,6 +363,7 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
             })
         }
         Command::Verify { json } => verify::verify(dir, json),
+        Command::Repair => repair::repair(dir),
         Command::Lsm { json, svg } => with_db(dir, Access::Read, |db| lsm::run(db, json, svg)),
         Command::Checkpoint { dir: to } => with_db(dir, Access::Write, |db| {
             let info = db.checkpoint(&to, Default::default())?;
@@ -431,6 +439,7 @@ impl Command {
             Command::Dump => "dump",
             Command::Stats { .. } => "stats",
             Command::Verify { .. } => "verify",
+            Command::Repair => "repair",
             Command::Lsm { .. } => "lsm",
             Command::Checkpoint { .. } => "checkpoint",
             Command::SstWrite { .. } => "sst-write",

@@ -63,6 +63,8 @@ pub(crate) struct JobContext<'a> {
     pub now: u64,
     /// The compaction filter, if one applies.
     pub filter: Option<std::cell::RefCell<Box<dyn CompactionFilter>>>,
+    /// The keyspace every output records in its properties (`None`: the default one).
+    pub keyspace: Option<crate::sstable::KeyspaceTag>,
 }
 
 /// What a finished job produced; nothing is installed until `edit` is logged.
@@ -421,7 +423,9 @@ impl Outputs<'_> {
         self.created.push(path.clone());
         let file = self.ctx.fs.create(&path)?;
         let opts = self.ctx.table_opts.clone();
-        self.building = Some((number, TableBuilder::new(file, path, opts)));
+        let mut builder = TableBuilder::new(file, path, opts);
+        builder.set_keyspace(self.ctx.keyspace.as_ref());
+        self.building = Some((number, builder));
         Ok(())
     }
 

@@ -36,6 +36,7 @@ fn run_job(t: &TestTables, c: &Compaction, target: u64, snapshots: &[u64]) -> Re
         merge: None,
         now: 0,
         filter: None,
+        keyspace: None,
     };
     run(c, &ctx)
 }

@@ -320,7 +320,9 @@ fn start_writing(
         let (Some(mem), Some(opts)) = (rec.mems.get(id), tree_opts.get(id)) else { continue };
         let table = alloc();
         let limit = super::table_file::max_user_key(&t.version, [mem.as_ref()]);
-        let written = super::table_file::write_table(fs, dir, table, &opts.table, mem, limit)?;
+        let tag = super::table_file::keyspace_tag(*id, &t.name, opts);
+        let written =
+            super::table_file::write_table(fs, dir, table, &opts.table, mem, limit, tag.as_ref())?;
         if let Some(meta) = written {
             let edit = VersionEdit { added: vec![(0, meta)], ..VersionEdit::default() };
             t.version = t.version.apply(&edit)?;

@@ -7,12 +7,14 @@ use crate::filename;
 use crate::fs::FileSystem;
 use crate::iter::InternalIterator;
 use crate::memtable::MemTable;
-use crate::sstable::{TableBuilder, TableOptions};
+use crate::options::{KeyspaceOptions, TreeOptions};
+use crate::sstable::{KeyspaceTag, TableBuilder, TableOptions};
 use crate::version::FileMeta;
 use crate::Result;
 
-/// Writes `mem` as table `number` of `dir`; `None` if it holds nothing. The table and
-/// its directory entry are durable on return.
+/// Writes `mem` as table `number` of `dir`, recording that it belongs to `keyspace`
+/// (see [`keyspace_tag`]); `None` if it holds nothing. The table and its directory
+/// entry are durable on return.
 ///
 /// A range tombstone without an end is cut at `limit`, the largest user key the tree
 /// holds (memtables and tables; `None`: none): everything it can delete was written
@@ -26,6 +28,7 @@ pub(crate) fn write_table(
     opts: &TableOptions,
     mem: &MemTable,
     limit: Option<Vec<u8>>,
+    keyspace: Option<&KeyspaceTag>,
 ) -> Result<Option<FileMeta>> {
     let mut it = mem.iter();
     it.seek_to_first();
@@ -48,6 +51,7 @@ pub(crate) fn write_table(
     }
     let path = filename::table_file(dir, number);
     let mut builder = TableBuilder::new(fs.create(&path)?, path.clone(), opts.clone());
+    builder.set_keyspace(keyspace);
     if let Some(t) = tombstones {
         builder.set_range_tombstones(t);
     }
@@ -74,6 +78,25 @@ pub(crate) fn write_table(
     };
     fs.sync_dir(dir)?;
     Ok(Some(FileMeta::from_properties(number, props)))
+}
+
+/// What the tables of keyspace `id` (named `name`, tuned by `opts`) record about it,
+/// so that `repair` can put them back in their keyspace when the manifest is lost;
+/// `None` for the default keyspace, whose tables record nothing.
+pub(crate) fn keyspace_tag(id: u32, name: &str, opts: &TreeOptions) -> Option<KeyspaceTag> {
+    if id == 0 {
+        return None;
+    }
+    let options = KeyspaceOptions {
+        write_buffer_size: opts.write_buffer_size,
+        block_size: opts.table.block_size,
+        bloom_bits_per_key: opts.table.bloom_bits_per_key,
+        compression: opts.table.compression,
+        target_file_size: opts.compaction.target_file_size,
+        merge_operator: opts.merge.clone(),
+        max_merge_operands: opts.max_merge_operands,
+    };
+    Some(KeyspaceTag { id, name: name.to_string(), options: options.encode() })
 }
 
 /// The largest user key in `version`'s tables and in `mems` (a table bounded by a

@@ -184,6 +184,7 @@ fn run_compaction(shared: &Shared, tree: &Tree, c: Compaction, busy: &mut Vec<u6
         merge: opts.merge.clone(),
         now,
         filter: filter.map(std::cell::RefCell::new),
+        keyspace: crate::engine::table_file::keyspace_tag(tree.id(), tree.name(), opts),
     };
     let mut out = compaction::run(&c, &ctx)?;
     out.edit.keyspace = tree.id();

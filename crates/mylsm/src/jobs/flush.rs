@@ -94,6 +94,7 @@ fn flush_one(shared: &Shared, tree: &Arc<Tree>, mem: &MemTable, log_number: u64)
         &tree.opts().table,
         mem,
         limit,
+        crate::engine::table_file::keyspace_tag(tree.id(), tree.name(), tree.opts()).as_ref(),
     )? {
         tree.counters().flushed_bytes.fetch_add(meta.size, Ordering::Relaxed);
         edit.last_seqno = Some(meta.largest_seqno);

@@ -28,7 +28,7 @@ use super::filter::FilterBuilder;
 use super::footer::{BlockHandle, Footer, FooterMeta, FOOTER_LEN};
 use super::meta_index::TableMeta;
 use super::raw_block::{write_block, BLOCK_TRAILER_LEN};
-use super::{TableOptions, TableProperties};
+use super::{KeyspaceTag, TableOptions, TableProperties};
 use crate::fs::WritableFile;
 use crate::key::{self, InternalKeyComparator, Kind};
 use crate::{Error, Result};
@@ -78,6 +78,16 @@ impl TableBuilder {
             last_key: Vec::new(),
             tombstones: crate::range_del::Fragments::default(),
             failed: None,
+        }
+    }
+
+    /// Records in the table's properties that it belongs to keyspace `id` (tag 104;
+    /// nothing is recorded for the default keyspace, id 0).
+    pub fn set_keyspace(&mut self, keyspace: Option<&KeyspaceTag>) {
+        if let Some(k) = keyspace.filter(|k| k.id != 0) {
+            self.props.keyspace_id = k.id;
+            self.props.keyspace_name.clone_from(&k.name);
+            self.props.keyspace_options.clone_from(&k.options);
         }
     }
 

@@ -53,6 +53,7 @@ pub use compression::Compression;
 pub use file_meta::FileMeta;
 pub(crate) use filter::{BloomFilter, FilterBuilder};
 pub(crate) use footer::BlockHandle;
+pub(crate) use properties::KeyspaceTag;
 pub use properties::TableProperties;
 pub(crate) use raw_block::read_block;
 pub use reader::{BlockInfo, FilterInfo};

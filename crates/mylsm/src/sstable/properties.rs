@@ -11,7 +11,15 @@
 //! 3 deletes, 4 smallest key, 5 largest key, 6 smallest seqno, 7 largest seqno,
 //! 8 raw key bytes, 9 raw value bytes, 10 data size, 11 index size, 12 filter size,
 //! 13 data blocks, 14 compression. Tags 100 and above are skipped by readers that do
-//! not know them; any other unknown tag is corruption.
+//! not know them; any other unknown tag is corruption. Tag 104, the keyspace, is the one
+//! payload that is not a single varint:
+//!
+//! ```text
+//! tag 104 := id: varint32  name: varstring  options: varstring   (KeyspaceOptions)
+//! ```
+//!
+//! It is written only for tables of a keyspace other than the default (id 0), so that a
+//! database whose manifest is lost can be rebuilt with its keyspaces (`repair`).
 
 use super::Compression;
 use crate::coding::{put_length_prefixed, put_varint32, put_varint64, Reader};
@@ -59,14 +67,33 @@ pub struct TableProperties {
     pub num_unexpiring: u64,
     /// The latest expiry of an expiring put (tag 103; 0: none).
     pub max_expiry: u64,
+    /// The id of the keyspace the table was written for (tag 104; 0: the default
+    /// keyspace, or a table written by a build before tag 104, or by `SstWriter`).
+    pub keyspace_id: u32,
+    /// That keyspace's name (empty with `keyspace_id` 0).
+    pub keyspace_name: String,
+    /// That keyspace's options in the manifest's encoding (`docs/manifest_format.md`,
+    /// `KeyspaceOptions`), as they were when the table was written.
+    pub keyspace_options: Vec<u8>,
     /// Bytes of the whole file. Not stored in the properties block (it cannot know its
     /// own end): set by the builder when it finishes and by the reader when it opens.
     pub file_size: u64,
 }
 
+/// The keyspace a table is written for, as tag 104 records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct KeyspaceTag {
+    pub id: u32,
+    pub name: String,
+    /// `KeyspaceOptions::encode` of its options.
+    pub options: Vec<u8>,
+}
+
 const NUM_TAGS: u32 = 14;
 /// Tags at and above this may be skipped by a reader that does not know them.
 const FIRST_SKIPPABLE_TAG: u32 = 100;
+/// The keyspace a table belongs to (id, name, options); absent for the default one.
+const TAG_KEYSPACE: u32 = 104;
 
 impl TableProperties {
     /// The properties block's contents (`docs/table_format.md`).
@@ -98,6 +125,16 @@ impl TableProperties {
             int(102, self.num_unexpiring);
             int(103, self.max_expiry);
         }
+        // Only for keyspaces other than the default, so that the tables of a database
+        // without keyspaces stay byte for byte what earlier builds wrote.
+        if self.keyspace_id != 0 {
+            let mut payload = Vec::new();
+            put_varint32(&mut payload, self.keyspace_id);
+            put_length_prefixed(&mut payload, self.keyspace_name.as_bytes());
+            put_length_prefixed(&mut payload, &self.keyspace_options);
+            put_varint32(&mut out, TAG_KEYSPACE);
+            put_length_prefixed(&mut out, &payload);
+        }
         for (tag, key) in [(4, &self.smallest_key), (5, &self.largest_key)] {
             put_varint32(&mut out, tag);
             put_length_prefixed(&mut out, key);
@@ -116,6 +153,12 @@ impl TableProperties {
             let bad = |what: &str| (at, format!("properties: {what}"));
             let tag = r.varint32("tag").map_err(|_| bad("malformed tag"))?;
             let payload = r.length_prefixed("payload").map_err(|_| bad("malformed field"))?;
+            if tag == TAG_KEYSPACE {
+                let (id, name, options) =
+                    decode_keyspace(payload).ok_or_else(|| bad("malformed keyspace (tag 104)"))?;
+                (p.keyspace_id, p.keyspace_name, p.keyspace_options) = (id, name, options);
+                continue;
+            }
             if tag >= FIRST_SKIPPABLE_TAG {
                 let mut pr = Reader::new(payload);
                 let v = pr.varint64("value").ok().filter(|_| pr.is_empty());
@@ -168,6 +211,16 @@ impl TableProperties {
     }
 }
 
+/// The payload of tag 104: a keyspace id above 0, a UTF-8 name and the options bytes,
+/// filling the payload exactly.
+fn decode_keyspace(payload: &[u8]) -> Option<(u32, String, Vec<u8>)> {
+    let mut r = Reader::new(payload);
+    let id = r.varint32("keyspace id").ok().filter(|&id| id > 0)?;
+    let name = String::from_utf8(r.length_prefixed("keyspace name").ok()?.to_vec()).ok()?;
+    let options = r.length_prefixed("keyspace options").ok()?.to_vec();
+    r.is_empty().then_some((id, name, options))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,7 +245,36 @@ mod tests {
             num_range_deletes: 3,
             num_unexpiring: 4,
             max_expiry: 5,
+            keyspace_id: 3,
+            keyspace_name: "users".into(),
+            keyspace_options: vec![1, 2, 3],
             file_size: 0,
+        }
+    }
+
+    #[test]
+    fn a_default_keyspace_table_writes_no_keyspace_tag() {
+        let plain = TableProperties {
+            keyspace_id: 0,
+            keyspace_name: String::new(),
+            keyspace_options: Vec::new(),
+            ..sample()
+        };
+        // The tagged encoding is the plain one plus one field: tag, length, then id,
+        // "users" and three option bytes, each string with its length.
+        assert_eq!(sample().encode().len(), plain.encode().len() + 1 + 1 + (1 + 6 + 4));
+        assert_eq!(TableProperties::decode(&plain.encode()).unwrap(), plain);
+    }
+
+    #[test]
+    fn a_malformed_keyspace_tag_is_refused() {
+        for payload in
+            [&[0u8, 0, 0][..], &[1, 5, b'a'][..], &[1, 0, 0, 9][..], &[1, 1, 0xff, 0][..]]
+        {
+            let mut enc = TableProperties { keyspace_id: 0, ..sample() }.encode();
+            put_varint32(&mut enc, TAG_KEYSPACE);
+            put_length_prefixed(&mut enc, payload);
+            assert!(TableProperties::decode(&enc).is_err(), "{payload:?}");
         }
     }
 
