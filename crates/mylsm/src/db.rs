@@ -531,7 +531,10 @@ impl Db {
     /// `compact_range` running on another thread), then releases the directory lock.
     /// After a failed write, sync or flush it syncs nothing and returns that failure
     /// (`Error::Background`), as [`Db::sync`] does; the lock is released all the same.
-    /// Every later call on any clone of this handle fails with [`Error::Closed`].
+    /// Every later call on any clone of this handle fails with [`Error::Closed`], and so
+    /// does every read through a handle made before: a [`Snapshot`], a
+    /// [`Keyspace`](crate::Keyspace), a transaction, and an [`Iter`] (its next step
+    /// yields `Err(Closed)`, then it ends).
     /// Dropping the last handle closes too, ignoring errors.
     pub fn close(&self) -> Result<()> {
         self.inner.close()

@@ -54,6 +54,8 @@ pub struct Iter {
     error: Option<Error>,
     /// Yield empty values for plain puts instead of copying them ([`Iter::keys`]).
     keys_only: bool,
+    /// The database whose close ends this iterator (with `Error::Closed`).
+    closed_by: Option<Arc<crate::engine::Shared>>,
 }
 
 impl std::fmt::Debug for Iter {
@@ -93,7 +95,24 @@ impl Iter {
             done: false,
             error,
             keys_only: false,
+            closed_by: None,
         }
+    }
+
+    /// This iterator, ended by the close of the database `shared` belongs to: its next
+    /// step after the close yields `Error::Closed`, and it ends.
+    pub(crate) fn watching(mut self, shared: Arc<crate::engine::Shared>) -> Self {
+        self.closed_by = Some(shared);
+        self
+    }
+
+    /// `Error::Closed` once the database it reads was closed.
+    fn closed(&mut self) -> Option<Error> {
+        let closed = self.closed_by.as_ref().is_some_and(|s| s.latch().is_closed());
+        closed.then(|| {
+            self.closed_by = None;
+            Error::Closed
+        })
     }
 
     /// The keys alone, in the same order and direction rules: plain values are never
@@ -424,7 +443,7 @@ impl Iterator for Iter {
     type Item = Result<(Key, Value)>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if let Some(e) = self.error.take() {
+        if let Some(e) = self.error.take().or_else(|| self.closed()) {
             return self.fail(e);
         }
         if self.done {
@@ -436,7 +455,7 @@ impl Iterator for Iter {
 
 impl DoubleEndedIterator for Iter {
     fn next_back(&mut self) -> Option<Self::Item> {
-        if let Some(e) = self.error.take() {
+        if let Some(e) = self.error.take().or_else(|| self.closed()) {
             return self.fail(e);
         }
         if self.done {

@@ -250,7 +250,7 @@ impl Keyspace {
     ) -> Result<IngestInfo> {
         self.check()?;
         let files: Vec<PathBuf> = files.into_iter().map(|p| p.as_ref().to_path_buf()).collect();
-        self.db_handle().ingest_into(self.tree(), &files, &options)
+        self.db().ingest_into(self.tree(), &files, &options)
     }
 }
 

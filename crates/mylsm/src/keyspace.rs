@@ -73,13 +73,10 @@ impl Keyspace {
         &self.tree
     }
 
-    /// The database handle the keyspace belongs to.
-    pub(crate) fn db_handle(&self) -> &Db {
-        &self.db
-    }
-
-    /// `InvalidArgument` once the keyspace is dropped.
+    /// `Closed` once the database is closed, `InvalidArgument` once the keyspace is
+    /// dropped.
     pub(crate) fn check(&self) -> Result<()> {
+        self.db.check_open()?;
         if self.tree.is_dropped() {
             return Err(Error::InvalidArgument(format!(
                 "keyspace {:?} was dropped",
@@ -219,7 +216,7 @@ impl Snapshot {
 
     fn iter_in_bounds(&self, keyspace: &Keyspace, lo: Bound<Vec<u8>>, hi: Bound<Vec<u8>>) -> Iter {
         let (view, ctx) = self.view_of(keyspace.tree());
-        let it = Iter::new(view, ctx, lo, hi);
+        let it = Iter::new(view, ctx, lo, hi).watching(Arc::clone(self.shared()));
         match self.check_open().and_then(|()| keyspace.check()) {
             Ok(()) => it,
             Err(e) => it.with_error(e),

@@ -103,3 +103,8 @@ const _: () = {
     send::<Transaction>();
     send::<TxIter>();
 };
+
+/// The README's example, compiled and run as a doctest so that it stays true.
+#[doc = include_str!("../../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

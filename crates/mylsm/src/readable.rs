@@ -38,6 +38,8 @@ pub(crate) mod private {
         pub(crate) view: Arc<ReadView>,
         pub(crate) ctx: ReadCtx,
         pub(crate) error: Option<Error>,
+        /// The database, whose close ends iterators over the source.
+        pub(crate) shared: Arc<crate::engine::Shared>,
     }
 
     /// Implemented only inside mylsm: `Readable` cannot be implemented elsewhere, so
@@ -178,7 +180,7 @@ pub trait Readable: private::Sealed {
 }
 
 fn iter_of(s: Source, lo: Bound<Vec<u8>>, hi: Bound<Vec<u8>>) -> Iter {
-    let it = Iter::new(s.view, s.ctx, lo, hi);
+    let it = Iter::new(s.view, s.ctx, lo, hi).watching(s.shared);
     match s.error {
         Some(e) => it.with_error(e),
         None => it,
@@ -191,7 +193,7 @@ impl private::Sealed for crate::Db {
         // The view is taken before the seqno (see `view.rs`).
         let view = tree.current_view();
         let ctx = tree.read_ctx(self.shared().visible_seqno(), self.shared().now());
-        Source { view, ctx, error: self.check_open().err() }
+        Source { view, ctx, error: self.check_open().err(), shared: Arc::clone(self.shared()) }
     }
 }
 
@@ -203,7 +205,7 @@ impl private::Sealed for crate::Keyspace {
         let view = tree.current_view();
         let shared = self.db().shared();
         let ctx = tree.read_ctx(shared.visible_seqno(), shared.now());
-        Source { view, ctx, error: self.check().err() }
+        Source { view, ctx, error: self.check().err(), shared: Arc::clone(shared) }
     }
 }
 
@@ -212,7 +214,8 @@ impl Readable for crate::Keyspace {}
 impl private::Sealed for crate::Snapshot {
     fn source(&self) -> Source {
         let (view, ctx) = self.view_of(self.tree());
-        Source { view, ctx, error: self.check_open().err() }
+        let shared = Arc::clone(self.shared());
+        Source { view, ctx, error: self.check_open().err(), shared }
     }
 }
 

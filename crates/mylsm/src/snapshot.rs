@@ -77,6 +77,11 @@ impl Snapshot {
         &self.tree
     }
 
+    /// The database the snapshot reads.
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
     pub(crate) fn check_open(&self) -> Result<()> {
         if self.shared.latch().is_closed() {
             return Err(Error::Closed);

@@ -436,3 +436,38 @@ fn a_read_only_open_reads_beside_a_writer_and_refuses_writes() {
     ro.close().unwrap();
     db.close().unwrap();
 }
+
+/// One rule after `close`: every handle made before it — a snapshot, a keyspace, a
+/// transaction, an iterator part-way through — answers `Closed`, and an iterator then
+/// ends.
+#[test]
+fn every_handle_made_before_close_answers_closed_after_it() {
+    let fs = MemFs::new();
+    let db = Db::open(DIR, options(&fs)).unwrap();
+    let ks = db.create_keyspace("ks", Default::default()).unwrap();
+    for k in ["a", "b", "c"] {
+        db.put(k, "1").unwrap();
+        ks.put(k, "1").unwrap();
+    }
+    let snap = db.snapshot();
+    let mut forward = db.iter();
+    let mut backward = snap.iter();
+    let mut in_ks = ks.iter();
+    let mut tx = db.transaction();
+    let mut tx_iter = tx.iter();
+    assert!(forward.next().unwrap().is_ok());
+    assert!(backward.next_back().unwrap().is_ok());
+    db.close().unwrap();
+    for (what, r) in [
+        ("iter", forward.next().map(|r| r.map(|_| ()))),
+        ("snapshot iter", backward.next_back().map(|r| r.map(|_| ()))),
+        ("keyspace iter", in_ks.next().map(|r| r.map(|_| ()))),
+        ("transaction iter", tx_iter.next().map(|r| r.map(|_| ()))),
+    ] {
+        assert!(matches!(r, Some(Err(Error::Closed))), "{what}: {r:?}");
+    }
+    assert!(forward.next().is_none(), "an iterator ends after Closed");
+    assert!(matches!(snap.get("a"), Err(Error::Closed)));
+    assert!(matches!(ks.get("a"), Err(Error::Closed)));
+    assert!(matches!(tx.get("a"), Err(Error::Closed)));
+}

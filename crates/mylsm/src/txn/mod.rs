@@ -191,6 +191,7 @@ impl Transaction {
 
     /// The value `key` has for this transaction: its own write, else the snapshot's.
     fn read(&mut self, id: u32, key: &[u8], track: bool) -> Result<Option<Value>> {
+        self.snapshot.check_open()?;
         if track && self.opts.isolation == Isolation::Serializable {
             self.space(id).read_keys.push(key.to_vec());
         }
@@ -276,7 +277,8 @@ impl Transaction {
         }
         let tree = Arc::clone(&self.trees[&id]);
         let (view, ctx) = self.snapshot.view_of(&tree);
-        let snap = Iter::new(view, ctx, lo.clone(), hi.clone());
+        let snap = Iter::new(view, ctx, lo.clone(), hi.clone())
+            .watching(Arc::clone(self.snapshot.shared()));
         let mut entries: Vec<(Vec<u8>, Option<Value>)> = Vec::new();
         // The transaction's own keys in range, resolved now (they are few and in memory).
         let own: Vec<(Vec<u8>, Own)> = self
