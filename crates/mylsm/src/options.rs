@@ -253,18 +253,19 @@ const DEFAULT_MAX_MERGE_OPERANDS: usize = 64;
 impl Options {
     /// The settings of a keyspace created with the options `encoded`
     /// (`KeyspaceOptions::encode`; empty: this `Options`' own, as for the default
-    /// keyspace). `name` is for the error.
+    /// keyspace). `name` and `manifest` (the file that holds them) are for the error.
     pub(crate) fn keyspace_tree_options(
         &self,
         encoded: &[u8],
         name: &str,
+        manifest: &std::path::Path,
     ) -> crate::Result<TreeOptions> {
         if encoded.is_empty() {
             return Ok(self.tree_options());
         }
         let (ks, merge_name) = KeyspaceOptions::decode(encoded).ok_or_else(|| {
             crate::Error::corruption(
-                "<manifest>",
+                manifest,
                 0,
                 format!("options of keyspace {name:?} do not decode"),
             )

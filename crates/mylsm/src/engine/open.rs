@@ -188,8 +188,9 @@ pub(crate) fn open(dir: &Path, options: &Options, read_only: bool) -> Result<Ope
         jobs,
     };
     let mut tree_opts = BTreeMap::new();
+    let manifest = filename::manifest_file(dir, m.manifest_number.unwrap_or(0));
     for (&id, t) in &m.trees {
-        tree_opts.insert(id, options.keyspace_tree_options(&t.options, &t.name)?);
+        tree_opts.insert(id, options.keyspace_tree_options(&t.options, &t.name, &manifest)?);
     }
     let mut m = m;
     if let Some(default) = tree_opts.get_mut(&0) {

@@ -231,7 +231,7 @@ impl Repairer<'_> {
             let version = l0_version(files)?;
             let limit = crate::engine::table_file::max_user_key(&version, [mem.as_ref()]);
             let opts = options
-                .keyspace_tree_options(&info.options, &info.name)
+                .keyspace_tree_options(&info.options, &info.name, self.dir)
                 .map_or_else(|_| TableOptions::from(options), |t| t.table);
             let tag = KeyspaceTag { id, name: info.name.clone(), options: info.options.clone() };
             let written = crate::engine::table_file::write_table(

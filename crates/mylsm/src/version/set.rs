@@ -169,6 +169,8 @@ impl Manifested {
 #[derive(Debug)]
 pub(crate) struct VersionSet {
     manifest: LogWriter,
+    /// The manifest's path, for errors.
+    path: std::path::PathBuf,
     pub manifest_number: u64,
     trees: Trees,
     /// The current version of every live keyspace.
@@ -293,6 +295,7 @@ impl VersionSet {
         let current = m.trees.iter().map(|(&id, t)| (id, Arc::new(t.version.clone()))).collect();
         Ok(VersionSet {
             manifest,
+            path,
             manifest_number,
             trees: Trees { trees: m.trees.clone(), max_keyspace_id: m.max_keyspace_id },
             current,
@@ -356,7 +359,10 @@ impl VersionSet {
     ) -> Result<Arc<Version>> {
         latch.check_failed()?;
         let mut trees = self.trees.clone();
-        let version = trees.apply(&edit)?;
+        // An edit the live state refuses is a bug, reported against the manifest it
+        // was about to extend (nothing was written).
+        let version =
+            trees.apply(&edit).map_err(|e| relocate(e, &self.path, self.manifest.len()))?;
         edit.next_file_number = Some(next_file_number);
         let last_seqno = self.last_seqno.max(edit.last_seqno.unwrap_or(0));
         edit.last_seqno = Some(last_seqno);
