@@ -231,3 +231,34 @@ fn close_waits_for_a_compact_range_on_another_thread() {
     }
     eprintln!("compact_range stopped by close in {stopped} rounds, finished first in {finished}");
 }
+
+/// Deleting every key gives the space back without a manual compaction: tables of
+/// deletes count as the data they hide (compensated sizes), so they are compacted down
+/// onto it until both are gone.
+#[test]
+fn deleting_every_key_gives_the_space_back_without_a_manual_compaction() {
+    let fs = MemFs::new();
+    let db = Db::open(DIR, tiny(&fs)).unwrap();
+    let mut r = rng(7);
+    let mut keys: Vec<u32> = (0..20_000).collect();
+    for &i in &keys {
+        db.put(format!("key{i:08}"), vec![r.random::<u8>(); 100]).unwrap();
+    }
+    db.flush().unwrap();
+    db.wait_for_compactions().unwrap();
+    let full: u64 = db.stats().levels.iter().map(|l| l.bytes).sum();
+    rand::seq::SliceRandom::shuffle(keys.as_mut_slice(), &mut r);
+    for &i in &keys {
+        db.delete(format!("key{i:08}")).unwrap();
+    }
+    db.flush().unwrap();
+    db.wait_for_compactions().unwrap();
+    let left: u64 = db.stats().levels.iter().map(|l| l.bytes).sum();
+    assert_eq!(contents(&db).len(), 0);
+    eprintln!("deleted every key: {left} of {full} table bytes left");
+    assert!(
+        left * 5 < full,
+        "after deleting every key the tables hold {left} bytes of {full}: {:?}",
+        db.stats().levels.iter().map(|l| (l.files, l.bytes)).collect::<Vec<_>>()
+    );
+}

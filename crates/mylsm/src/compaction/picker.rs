@@ -125,7 +125,25 @@ fn shape(version: &Version, opts: &CompactionOptions) -> (usize, [u64; NUM_LEVEL
     (base, targets)
 }
 
-/// Each level's score: L0 files over the trigger, Ln bytes over its target. A score of
+/// A level's bytes as scoring counts them: deletes weigh as the entries they will
+/// remove (`FileMeta::compensated_size`).
+fn level_compensated(version: &Version, level: usize) -> u64 {
+    let avg = avg_entry(version);
+    version.levels[level].iter().map(|f| f.compensated_size(avg)).sum()
+}
+
+/// The average size of an entry in the tables that say how many they hold (1 if none
+/// do): what one delete will free, on average.
+pub(crate) fn avg_entry(version: &Version) -> u64 {
+    let (bytes, entries) = version
+        .files()
+        .filter(|(_, f)| f.num_entries > f.num_deletes)
+        .fold((0u64, 0u64), |(b, e), (_, f)| (b + f.size, e + f.num_entries - f.num_deletes));
+    (bytes / entries.max(1)).max(1)
+}
+
+/// Each level's score: L0 files over the trigger, Ln (compensated) bytes over its
+/// target. A score of
 /// 1 or more asks for a compaction. The last level has nowhere to go and scores 0, as
 /// do the (empty) levels above the base level, which have no target.
 pub(crate) fn scores(version: &Version, opts: &CompactionOptions) -> Vec<f64> {
@@ -134,7 +152,7 @@ pub(crate) fn scores(version: &Version, opts: &CompactionOptions) -> Vec<f64> {
     scores[0] = version.num_files(0) as f64 / opts.l0_compaction_trigger.max(1) as f64;
     for level in 1..NUM_LEVELS - 1 {
         if targets[level] > 0 {
-            scores[level] = version.level_bytes(level) as f64 / targets[level] as f64;
+            scores[level] = level_compensated(version, level) as f64 / targets[level] as f64;
         }
     }
     scores
@@ -213,7 +231,9 @@ fn scores_excluding(version: &Version, opts: &CompactionOptions, busy: &Busy) ->
     scores[0] = idle(0).count() as f64 / opts.l0_compaction_trigger.max(1) as f64;
     for level in 1..NUM_LEVELS - 1 {
         if targets[level] > 0 {
-            scores[level] = idle(level).map(|f| f.size).sum::<u64>() as f64 / targets[level] as f64;
+            let avg = avg_entry(version);
+            let bytes: u64 = idle(level).map(|f| f.compensated_size(avg)).sum();
+            scores[level] = bytes as f64 / targets[level] as f64;
         }
     }
     scores
@@ -277,10 +297,13 @@ fn l0_closure(version: &Version, begin: Option<&[u8]>, end: Option<&[u8]>) -> Ve
 /// of their own first: the cheapest to push down (a trivial move when nothing
 /// overlaps). Ties go to the file with the smaller keys.
 fn by_overlap(version: &Version, level: usize) -> Vec<Arc<FileMeta>> {
+    let avg = avg_entry(version);
     let cost = |f: &FileMeta| -> (u128, u128) {
         let (lo, hi) = (key::user_key(&f.smallest), key::user_key(&f.largest));
         let below = version.overlapping_files(level + 1, Some(lo), Some(hi));
-        (below.iter().map(|g| u128::from(g.size)).sum(), u128::from(f.size.max(1)))
+        // Compensated: a table of deletes goes first, since it frees what lies below.
+        let size = f.compensated_size(avg).max(1);
+        (below.iter().map(|g| u128::from(g.size)).sum(), u128::from(size))
     };
     let mut files: Vec<(Arc<FileMeta>, (u128, u128))> =
         version.levels[level].iter().map(|f| (Arc::clone(f), cost(f))).collect();

@@ -38,6 +38,8 @@ pub(crate) fn meta(number: u64, smallest: &[u8], largest: &[u8], size: u64) -> A
         has_range_dels: false,
         expires_by: 0,
         global_seqno: 0,
+        num_entries: 0,
+        num_deletes: 0,
     })
 }
 

@@ -110,6 +110,8 @@ pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
                 has_range_dels: false,
                 expires_by: 0,
                 global_seqno: 0,
+                num_entries: 0,
+                num_deletes: 0,
             },
         )],
         new_wals: vec![8, 13],
@@ -203,6 +205,8 @@ fn new_kinds(out: &mut Vec<(&'static str, Vec<u8>)>, entries: &[(Vec<u8>, Vec<u8
         has_range_dels: true,
         expires_by: 123_456,
         global_seqno: 0,
+        num_entries: 0,
+        num_deletes: 0,
     };
     let edit = VersionEdit {
         added: vec![(2, added)],

@@ -25,9 +25,25 @@ pub struct FileMeta {
     /// For an ingested table: the sequence number every entry is read at (its file
     /// holds them at 0; `docs/ingest.md`). 0 for every other table.
     pub global_seqno: u64,
+    /// Entries in the table, and how many of them are deletes (point deletes and range
+    /// tombstones): a hint for compaction scoring, which counts a table full of
+    /// deletes as bigger than its bytes (`compensated_size`). 0 and 0 when unknown
+    /// (tables from manifests before the hint).
+    pub num_entries: u64,
+    /// (See `num_entries`.)
+    pub num_deletes: u64,
 }
 
 impl FileMeta {
+    /// The size compaction scoring counts (RocksDB's compensated file size): the bytes,
+    /// plus twice `avg_entry` (the average entry size of the whole tree) for each
+    /// delete, since a delete stands for an older entry it will remove once compacted
+    /// down. A level of tombstones then asks for compaction like the data it hides, so
+    /// deleted space is given back instead of waiting under a level of small entries.
+    pub fn compensated_size(&self, avg_entry: u64) -> u64 {
+        self.size.saturating_add(self.num_deletes.saturating_mul(avg_entry).saturating_mul(2))
+    }
+
     /// The metadata of table `number`, as its builder reported it when it finished.
     pub(crate) fn from_properties(number: u64, props: super::TableProperties) -> Self {
         FileMeta {
@@ -44,6 +60,8 @@ impl FileMeta {
                 0
             },
             global_seqno: 0,
+            num_entries: props.num_entries + props.num_range_deletes,
+            num_deletes: props.num_deletes + props.num_range_deletes,
         }
     }
 }

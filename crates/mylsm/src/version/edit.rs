@@ -25,6 +25,10 @@
 //!   tag 14 new WAL           number: varint64   a WAL that is live until log_number passes it
 //!   tag 15 db format         varint64   2: the manifest tracks live WALs (tag 14)
 //!   tag 16 default merge op  bytes      the default keyspace's merge operator's name
+//!   tag 100 file stats       number: varint64  entries: varint64  deletes: varint64
+//!                            a hint for the new file `number` of the same edit (after
+//!                            it): compaction scoring weighs deletes. Ignorable: older
+//!                            builds skip it.
 //!   tag 17 new file v3       the fields of tag 10, then global_seqno: varint64 (> 0):
 //!                            an ingested table, whose entries are stored at seqno 0
 //!                            and read at this one. Written only for ingested tables.
@@ -62,6 +66,7 @@ const TAG_NEW_WAL: u64 = 14;
 const TAG_DB_FORMAT: u64 = 15;
 const TAG_DEFAULT_MERGE: u64 = 16;
 const TAG_NEW_FILE_V3: u64 = 17;
+const TAG_FILE_STATS: u64 = IGNORABLE_TAGS;
 
 /// The database format this build writes and the newest it reads: 2 tracks live WALs in
 /// the manifest. A manifest without the field is format 1 (before WAL tracking).
@@ -177,6 +182,13 @@ impl VersionEdit {
             } else {
                 field(&mut out, TAG_NEW_FILE, &p);
             }
+            if f.num_entries > 0 {
+                p.clear();
+                put_varint64(&mut p, f.number);
+                put_varint64(&mut p, f.num_entries);
+                put_varint64(&mut p, f.num_deletes);
+                field(&mut out, TAG_FILE_STATS, &p);
+            }
         }
         out
     }
@@ -220,6 +232,8 @@ impl VersionEdit {
                     has_range_dels: false,
                     expires_by: 0,
                     global_seqno: 0,
+                    num_entries: 0,
+                    num_deletes: 0,
                 };
                 if tag != TAG_NEW_FILE {
                     let flags = p.varint64("file flags")?;
@@ -273,6 +287,14 @@ impl VersionEdit {
                 }
                 self.db_format = Some(format);
             }
+            TAG_FILE_STATS => {
+                let number = p.varint64("file number")?;
+                let (entries, deletes) = (p.varint64("entries")?, p.varint64("deletes")?);
+                // A hint: one for a file this edit does not add is ignored.
+                if let Some((_, f)) = self.added.iter_mut().find(|(_, f)| f.number == number) {
+                    (f.num_entries, f.num_deletes) = (entries, deletes.min(entries));
+                }
+            }
             t if t >= IGNORABLE_TAGS => return Ok(()),
             _ => return Err(Malformed { offset: 0, what: "unknown field tag" }),
         }
@@ -321,6 +343,8 @@ mod tests {
                         has_range_dels: true,
                         expires_by: 5,
                         global_seqno: 0,
+                        num_entries: 0,
+                        num_deletes: 0,
                     },
                 ),
                 (
@@ -335,6 +359,8 @@ mod tests {
                         has_range_dels: false,
                         expires_by: 0,
                         global_seqno: 100,
+                        num_entries: 0,
+                        num_deletes: 0,
                     },
                 ),
             ],

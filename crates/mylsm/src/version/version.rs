@@ -234,6 +234,8 @@ mod tests {
             has_range_dels: false,
             expires_by: 0,
             global_seqno: 0,
+            num_entries: 0,
+            num_deletes: 0,
         }
     }
 
