@@ -1,7 +1,7 @@
 //! Thin wrappers that let the criterion benchmarks reach internal hot paths: the seek in
 //! a data block, the bloom filter probe and the append to the write-ahead log.
 //!
-//! Not part of the public API (hidden from the docs, no stability promise):
+//! Test scaffolding behind the `bench-hooks` feature, with no stability promise:
 //! `crates/mylsm/benches/hot_paths.rs` is its only caller. Each wrapper forwards to the
 //! crate-private type the engine itself uses, so a benchmark times the engine's code and
 //! nothing added here.
@@ -34,6 +34,7 @@ impl Default for DataBlockBuilder {
 }
 
 impl DataBlockBuilder {
+    /// An empty block builder with the default restart interval.
     pub fn new() -> Self {
         let restart_interval = TableOptions::default().restart_interval;
         DataBlockBuilder { inner: BlockBuilder::new(restart_interval), scratch: Vec::new() }
@@ -57,6 +58,7 @@ impl DataBlockBuilder {
         self.inner.size_estimate()
     }
 
+    /// The finished block, ready to seek in.
     pub fn finish(mut self) -> DataBlock {
         let data: Arc<[u8]> = self.inner.finish().into();
         let loc = BlockLoc { file: Arc::from(Path::new("/bench/000001.sst")), offset: 0 };

@@ -1,7 +1,7 @@
 //! Entry points for fuzzers: one function per decoder of on-disk bytes, plus a whole-database
 //! program interpreter, each taking arbitrary bytes and panicking only on a broken property.
 //!
-//! Not part of the public API (hidden from the docs, no stability promise): the
+//! Test scaffolding behind the `fuzzing` feature, with no stability promise: the
 //! cargo-fuzz targets in `fuzz/` and the stable-Rust replay test
 //! `crates/mylsm/tests/fuzz_replay.rs` are its only callers.
 //!

@@ -1,5 +1,5 @@
 //! The `FileSystem` trait: the engine's only door to files, so tests can swap in
-//! [`MemFs`], which simulates crashes and injects faults.
+//! [`MemFs`], which (with the `test-util` feature) simulates crashes and injects faults.
 //!
 //! Invariant: nothing outside this module touches `std::fs`. The engine opens,
 //! appends, syncs, renames and deletes files only through these traits; that is what
@@ -10,6 +10,9 @@
 //! created, renamed or removed directory entry is durable only after
 //! [`FileSystem::sync_dir`] on its parent directory.
 
+// Crash images and the public fault knobs are test scaffolding: compiled for the crate's
+// own unit tests and, for integration tests and users' tests, under `test-util`.
+#[cfg(any(test, feature = "test-util"))]
 mod crash;
 mod fault;
 mod mem;
@@ -23,7 +26,9 @@ use std::sync::Arc;
 
 use crate::Result;
 
-pub use mem::{CrashMode, MemFs};
+#[cfg(any(test, feature = "test-util"))]
+pub use crash::CrashMode;
+pub use mem::MemFs;
 pub use os::OsFs;
 
 /// A file system: directories, whole-file operations and exclusive locks.
