@@ -62,7 +62,12 @@ impl DataBlockBuilder {
     pub fn finish(mut self) -> DataBlock {
         let data: Arc<[u8]> = self.inner.finish().into();
         let loc = BlockLoc { file: Arc::from(Path::new("/bench/000001.sst")), offset: 0 };
-        DataBlock { inner: Block::new(data, loc).expect("a block from BlockBuilder is valid") }
+        #[expect(
+            clippy::expect_used,
+            reason = "`Block::new` accepts every block `BlockBuilder::finish` lays out"
+        )]
+        let inner = Block::new(data, loc).expect("a block from BlockBuilder is valid");
+        DataBlock { inner }
     }
 }
 
@@ -96,6 +101,10 @@ impl BloomFilter {
         for k in user_keys {
             builder.add_key(k);
         }
+        #[expect(
+            clippy::expect_used,
+            reason = "`BloomFilter::new` accepts every filter `FilterBuilder::finish` lays out"
+        )]
         let inner = sstable::BloomFilter::new(builder.finish().into())
             .expect("a filter from FilterBuilder is valid");
         BloomFilter { inner }

@@ -21,6 +21,12 @@
 //! that recompute checksums let a fuzzer change structure without having to forge a
 //! CRC32C first. `seeds` builds seed inputs with the engine's own encoders.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a fuzz target reports a broken property, or an unexpected error, by panicking"
+)]
+
 mod db_ops;
 mod decoders;
 mod fixup;

@@ -31,6 +31,9 @@
 //! benchmarks, with no stability promise.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+// A panic in library code takes down the user's process; errors are returned instead.
+// Where an invariant makes a failure impossible, `#[expect(.., reason)]` names it.
+#![warn(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod backup;
 mod batch;

@@ -63,6 +63,11 @@ fn is_root(path: &Path) -> bool {
 }
 
 impl State {
+    #[expect(
+        clippy::expect_used,
+        reason = "an inode is freed only once no namespace entry or handle refers to it \
+                  (`collect`), and callers pass only inodes they hold a reference to"
+    )]
     fn inode(&mut self, ino: Ino) -> &mut Inode {
         self.inodes.get_mut(&ino).expect("a referenced inode is never freed")
     }
