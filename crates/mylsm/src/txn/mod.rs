@@ -390,9 +390,16 @@ impl Transaction {
         let space = self.space(id);
         let next = match space.own.remove(key) {
             Some(Own::Put(v)) => {
-                // Over a value of its own, the transaction can merge now.
-                let v = self.merge_over(id, key, Some(Value::from(v)), &[operand.to_vec()])?;
-                Own::Put(v.to_vec())
+                // Over a value of its own, the transaction can merge now. A failed merge
+                // leaves that value in place: the batch still writes it.
+                let base = Some(Value::from(v.as_slice()));
+                match self.merge_over(id, key, base, &[operand.to_vec()]) {
+                    Ok(merged) => Own::Put(merged.to_vec()),
+                    Err(e) => {
+                        self.space(id).own.insert(key.to_vec(), Own::Put(v));
+                        return Err(e);
+                    }
+                }
             }
             Some(Own::Delete) => Own::Merge { operands: vec![operand.to_vec()], on_nothing: true },
             Some(Own::Merge { mut operands, on_nothing }) => {
