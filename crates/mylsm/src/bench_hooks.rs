@@ -129,6 +129,9 @@ impl LogWriter {
     }
 
     /// Appends one record, without syncing.
+    ///
+    /// # Errors
+    /// Any I/O error of the file's append.
     pub fn add_record(&mut self, data: &[u8]) -> Result<()> {
         self.inner.add_record(data)
     }
