@@ -1,7 +1,7 @@
 //! Entry point for fuzzers of the RESP request decoder: arbitrary bytes in, a panic
 //! only on a broken property.
 //!
-//! Not part of the public API (hidden from the docs, no stability promise): the
+//! Test scaffolding behind the `fuzzing` feature, with no stability promise: the
 //! cargo-fuzz target `fuzz/fuzz_targets/resp.rs` and the stable-Rust replay test
 //! `tests/fuzz_replay.rs` are its only callers.
 //!

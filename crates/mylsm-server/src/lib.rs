@@ -12,7 +12,7 @@
 
 mod cmd;
 mod config;
-#[doc(hidden)]
+#[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 mod metrics;
 pub mod resp;

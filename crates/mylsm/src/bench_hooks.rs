@@ -1,7 +1,7 @@
 //! Thin wrappers that let the criterion benchmarks reach internal hot paths: the seek in
 //! a data block, the bloom filter probe and the append to the write-ahead log.
 //!
-//! Not part of the public API (hidden from the docs, no stability promise):
+//! Test scaffolding behind the `bench-hooks` feature, with no stability promise:
 //! `crates/mylsm/benches/hot_paths.rs` is its only caller. Each wrapper forwards to the
 //! crate-private type the engine itself uses, so a benchmark times the engine's code and
 //! nothing added here.
@@ -34,6 +34,7 @@ impl Default for DataBlockBuilder {
 }
 
 impl DataBlockBuilder {
+    /// An empty block builder with the default restart interval.
     pub fn new() -> Self {
         let restart_interval = TableOptions::default().restart_interval;
         DataBlockBuilder { inner: BlockBuilder::new(restart_interval), scratch: Vec::new() }
@@ -57,10 +58,16 @@ impl DataBlockBuilder {
         self.inner.size_estimate()
     }
 
+    /// The finished block, ready to seek in.
     pub fn finish(mut self) -> DataBlock {
         let data: Arc<[u8]> = self.inner.finish().into();
         let loc = BlockLoc { file: Arc::from(Path::new("/bench/000001.sst")), offset: 0 };
-        DataBlock { inner: Block::new(data, loc).expect("a block from BlockBuilder is valid") }
+        #[expect(
+            clippy::expect_used,
+            reason = "`Block::new` accepts every block `BlockBuilder::finish` lays out"
+        )]
+        let inner = Block::new(data, loc).expect("a block from BlockBuilder is valid");
+        DataBlock { inner }
     }
 }
 
@@ -94,6 +101,10 @@ impl BloomFilter {
         for k in user_keys {
             builder.add_key(k);
         }
+        #[expect(
+            clippy::expect_used,
+            reason = "`BloomFilter::new` accepts every filter `FilterBuilder::finish` lays out"
+        )]
         let inner = sstable::BloomFilter::new(builder.finish().into())
             .expect("a filter from FilterBuilder is valid");
         BloomFilter { inner }
@@ -118,6 +129,9 @@ impl LogWriter {
     }
 
     /// Appends one record, without syncing.
+    ///
+    /// # Errors
+    /// Any I/O error of the file's append.
     pub fn add_record(&mut self, data: &[u8]) -> Result<()> {
         self.inner.add_record(data)
     }

@@ -1,7 +1,7 @@
 //! Entry points for fuzzers: one function per decoder of on-disk bytes, plus a whole-database
 //! program interpreter, each taking arbitrary bytes and panicking only on a broken property.
 //!
-//! Not part of the public API (hidden from the docs, no stability promise): the
+//! Test scaffolding behind the `fuzzing` feature, with no stability promise: the
 //! cargo-fuzz targets in `fuzz/` and the stable-Rust replay test
 //! `crates/mylsm/tests/fuzz_replay.rs` are its only callers.
 //!
@@ -20,6 +20,12 @@
 //! The first input byte of [`block`], [`table`] and [`wal`] picks a mode; the modes
 //! that recompute checksums let a fuzzer change structure without having to forge a
 //! CRC32C first. `seeds` builds seed inputs with the engine's own encoders.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a fuzz target reports a broken property, or an unexpected error, by panicking"
+)]
 
 mod db_ops;
 mod decoders;

@@ -42,6 +42,10 @@ pub struct TableReport {
 pub type RangeTombstone = (Vec<u8>, Option<Vec<u8>>, Vec<u64>);
 
 /// Opens table `path`, verifies every checksum in it, and describes it.
+///
+/// # Errors
+/// An I/O error if the file cannot be opened or read; `Corruption`, naming the offset,
+/// if it is not a table or any block fails its checksum or does not decode.
 pub fn table(fs: &dyn FileSystem, path: &Path) -> Result<TableReport> {
     let file = fs.open(path)?;
     let file_size = file.len()?;
@@ -79,6 +83,10 @@ pub struct TableEntryView {
 
 /// The internal entries of table `path` whose user keys lie in `[from, to)` (`None`:
 /// unbounded), every version, in the table's order, at most `limit` of them.
+///
+/// # Errors
+/// An I/O error if the file cannot be opened or read; `Corruption` if it is not a
+/// table or a block it reads is damaged.
 pub fn table_entries(
     fs: &dyn FileSystem,
     path: &Path,
@@ -145,6 +153,10 @@ pub struct LogRecord {
 }
 
 /// Every record of log `path`, checking every checksum; a torn tail ends the list.
+///
+/// # Errors
+/// An I/O error if the file cannot be opened or read; `Corruption`, naming the offset,
+/// for damage other than a torn tail, or a record that is not a write batch.
 pub fn wal(fs: &dyn FileSystem, path: &Path) -> Result<Vec<LogRecord>> {
     let mut reader = LogReader::new(fs.open(path)?, path, RecoveryMode::TolerateTornTail)?;
     let mut out = Vec::new();
@@ -195,6 +207,11 @@ pub struct ManifestReport {
 }
 
 /// Reads `CURRENT` and the manifest of the database in `dir`.
+///
+/// # Errors
+/// `InvalidArgument` if `dir` has no `CURRENT` file (it holds no database); an I/O
+/// error if a file cannot be read; `Corruption` if `CURRENT` or the manifest it names
+/// is damaged or missing.
 pub fn manifest(fs: &dyn FileSystem, dir: &Path) -> Result<ManifestReport> {
     let Some((m, edits)) = read_manifest(fs, dir)? else {
         return Err(Error::InvalidArgument(format!("{} has no CURRENT file", dir.display())));

@@ -24,12 +24,20 @@
 //! Durability: a write acknowledged with `sync: true` survives power loss; one
 //! acknowledged without it survives a crash of the process; after any crash the
 //! database holds a prefix of the acknowledged history (see `docs/durability.md`).
+//!
+//! Cargo features, all off by default: `test-util` lets [`fs::MemFs`] make power-loss
+//! and process-crash images of itself and inject I/O failures, for crash tests of your
+//! own; `fuzzing` and `bench-hooks` open internals to this repository's fuzz targets and
+//! benchmarks, with no stability promise.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+// A panic in library code takes down the user's process; errors are returned instead.
+// Where an invariant makes a failure impossible, `#[expect(.., reason)]` names it.
+#![warn(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod backup;
 mod batch;
-#[doc(hidden)]
+#[cfg(feature = "bench-hooks")]
 pub mod bench_hooks;
 mod cache;
 pub mod checkpoint;
@@ -43,7 +51,7 @@ pub mod expiry;
 mod filename;
 pub mod filter;
 pub mod fs;
-#[doc(hidden)]
+#[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 pub mod ingest;
 pub mod inspect;

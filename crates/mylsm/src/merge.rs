@@ -35,8 +35,12 @@ pub trait MergeOperator: Send + Sync + 'static {
     fn name(&self) -> &str;
 
     /// The value of `key` after applying `operands` (oldest first) to `base` (`None`:
-    /// the key had no value, or was deleted). An error fails the read that needed the
-    /// result (compaction keeps the operands as they are).
+    /// the key had no value, or was deleted).
+    ///
+    /// # Errors
+    /// A [`MergeError`] when the base or an operand is not something the operator can
+    /// read (a malformed number, say). The read that needed the result then fails with
+    /// [`crate::Error::MergeFailed`]; compaction keeps the operands as they are.
     fn full_merge(
         &self,
         key: &[u8],

@@ -90,6 +90,11 @@ impl Snapshot {
     }
 
     /// The value `key` had when the snapshot was taken.
+    ///
+    /// # Errors
+    /// As [`Readable::get`]: `Closed` after `Db::close`, `Corruption` or an I/O error
+    /// from a damaged or unreadable table, `MergeFailed` if the key's merge operands
+    /// cannot be merged.
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Value>> {
         Readable::get(self, key)
     }

@@ -592,6 +592,22 @@ fn reads_see_own_writes_and_plain_writes_conflict() {
     assert!(db.get("moved").unwrap().is_some());
 }
 
+/// A merge that fails over the transaction's own value leaves that value: the
+/// transaction reads what its commit writes.
+#[test]
+fn a_failed_merge_over_an_own_write_keeps_the_write() {
+    let fs = MemFs::new();
+    let db =
+        Db::open(DIR, Options { merge_operator: Some(Arc::new(U64Add)), ..options(&fs) }).unwrap();
+    db.put("k", 1u64.to_le_bytes()).unwrap();
+    let mut tx = db.transaction();
+    tx.put("k", "not a number");
+    assert!(matches!(tx.merge("k", 1u64.to_le_bytes()), Err(Error::MergeFailed(_))));
+    assert_eq!(tx.get("k").unwrap().as_deref(), Some(&b"not a number"[..]));
+    tx.commit().unwrap();
+    assert_eq!(db.get("k").unwrap().as_deref(), Some(&b"not a number"[..]));
+}
+
 /// `run_transaction` retries conflicts and returns the committed closure's value.
 #[test]
 fn run_transaction_retries_conflicts() {

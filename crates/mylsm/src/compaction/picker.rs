@@ -198,9 +198,11 @@ pub(crate) fn pick_avoiding(
             }
             // Start from the oldest file, so no L0 file waits forever behind newer ones.
             let Some(oldest) = version.levels[0].last() else { continue };
-            let (lo, hi) = user_range(std::slice::from_ref(oldest));
+            let Some((lo, hi)) = user_range(std::slice::from_ref(oldest)) else { continue };
             let inputs = l0_closure(version, Some(&lo), Some(&hi));
-            let c = finish(version, 0, base_level(version, opts), inputs, true);
+            let Some(c) = finish(version, 0, base_level(version, opts), inputs, true) else {
+                continue;
+            };
             if !is_busy(&c.next_inputs) {
                 return Some(c);
             }
@@ -210,7 +212,7 @@ pub(crate) fn pick_avoiding(
             if busy.contains(&f.number) {
                 continue;
             }
-            let c = finish(version, level, level + 1, vec![f], true);
+            let Some(c) = finish(version, level, level + 1, vec![f], true) else { continue };
             if !is_busy(&c.next_inputs) {
                 return Some(c);
             }
@@ -267,7 +269,7 @@ pub(crate) fn pick_range(
     } else {
         level + 1
     };
-    Some(finish(version, level, output_level, inputs, false))
+    finish(version, level, output_level, inputs, false)
 }
 
 /// The L0 files that meet `[begin, end]`, and those that meet them, and so on: a
@@ -277,10 +279,7 @@ fn l0_closure(version: &Version, begin: Option<&[u8]>, end: Option<&[u8]>) -> Ve
     let (mut lo, mut hi) = (begin.map(<[u8]>::to_vec), end.map(<[u8]>::to_vec));
     loop {
         let files = version.overlapping_files(0, lo.as_deref(), hi.as_deref());
-        if files.is_empty() {
-            return files;
-        }
-        let (flo, fhi) = user_range(&files);
+        let Some((flo, fhi)) = user_range(&files) else { return files };
         let grows_lo = lo.as_ref().is_some_and(|l| flo < *l);
         let grows_hi = hi.as_ref().is_some_and(|h| fhi > *h);
         if !grows_lo && !grows_hi {
@@ -312,17 +311,18 @@ fn by_overlap(version: &Version, level: usize) -> Vec<Arc<FileMeta>> {
     files.into_iter().map(|(f, _)| f).collect()
 }
 
-/// Fills in the output level's overlapping files and the flags.
+/// Fills in the output level's overlapping files and the flags; `None` if there are no
+/// inputs, which leaves nothing to compact.
 fn finish(
     version: &Version,
     level: usize,
     output_level: usize,
     inputs: Vec<Arc<FileMeta>>,
     auto: bool,
-) -> Compaction {
-    let (lo, hi) = user_range(&inputs);
+) -> Option<Compaction> {
+    let (lo, hi) = user_range(&inputs)?;
     let next_inputs = version.overlapping_files(output_level, Some(&lo), Some(&hi));
-    let (lo, hi) = user_range(inputs.iter().chain(&next_inputs));
+    let (lo, hi) = user_range(inputs.iter().chain(&next_inputs))?;
     let bottommost = (output_level + 1..NUM_LEVELS)
         .all(|l| version.overlapping_files(l, Some(&lo), Some(&hi)).is_empty());
     let grandparents = match output_level + 1 {
@@ -330,17 +330,27 @@ fn finish(
         _ => Vec::new(),
     };
     let trivial_move = auto && inputs.len() == 1 && next_inputs.is_empty();
-    Compaction { level, output_level, inputs, next_inputs, bottommost, trivial_move, grandparents }
+    Some(Compaction {
+        level,
+        output_level,
+        inputs,
+        next_inputs,
+        bottommost,
+        trivial_move,
+        grandparents,
+    })
 }
 
-/// The smallest and largest user keys of `files` (which must not be empty).
-fn user_range<'a>(files: impl IntoIterator<Item = &'a Arc<FileMeta>>) -> (Vec<u8>, Vec<u8>) {
+/// The smallest and largest user keys of `files`; `None` if there are none.
+fn user_range<'a>(
+    files: impl IntoIterator<Item = &'a Arc<FileMeta>>,
+) -> Option<(Vec<u8>, Vec<u8>)> {
     let mut files = files.into_iter();
-    let first = files.next().expect("a compaction has at least one input");
+    let first = files.next()?;
     let (mut lo, mut hi) = (key::user_key(&first.smallest), key::user_key(&first.largest));
     for f in files {
         lo = lo.min(key::user_key(&f.smallest));
         hi = hi.max(key::user_key(&f.largest));
     }
-    (lo.to_vec(), hi.to_vec())
+    Some((lo.to_vec(), hi.to_vec()))
 }

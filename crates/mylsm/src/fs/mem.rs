@@ -14,9 +14,10 @@
 //! Creating an existing file truncates its inode in place, dropping its synced prefix
 //! too, which is the pessimistic reading of `O_TRUNC`. Handles refer to inodes, so an
 //! open file outlives a rename or removal of its path, as with a real descriptor.
-//! Crashes are simulated in the sibling `crash` module ([`MemFs::crash`] for power loss
-//! under a [`CrashMode`], [`MemFs::crash_process`] for a process crash) and faults are
-//! injected through the `fault` module ([`MemFs::fail_write_after`] and friends).
+//! Crashes are simulated in the sibling `crash` module (`MemFs::crash` for power loss
+//! under a `CrashMode`, `MemFs::crash_process` for a process crash) and faults are
+//! injected through the `fault` module (`MemFs::fail_write_after` and friends); both
+//! sets of knobs are public only under the `test-util` feature.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
@@ -24,7 +25,6 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-pub use super::crash::CrashMode;
 use super::fault::Faults;
 use super::{parent_dir, FileLock, FileSystem, RandomAccessFile, WritableFile};
 use crate::{Error, Result};
@@ -63,6 +63,11 @@ fn is_root(path: &Path) -> bool {
 }
 
 impl State {
+    #[expect(
+        clippy::expect_used,
+        reason = "an inode is freed only once no namespace entry or handle refers to it \
+                  (`collect`), and callers pass only inodes they hold a reference to"
+    )]
     fn inode(&mut self, ino: Ino) -> &mut Inode {
         self.inodes.get_mut(&ino).expect("a referenced inode is never freed")
     }
@@ -147,7 +152,12 @@ impl State {
     }
 }
 
-/// An in-memory file system for crash and fault tests; clones share the same files.
+/// An in-memory file system; clones share the same files.
+///
+/// It keeps what a power loss would leave apart from what the OS holds, so that tests
+/// can check what the engine recovers: with the `test-util` feature, `MemFs::crash`
+/// and `MemFs::crash_process` make crash images of it, and `MemFs::fail_write_after`
+/// and its siblings inject I/O failures.
 #[derive(Clone, Default)]
 pub struct MemFs {
     state: Arc<Mutex<State>>,
@@ -173,6 +183,7 @@ impl MemFs {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    #[cfg(any(test, feature = "test-util"))]
     pub(super) fn from_state(state: State) -> Self {
         MemFs { state: Arc::new(Mutex::new(state)) }
     }
@@ -468,6 +479,7 @@ impl Drop for MemFileLock {
 mod tests {
     use super::*;
     use crate::fs::test_util::*;
+    use crate::fs::CrashMode;
 
     fn is_not_found(r: Result<impl fmt::Debug>) -> bool {
         matches!(r, Err(Error::Io(e)) if e.kind() == io::ErrorKind::NotFound)

@@ -1,5 +1,5 @@
 //! The `FileSystem` trait: the engine's only door to files, so tests can swap in
-//! [`MemFs`], which simulates crashes and injects faults.
+//! [`MemFs`], which (with the `test-util` feature) simulates crashes and injects faults.
 //!
 //! Invariant: nothing outside this module touches `std::fs`. The engine opens,
 //! appends, syncs, renames and deletes files only through these traits; that is what
@@ -10,6 +10,9 @@
 //! created, renamed or removed directory entry is durable only after
 //! [`FileSystem::sync_dir`] on its parent directory.
 
+// Crash images and the public fault knobs are test scaffolding: compiled for the crate's
+// own unit tests and, for integration tests and users' tests, under `test-util`.
+#[cfg(any(test, feature = "test-util"))]
 mod crash;
 mod fault;
 mod mem;
@@ -23,38 +26,70 @@ use std::sync::Arc;
 
 use crate::Result;
 
-pub use mem::{CrashMode, MemFs};
+#[cfg(any(test, feature = "test-util"))]
+pub use crash::CrashMode;
+pub use mem::MemFs;
 pub use os::OsFs;
 
 /// A file system: directories, whole-file operations and exclusive locks.
 pub trait FileSystem: Send + Sync + Debug + 'static {
     /// Creates `path` and any missing parents. Succeeds if it already exists.
+    ///
+    /// # Errors
+    /// An I/O error if a component exists and is not a directory, or the OS refuses.
     fn create_dir_all(&self, path: &Path) -> Result<()>;
     /// Creates (or truncates) `path` for appending.
+    ///
+    /// # Errors
+    /// An I/O error if the parent directory is missing or the file cannot be created.
     fn create(&self, path: &Path) -> Result<Box<dyn WritableFile>>;
     /// Opens `path` for positional reads.
+    ///
+    /// # Errors
+    /// An I/O error of kind `NotFound` if `path` does not exist; other I/O errors.
     fn open(&self, path: &Path) -> Result<Arc<dyn RandomAccessFile>>;
     /// Whether `path` names an existing file or directory.
     fn exists(&self, path: &Path) -> bool;
     /// The names (not paths) of the entries of directory `path`, in no particular order.
+    ///
+    /// # Errors
+    /// An I/O error if `path` is not a readable directory.
     fn list_dir(&self, path: &Path) -> Result<Vec<String>>;
     /// Removes file `path`.
+    ///
+    /// # Errors
+    /// An I/O error of kind `NotFound` if `path` does not exist; other I/O errors.
     fn remove_file(&self, path: &Path) -> Result<()>;
     /// Atomically renames `from` to `to`, replacing `to` if it exists.
+    ///
+    /// # Errors
+    /// An I/O error if `from` does not exist or the rename fails (nothing changes then).
     fn rename(&self, from: &Path, to: &Path) -> Result<()>;
     /// Makes the directory entries of `dir` (creations, renames, removals) durable.
+    ///
+    /// # Errors
+    /// An I/O error if the sync fails: the entries may or may not be durable then.
     fn sync_dir(&self, dir: &Path) -> Result<()>;
     /// Makes every byte of existing file `path` durable, as [`WritableFile::sync`] would
     /// through an open handle (recovery uses it on logs a crashed process left unsynced).
+    ///
+    /// # Errors
+    /// An I/O error if `path` cannot be opened or the sync fails.
     fn sync_file(&self, path: &Path) -> Result<()>;
     /// Takes an exclusive lock on `path` (created if missing), held until the returned
-    /// guard drops. A lock already held, by this process or another, is
-    /// [`crate::Error::Locked`].
+    /// guard drops.
+    ///
+    /// # Errors
+    /// [`crate::Error::Locked`] if the lock is already held, by this process or another;
+    /// an I/O error if `path` cannot be created or locked.
     fn lock(&self, path: &Path) -> Result<Box<dyn FileLock>>;
 
     /// Removes the empty directory `path` (backups remove the directories of the
     /// backups they delete). The default leaves it in place and succeeds: an empty
     /// directory left behind costs an inode and nothing else.
+    ///
+    /// # Errors
+    /// An I/O error if `path` is missing, not empty, or cannot be removed.
     fn remove_dir(&self, path: &Path) -> Result<()> {
         let _ = path;
         Ok(())
@@ -63,6 +98,10 @@ pub trait FileSystem: Send + Sync + Debug + 'static {
     /// Makes `to` a second name of the file `from` (a hard link), if the file system
     /// can; `Ok(false)` when it cannot (another device, no link support), and the
     /// caller copies instead. The default cannot.
+    ///
+    /// # Errors
+    /// An I/O error for a failure other than the file system's inability to link:
+    /// `from` missing, `to` already existing.
     fn hard_link(&self, from: &Path, to: &Path) -> Result<bool> {
         let _ = (from, to);
         Ok(false)
@@ -73,8 +112,16 @@ pub trait FileSystem: Send + Sync + Debug + 'static {
 pub trait WritableFile: Send + Debug {
     /// Appends `data` at the end of the file. After `append` returns, the bytes are in
     /// the operating system (they survive a process crash, not a power loss).
+    ///
+    /// # Errors
+    /// An I/O error (a full disk, say) if the bytes could not be appended; how much
+    /// of `data` reached the file is then unknown.
     fn append(&mut self, data: &[u8]) -> Result<()>;
     /// Makes every appended byte durable (`fdatasync`).
+    ///
+    /// # Errors
+    /// An I/O error if the sync fails. The unsynced bytes may then be lost, even if a
+    /// later sync succeeds (Linux drops them), so the caller must not retry and trust it.
     fn sync(&mut self) -> Result<()>;
     /// The file's length: every byte appended so far.
     fn len(&self) -> u64;
@@ -88,14 +135,27 @@ pub trait WritableFile: Send + Debug {
 pub trait RandomAccessFile: Send + Sync + Debug {
     /// Reads up to `buf.len()` bytes at `offset`; returns how many were read (fewer only
     /// at the end of the file).
+    ///
+    /// # Errors
+    /// An I/O error if the read fails.
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize>;
     /// The file's length in bytes.
+    ///
+    /// # Errors
+    /// An I/O error if the length cannot be read.
     fn len(&self) -> Result<u64>;
     /// True if the file has no bytes.
+    ///
+    /// # Errors
+    /// As [`RandomAccessFile::len`].
     fn is_empty(&self) -> Result<bool> {
         Ok(self.len()? == 0)
     }
     /// Reads the whole file.
+    ///
+    /// # Errors
+    /// `InvalidArgument` if the file is too large for memory; any error of
+    /// [`RandomAccessFile::read_at`].
     fn read_all(&self) -> Result<Vec<u8>> {
         let len = usize::try_from(self.len()?).map_err(|_| {
             crate::Error::InvalidArgument("file too large to read into memory".into())

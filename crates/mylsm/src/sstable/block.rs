@@ -17,7 +17,9 @@ use mylsm_skiplist::Comparator;
 use crate::coding::{fixed32, Reader};
 use crate::iter::InternalIterator;
 use crate::key::InternalKeyComparator;
-use crate::{Error, Result, Value};
+#[cfg(any(test, feature = "fuzzing"))]
+use crate::Value;
+use crate::{Error, Result};
 
 /// Where a block came from, for error messages.
 #[derive(Debug, Clone)]
@@ -165,6 +167,7 @@ pub(crate) struct BlockIter {
 
 impl BlockIter {
     /// The current value as a shared view of the block: no copy.
+    #[cfg(any(test, feature = "fuzzing"))]
     pub fn value_slice(&self) -> Value {
         // The range was checked against the block when the entry was decoded, so the
         // view always succeeds; the copy is only a panic-free fallback.

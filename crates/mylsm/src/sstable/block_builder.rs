@@ -95,6 +95,12 @@ impl BlockBuilder {
 
 /// Converts a length within a block to its on-disk u32. Blocks are capped far below
 /// 4 GiB by the table builder, so a failure here is a bug, not bad input.
+#[expect(
+    clippy::expect_used,
+    reason = "`TableBuilder` refuses an entry that would grow a data block past \
+              `MAX_BLOCK_LEN` (512 MiB); an index block, one entry per data block, would \
+              reach 4 GiB only past tens of millions of data blocks in one table"
+)]
 fn offset_u32(n: usize) -> u32 {
     u32::try_from(n).expect("block offsets fit in u32: blocks are capped at 512 MiB")
 }

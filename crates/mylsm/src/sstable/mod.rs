@@ -45,16 +45,23 @@ mod table_tests;
 mod test_util;
 
 // The block layer is internal to tables; `crate::fuzzing` and `crate::bench_hooks`
-// reach it through these.
+// (each behind its feature) reach it through these.
+#[cfg(any(feature = "fuzzing", feature = "bench-hooks"))]
 pub(crate) use block::{Block, BlockLoc};
+#[cfg(any(feature = "fuzzing", feature = "bench-hooks"))]
 pub(crate) use block_builder::BlockBuilder;
 pub(crate) use builder::TableBuilder;
 pub use compression::Compression;
 pub use file_meta::FileMeta;
-pub(crate) use filter::{BloomFilter, FilterBuilder};
+#[cfg(feature = "bench-hooks")]
+pub(crate) use filter::BloomFilter;
+#[cfg(feature = "bench-hooks")]
+pub(crate) use filter::FilterBuilder;
+#[cfg(feature = "fuzzing")]
 pub(crate) use footer::BlockHandle;
 pub(crate) use properties::KeyspaceTag;
 pub use properties::TableProperties;
+#[cfg(feature = "fuzzing")]
 pub(crate) use raw_block::read_block;
 pub use reader::{BlockInfo, FilterInfo};
 pub(crate) use reader::{FilterCounters, Table};

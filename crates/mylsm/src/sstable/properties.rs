@@ -142,7 +142,12 @@ impl TableProperties {
         out
     }
 
-    /// Decodes a properties block; the error names the byte offset within the block.
+    /// Decodes a properties block.
+    ///
+    /// # Errors
+    /// The byte offset within the block and what is wrong there, if a field is
+    /// malformed, a tag is unknown or repeated, or a required tag is missing (the offset
+    /// is then the block's length).
     pub fn decode(src: &[u8]) -> Result<Self, (usize, String)> {
         let mut p = TableProperties::default();
         let mut seen = 0u32;

@@ -24,7 +24,9 @@ use crate::fs::RandomAccessFile;
 use crate::iter::InternalIterator;
 use crate::key::{self, InternalKeyComparator};
 use crate::range_del::Fragments;
-use crate::{Error, Result, Value};
+#[cfg(any(test, feature = "fuzzing"))]
+use crate::Value;
+use crate::{Error, Result};
 
 /// An open, immutable table.
 #[derive(Debug)]
@@ -195,7 +197,9 @@ impl Table {
 
     /// The first entry at or after `lookup_ikey` if its user key is the lookup's, as
     /// (internal key, value) — the caller interprets the kind and seqno — counting what
-    /// the bloom filter did in `counters`.
+    /// the bloom filter did in `counters`. The engine's lookups go through
+    /// [`Table::for_each_version`]; this whole-table `get` is for tests and fuzzing.
+    #[cfg(any(test, feature = "fuzzing"))]
     pub fn get_counted(
         &self,
         lookup_ikey: &[u8],
@@ -228,6 +232,7 @@ impl Table {
         Ok(found)
     }
 
+    #[cfg(any(test, feature = "fuzzing"))]
     fn seek_user_key(
         &self,
         lookup_ikey: &[u8],

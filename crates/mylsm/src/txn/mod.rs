@@ -140,6 +140,10 @@ impl Db {
     /// 16 times with a randomized, growing pause between tries (from 1 ms up to 64 ms).
     /// Any other error from `f` or the commit ends it. Returns what `f` returned for
     /// the transaction that committed; the last conflict when every try conflicted.
+    ///
+    /// # Errors
+    /// The first error `f` returns, which ends the retries; [`Error::Conflict`] if all
+    /// 16 tries conflicted; any other error of [`Transaction::commit`].
     pub fn run_transaction<T>(
         &self,
         mut f: impl FnMut(&mut Transaction) -> Result<T>,
@@ -239,11 +243,20 @@ impl Transaction {
 
     /// The value of `key`, seeing the transaction's own writes; a serializable commit
     /// fails if another commit changed `key` after the snapshot.
+    ///
+    /// # Errors
+    /// `Corruption` or an I/O error from a damaged or unreadable table; `MergeFailed`
+    /// if the key's merge operands (the transaction's or the snapshot's) cannot be
+    /// merged.
     pub fn get(&mut self, key: impl AsRef<[u8]>) -> Result<Option<Value>> {
         self.read(0, key.as_ref(), true)
     }
 
     /// [`Transaction::get`] in `keyspace`.
+    ///
+    /// # Errors
+    /// `InvalidArgument` if the keyspace was dropped; otherwise as
+    /// [`Transaction::get`].
     pub fn get_in(&mut self, keyspace: &Keyspace, key: impl AsRef<[u8]>) -> Result<Option<Value>> {
         let id = self.tree_of(Some(keyspace))?;
         self.read(id, key.as_ref(), true)
@@ -251,11 +264,17 @@ impl Transaction {
 
     /// The value of `key` like [`Transaction::get`], but not validated at commit: for
     /// reads whose staleness the transaction can live with (a cached setting, say).
+    ///
+    /// # Errors
+    /// As [`Transaction::get`].
     pub fn get_untracked(&mut self, key: impl AsRef<[u8]>) -> Result<Option<Value>> {
         self.read(0, key.as_ref(), false)
     }
 
     /// [`Transaction::get_untracked`] in `keyspace`.
+    ///
+    /// # Errors
+    /// As [`Transaction::get_in`].
     pub fn get_untracked_in(
         &mut self,
         keyspace: &Keyspace,
@@ -392,9 +411,16 @@ impl Transaction {
         let space = self.space(id);
         let next = match space.own.remove(key) {
             Some(Own::Put(v)) => {
-                // Over a value of its own, the transaction can merge now.
-                let v = self.merge_over(id, key, Some(Value::from(v)), &[operand.to_vec()])?;
-                Own::Put(v.to_vec())
+                // Over a value of its own, the transaction can merge now. A failed merge
+                // leaves that value in place: the batch still writes it.
+                let base = Some(Value::from(v.as_slice()));
+                match self.merge_over(id, key, base, &[operand.to_vec()]) {
+                    Ok(merged) => Own::Put(merged.to_vec()),
+                    Err(e) => {
+                        self.space(id).own.insert(key.to_vec(), Own::Put(v));
+                        return Err(e);
+                    }
+                }
             }
             Some(Own::Delete) => Own::Merge { operands: vec![operand.to_vec()], on_nothing: true },
             Some(Own::Merge { mut operands, on_nothing }) => {
@@ -414,7 +440,9 @@ impl Transaction {
     /// two transactions adding to one counter do not conflict unless one read it.
     ///
     /// # Errors
-    /// `InvalidArgument` if the keyspace has no merge operator.
+    /// `InvalidArgument` if the keyspace has no merge operator; `MergeFailed` if the
+    /// transaction wrote `key` itself and the operator cannot merge `operand` into that
+    /// value (the transaction is unchanged then).
     pub fn merge(&mut self, key: impl AsRef<[u8]>, operand: impl AsRef<[u8]>) -> Result<()> {
         let (k, o) = (key.as_ref(), operand.as_ref());
         self.merge_id(0, k, o)?;
@@ -442,6 +470,9 @@ impl Transaction {
     }
 
     /// [`Transaction::put`] in `keyspace`.
+    ///
+    /// # Errors
+    /// `InvalidArgument` if the keyspace was dropped.
     pub fn put_in(
         &mut self,
         keyspace: &Keyspace,
@@ -456,6 +487,9 @@ impl Transaction {
     }
 
     /// [`Transaction::delete`] in `keyspace`.
+    ///
+    /// # Errors
+    /// `InvalidArgument` if the keyspace was dropped.
     pub fn delete_in(&mut self, keyspace: &Keyspace, key: impl AsRef<[u8]>) -> Result<()> {
         let id = self.tree_of(Some(keyspace))?;
         let k = key.as_ref();
@@ -465,6 +499,10 @@ impl Transaction {
     }
 
     /// [`Transaction::merge`] in `keyspace`.
+    ///
+    /// # Errors
+    /// `InvalidArgument` if the keyspace was dropped; otherwise as
+    /// [`Transaction::merge`].
     pub fn merge_in(
         &mut self,
         keyspace: &Keyspace,
@@ -479,6 +517,9 @@ impl Transaction {
     }
 
     /// [`Transaction::delete_range`] in `keyspace`.
+    ///
+    /// # Errors
+    /// `InvalidArgument` if the keyspace was dropped or the range starts after it ends.
     pub fn delete_range_in<K: AsRef<[u8]>, R: RangeBounds<K>>(
         &mut self,
         keyspace: &Keyspace,

@@ -37,11 +37,16 @@ impl LevelIter {
 
     /// Points `cur` at file `i`, reusing the open cursor if it already reads that file.
     fn open(&mut self, i: usize) -> &mut LazyTableIter {
-        if self.cur.as_ref().is_none_or(|(at, _)| *at != i) {
-            let it = LazyTableIter::new(Arc::clone(&self.tables), Arc::clone(&self.files[i]));
-            self.cur = Some((i, it));
+        if self.cur.as_ref().is_some_and(|(at, _)| *at != i) {
+            self.cur = None;
         }
-        &mut self.cur.as_mut().expect("just set").1
+        let (tables, files) = (&self.tables, &self.files);
+        &mut self
+            .cur
+            .get_or_insert_with(|| {
+                (i, LazyTableIter::new(Arc::clone(tables), Arc::clone(&files[i])))
+            })
+            .1
     }
 
     /// Drops the cursor if its file failed, keeping the error; true if it failed.

@@ -190,12 +190,14 @@ pub(crate) fn read_manifest(
         return Ok(None);
     }
     let bytes = fs.open(&current)?.read_all()?;
-    let name = std::str::from_utf8(&bytes)
+    let (name, number) = std::str::from_utf8(&bytes)
         .ok()
         .and_then(|s| s.strip_suffix('\n'))
-        .filter(|s| matches!(filename::parse(s), Some(filename::FileKind::Manifest(_))))
+        .and_then(|s| match filename::parse(s) {
+            Some(filename::FileKind::Manifest(number)) => Some((s, number)),
+            _ => None,
+        })
         .ok_or_else(|| Error::corruption(&current, 0, "CURRENT does not name a manifest"))?;
-    let Some(filename::FileKind::Manifest(number)) = filename::parse(name) else { unreachable!() };
     let path = dir.join(name);
     if !fs.exists(&path) {
         return Err(Error::corruption(&current, 0, format!("CURRENT names missing {name}")));
