@@ -63,6 +63,12 @@ impl Db {
     /// damaged other than by a torn tail (see [`Options::wal_recovery_mode`]), if a file
     /// the manifest names is missing, or if `CURRENT` is missing from a directory that
     /// holds tables or logs. Open deletes only files the manifest proves obsolete.
+    ///
+    /// # Errors
+    /// `Locked` if another handle or process has the database open; `InvalidArgument`
+    /// if there is none and `create_if_missing` is off ([`Error::is_no_database`]), or
+    /// for options it refuses (an unknown merge operator name among them);
+    /// `Corruption` naming the damaged file and offset; I/O errors.
     pub fn open(path: impl AsRef<Path>, options: Options) -> Result<Db> {
         let o = open::open(path.as_ref(), &options, false)?;
         let workers = o.shared.opts().max_background_jobs;
@@ -91,6 +97,10 @@ impl Db {
     /// Writes, `flush`, `sync` and `compact_range` through the handle fail with
     /// [`Error::InvalidArgument`]. `options.create_if_missing` is ignored: a directory
     /// without a database is `InvalidArgument` ("no database at DIR").
+    ///
+    /// # Errors
+    /// As for [`Db::open`], except `Locked` (no lock is taken) and that nothing is ever
+    /// created.
     pub fn open_read_only(path: impl AsRef<Path>, options: Options) -> Result<Db> {
         let mut attempt = 0;
         let o = loop {
@@ -157,6 +167,11 @@ impl Db {
     }
 
     /// Sets `key` to `value`.
+    ///
+    /// # Errors
+    /// `InvalidArgument` for a key or value over the size limits or a read-only handle;
+    /// `WouldStall` with `no_slowdown` set; `Closed` after [`Db::close`]; `Background` once
+    /// an earlier failure latched the database; I/O errors of the WAL.
     pub fn put(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<()> {
         let mut b = WriteBatch::new();
         b.put(key, value);
@@ -165,6 +180,11 @@ impl Db {
 
     /// Sets `key` to `value` with `options` (`WriteOptions::synced()` for a write that
     /// survives power loss), without building a batch.
+    ///
+    /// # Errors
+    /// `InvalidArgument` for a key or value over the size limits or a read-only handle;
+    /// `WouldStall` with `no_slowdown` set; `Closed` after [`Db::close`]; `Background` once
+    /// an earlier failure latched the database; I/O errors of the WAL.
     pub fn put_opt(
         &self,
         key: impl AsRef<[u8]>,
@@ -177,6 +197,11 @@ impl Db {
     }
 
     /// Deletes `key` with `options`.
+    ///
+    /// # Errors
+    /// `InvalidArgument` for a key or value over the size limits or a read-only handle;
+    /// `WouldStall` with `no_slowdown` set; `Closed` after [`Db::close`]; `Background` once
+    /// an earlier failure latched the database; I/O errors of the WAL.
     pub fn delete_opt(&self, key: impl AsRef<[u8]>, options: &WriteOptions) -> Result<()> {
         let mut b = WriteBatch::new();
         b.delete(key);
@@ -184,6 +209,11 @@ impl Db {
     }
 
     /// Deletes `key` (a no-op if it is absent).
+    ///
+    /// # Errors
+    /// `InvalidArgument` for a key or value over the size limits or a read-only handle;
+    /// `WouldStall` with `no_slowdown` set; `Closed` after [`Db::close`]; `Background` once
+    /// an earlier failure latched the database; I/O errors of the WAL.
     pub fn delete(&self, key: impl AsRef<[u8]>) -> Result<()> {
         let mut b = WriteBatch::new();
         b.delete(key);
@@ -202,6 +232,11 @@ impl Db {
 
     /// Sets `key` to `value` for `ttl`: once it has passed (by
     /// [`crate::Options::clock`]) reads find nothing, and compaction reclaims the entry.
+    ///
+    /// # Errors
+    /// `InvalidArgument` for a key or value over the size limits or a read-only handle;
+    /// `WouldStall` with `no_slowdown` set; `Closed` after [`Db::close`]; `Background` once
+    /// an earlier failure latched the database; I/O errors of the WAL.
     pub fn put_with_ttl(
         &self,
         key: impl AsRef<[u8]>,
@@ -223,11 +258,23 @@ impl Db {
     }
 
     /// Deletes every key that starts with `prefix`, with one write.
+    ///
+    /// # Errors
+    /// `InvalidArgument` for a key or value over the size limits or a read-only handle;
+    /// `WouldStall` with `no_slowdown` set; `Closed` after [`Db::close`]; `Background` once
+    /// an earlier failure latched the database; I/O errors of the WAL.
     pub fn delete_prefix(&self, prefix: impl AsRef<[u8]>) -> Result<()> {
         self.default_keyspace().delete_prefix(prefix)
     }
 
     /// Applies `batch` atomically with default [`WriteOptions`].
+    ///
+    /// # Errors
+    /// `InvalidArgument` for a key or value over the size limits or a read-only handle;
+    /// `WouldStall` with `no_slowdown` set; `Closed` after [`Db::close`]; `Background` once
+    /// an earlier failure latched the database; I/O errors of the WAL. `InvalidArgument`
+    /// also for a batch naming a dropped keyspace or merging into a keyspace without a
+    /// merge operator.
     pub fn write(&self, batch: WriteBatch) -> Result<()> {
         self.write_opt(batch, &WriteOptions::default())
     }
@@ -239,6 +286,13 @@ impl Db {
     /// A batch naming a keyspace that has been dropped, or merging into a keyspace
     /// without a merge operator, fails with [`Error::InvalidArgument`] and writes
     /// nothing.
+    ///
+    /// # Errors
+    /// `InvalidArgument` for a key or value over the size limits or a read-only handle;
+    /// `WouldStall` with `no_slowdown` set; `Closed` after [`Db::close`]; `Background` once
+    /// an earlier failure latched the database; I/O errors of the WAL. `InvalidArgument`
+    /// also for a batch naming a dropped keyspace or merging into a keyspace without a
+    /// merge operator.
     pub fn write_opt(&self, batch: WriteBatch, options: &WriteOptions) -> Result<()> {
         self.write_validated_opt(batch, options, None)
     }
@@ -281,6 +335,10 @@ impl Db {
     }
 
     /// The current value of `key`, or `None` if it is absent or deleted.
+    ///
+    /// # Errors
+    /// `Closed` after [`Db::close`]; `Corruption` naming the file and offset of damage met
+    /// on the way; I/O errors; `MergeFailed` if the key's merge operands do not merge.
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Value>> {
         Readable::get(self, key)
     }
@@ -309,6 +367,10 @@ impl Db {
     /// memtable that held data when it was called is in a table. Memtables filled by
     /// writes that come after the call are not waited for, so it returns under steady
     /// writes too.
+    ///
+    /// # Errors
+    /// `InvalidArgument` on a read-only handle; `Closed`; `Background` if a flush failed
+    /// (the failure is latched).
     pub fn flush(&self) -> Result<()> {
         self.flush_trees(&self.inner.shared.trees())
     }
@@ -336,6 +398,9 @@ impl Db {
     /// Reads every live table and write-ahead log in full and checks every checksum.
     /// The first damage found is returned as [`Error::Corruption`] naming the file and
     /// offset.
+    ///
+    /// # Errors
+    /// `Corruption` naming the first damaged file and its offset; `Closed`; I/O errors.
     pub fn verify(&self) -> Result<VerifyReport> {
         self.check_open()?;
         let h = &self.inner;
@@ -373,6 +438,10 @@ impl Db {
 
     /// Compacts the whole key range of the default keyspace (`compact_range(..)`
     /// without naming a key type).
+    ///
+    /// # Errors
+    /// `InvalidArgument` on a read-only handle; `Closed`; `Background` if a compaction
+    /// failed.
     pub fn compact_all(&self) -> Result<()> {
         self.compact_range::<&[u8], _>(..)
     }
@@ -381,6 +450,10 @@ impl Db {
     /// that overwritten and deleted data in it is dropped (versions a live snapshot
     /// needs are kept). Waits for running background compactions to finish, and keeps
     /// new ones from starting until it is done.
+    ///
+    /// # Errors
+    /// `InvalidArgument` on a read-only handle; `Closed`; `Background` if a compaction
+    /// failed.
     pub fn compact_range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> Result<()> {
         self.compact_tree(&self.inner.tree, range)
     }
@@ -406,6 +479,9 @@ impl Db {
     /// Waits until no memtable of any keyspace is waiting for flush and no level needs
     /// compaction. Returns at once on a read-only handle, which runs no background
     /// work.
+    ///
+    /// # Errors
+    /// `Closed`; `Background` if a flush or compaction failed meanwhile.
     pub fn wait_for_compactions(&self) -> Result<()> {
         let shared = &self.inner.shared;
         if shared.is_read_only() {
@@ -446,6 +522,10 @@ impl Db {
     /// write, sync or flush it fails too (`Error::Background`) until reopen: the
     /// failure may have lost acknowledged writes, so nothing can be promised. It needs
     /// only the log file, so a writer stalled on L0 does not hold it up.
+    ///
+    /// # Errors
+    /// `Background` after an earlier failed write, sync or flush (syncing could not promise
+    /// what it dropped); `Closed`; I/O errors of the fsync.
     pub fn sync(&self) -> Result<()> {
         self.writer()?.sync(&self.inner.shared)
     }
@@ -536,6 +616,10 @@ impl Db {
     /// [`Keyspace`](crate::Keyspace), a transaction, and an [`Iter`] (its next step
     /// yields `Err(Closed)`, then it ends).
     /// Dropping the last handle closes too, ignoring errors.
+    ///
+    /// # Errors
+    /// `Background` (the original failure inside) after a failed write, sync or flush; I/O
+    /// errors of the final fsync. The lock is released either way.
     pub fn close(&self) -> Result<()> {
         self.inner.close()
     }

@@ -97,16 +97,28 @@ impl Keyspace {
     }
 
     /// The current value of `key`, or `None` if it is absent or deleted.
+    ///
+    /// # Errors
+    /// `InvalidArgument` once the keyspace is dropped, or as for the same call on [`Db`];
+    /// `Closed` after [`Db::close`].
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Value>> {
         Readable::get(self, key)
     }
 
     /// Whether `key` has a value.
+    ///
+    /// # Errors
+    /// `InvalidArgument` once the keyspace is dropped, or as for the same call on [`Db`];
+    /// `Closed` after [`Db::close`].
     pub fn contains_key(&self, key: impl AsRef<[u8]>) -> Result<bool> {
         Ok(self.get(key)?.is_some())
     }
 
     /// Sets `key` to `value`.
+    ///
+    /// # Errors
+    /// `InvalidArgument` once the keyspace is dropped, or as for the same call on [`Db`];
+    /// `Closed` after [`Db::close`].
     pub fn put(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<()> {
         let mut b = WriteBatch::new();
         b.put_in(self, key, value);
@@ -114,6 +126,10 @@ impl Keyspace {
     }
 
     /// Deletes `key` (a no-op if it is absent).
+    ///
+    /// # Errors
+    /// `InvalidArgument` once the keyspace is dropped, or as for the same call on [`Db`];
+    /// `Closed` after [`Db::close`].
     pub fn delete(&self, key: impl AsRef<[u8]>) -> Result<()> {
         let mut b = WriteBatch::new();
         b.delete_in(self, key);
@@ -127,6 +143,11 @@ impl Keyspace {
 
     /// Adds merge `operand` to `key` (see [`Db::merge`]); `InvalidArgument` if the
     /// keyspace has no merge operator.
+    ///
+    /// # Errors
+    /// `InvalidArgument` once the keyspace is dropped, or as for the same call on [`Db`];
+    /// `Closed` after [`Db::close`]. `InvalidArgument` too if the keyspace has no merge
+    /// operator.
     pub fn merge(&self, key: impl AsRef<[u8]>, operand: impl AsRef<[u8]>) -> Result<()> {
         let mut b = WriteBatch::new();
         b.merge_in(self, key, operand);
@@ -134,6 +155,10 @@ impl Keyspace {
     }
 
     /// Sets `key` to `value` for `ttl` (see [`Db::put_with_ttl`]).
+    ///
+    /// # Errors
+    /// `InvalidArgument` once the keyspace is dropped, or as for the same call on [`Db`];
+    /// `Closed` after [`Db::close`].
     pub fn put_with_ttl(
         &self,
         key: impl AsRef<[u8]>,
@@ -156,6 +181,10 @@ impl Keyspace {
     }
 
     /// Deletes every key that starts with `prefix`, with one write.
+    ///
+    /// # Errors
+    /// `InvalidArgument` once the keyspace is dropped, or as for the same call on [`Db`];
+    /// `Closed` after [`Db::close`].
     pub fn delete_prefix(&self, prefix: impl AsRef<[u8]>) -> Result<()> {
         let mut b = WriteBatch::new();
         b.delete_prefix_in(self, prefix);
@@ -179,18 +208,30 @@ impl Keyspace {
 
     /// Writes the keyspace's memtable out as an L0 table and waits for it (and for any
     /// of its memtables queued before the call).
+    ///
+    /// # Errors
+    /// `InvalidArgument` once the keyspace is dropped, or as for the same call on [`Db`];
+    /// `Closed` after [`Db::close`].
     pub fn flush(&self) -> Result<()> {
         self.check()?;
         self.db.flush_trees(std::slice::from_ref(&self.tree))
     }
 
     /// Compacts the keyspace's whole key range.
+    ///
+    /// # Errors
+    /// `InvalidArgument` once the keyspace is dropped, or as for the same call on [`Db`];
+    /// `Closed` after [`Db::close`].
     pub fn compact_all(&self) -> Result<()> {
         self.compact_range::<&[u8], _>(..)
     }
 
     /// Compacts the keyspace's tables holding keys in `range` down its tree; see
     /// [`Db::compact_range`].
+    ///
+    /// # Errors
+    /// `InvalidArgument` once the keyspace is dropped, or as for the same call on [`Db`];
+    /// `Closed` after [`Db::close`].
     pub fn compact_range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> Result<()> {
         self.check()?;
         self.db.compact_tree(&self.tree, range)
@@ -207,6 +248,10 @@ impl Keyspace {
 impl Snapshot {
     /// The value `key` had in `keyspace` when the snapshot was taken. One snapshot reads
     /// every keyspace at the same point of the history.
+    ///
+    /// # Errors
+    /// `Closed` once the database is closed; `InvalidArgument` once the keyspace is
+    /// dropped; read errors as for [`Db::get`].
     pub fn get_in(&self, keyspace: &Keyspace, key: impl AsRef<[u8]>) -> Result<Option<Value>> {
         self.check_open()?;
         keyspace.check()?;
@@ -305,6 +350,9 @@ impl WriteBatch {
 
 impl Db {
     /// The keyspace named `name`; [`Error::NotFound`] if there is none.
+    ///
+    /// # Errors
+    /// `NotFound` if no keyspace has that name; `Closed`.
     pub fn keyspace(&self, name: &str) -> Result<Keyspace> {
         self.check_open()?;
         match self.shared().tree_named(name) {
@@ -325,6 +373,10 @@ impl Db {
 
     /// The keyspace named `name`, created with `options()` if there is none. An
     /// existing keyspace keeps the options it was created with.
+    ///
+    /// # Errors
+    /// `InvalidArgument` for a name over the limit or options a reopen would refuse (an
+    /// unknown merge operator); `Closed`; I/O errors writing the manifest.
     pub fn keyspace_or_create(
         &self,
         name: &str,
@@ -346,6 +398,10 @@ impl Db {
     /// before it returns. Fails with [`Error::InvalidArgument`] if a keyspace of that
     /// name exists, if the name is empty or longer than [`MAX_KEYSPACE_NAME_LEN`], or if
     /// the options cannot work (as [`crate::Options`] would be refused).
+    ///
+    /// # Errors
+    /// `InvalidArgument` if a keyspace of that name exists or the name is empty or too
+    /// long; `Closed`; I/O errors writing the manifest.
     pub fn create_keyspace(&self, name: &str, options: KeyspaceOptions) -> Result<Keyspace> {
         if name.is_empty() || name.len() > MAX_KEYSPACE_NAME_LEN {
             return Err(Error::InvalidArgument(format!(
@@ -399,6 +455,10 @@ impl Db {
     /// tables are deleted once no snapshot or iterator reads them. Its name may be
     /// reused; the new keyspace starts empty. The default keyspace cannot be dropped
     /// ([`Error::InvalidArgument`]).
+    ///
+    /// # Errors
+    /// `InvalidArgument` for the default keyspace or one already dropped; `Closed`; I/O
+    /// errors writing the manifest.
     pub fn drop_keyspace(&self, keyspace: &Keyspace) -> Result<()> {
         keyspace.check()?;
         let tree = keyspace.tree();
