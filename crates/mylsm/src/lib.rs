@@ -33,7 +33,7 @@
 #![deny(missing_docs)]
 // A panic in library code takes down the user's process; errors are returned instead.
 // Where an invariant makes a failure impossible, `#[expect(.., reason)]` names it.
-#![warn(clippy::unwrap_used, clippy::expect_used)]
+#![warn(clippy::unwrap_used, clippy::expect_used, clippy::missing_errors_doc)]
 
 pub mod backup;
 mod batch;

@@ -122,6 +122,14 @@ impl TableBuilder {
         }
         if let Some(handle) = self.pending_index.take() {
             let separator = key::shortest_separator(&self.last_key, ikey);
+            // The index is one block, and a block's offsets are 32-bit: a table whose
+            // index would pass the block limit is refused, not written wrong.
+            if self.index.size_estimate() + separator.len() + ENTRY_HEADER_MAX + 20 > MAX_BLOCK_LEN
+            {
+                self.pending_index = Some(handle);
+                return Err(self
+                    .invalid("its index would pass the block limit: write smaller tables".into()));
+            }
             self.add_index_entry(&separator, handle);
         }
         if let Some(f) = &mut self.filter {
