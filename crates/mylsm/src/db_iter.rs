@@ -56,6 +56,8 @@ pub struct Iter {
     keys_only: bool,
     /// The database whose close ends this iterator (with `Error::Closed`).
     closed_by: Option<Arc<crate::engine::Shared>>,
+    /// Whether the blocks it reads from disk go into the block cache.
+    fill_cache: bool,
 }
 
 impl std::fmt::Debug for Iter {
@@ -96,7 +98,14 @@ impl Iter {
             error,
             keys_only: false,
             closed_by: None,
+            fill_cache: true,
         }
+    }
+
+    /// This iterator with `options` applied (before its first step).
+    pub(crate) fn with_options(mut self, options: &crate::ReadOptions) -> Self {
+        self.fill_cache = options.fill_cache;
+        self
     }
 
     /// This iterator, ended by the close of the database `shared` belongs to: its next
@@ -194,7 +203,7 @@ impl Iter {
         let it = match &mut self.front {
             Some(it) => it,
             None => {
-                let mut it = self.view.internal_iter();
+                let mut it = self.view.internal_iter_filling(self.fill_cache);
                 match &self.front_from {
                     Bound::Included(k) | Bound::Excluded(k) => {
                         it.seek(&key::lookup_key(k, MAX_SEQNO))
@@ -266,7 +275,7 @@ impl Iter {
         let it = match &mut self.back {
             Some(it) => it,
             None => {
-                let mut it = self.view.internal_iter();
+                let mut it = self.view.internal_iter_filling(self.fill_cache);
                 match &self.back_from {
                     Bound::Excluded(k) => it.seek_for_prev(&key::lookup_key(k, MAX_SEQNO)),
                     Bound::Included(k) => {

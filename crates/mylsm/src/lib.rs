@@ -88,7 +88,7 @@ pub use db_iter::{Iter, Keys};
 pub use error::{Error, ErrorKind, Result};
 pub use ingest::{IngestInfo, IngestOptions, IngestedFile};
 pub use keyspace::{Keyspace, MAX_KEYSPACE_NAME_LEN};
-pub use options::{Compression, KeyspaceOptions, Options, RecoveryMode, WriteOptions};
+pub use options::{Compression, KeyspaceOptions, Options, ReadOptions, RecoveryMode, WriteOptions};
 pub use readable::Readable;
 pub use repair::{repair, RepairReport};
 pub use slice::{Key, Slice, Value};

@@ -533,6 +533,37 @@ impl WriteOptions {
     }
 }
 
+/// How one read goes about it ([`Readable::range_opt`](crate::Readable::range_opt)).
+/// Every block read from disk is checked against its checksum whatever the options.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ReadOptions {
+    /// Put the blocks the read loads from disk into the block cache. A long scan that
+    /// will not be repeated sets it to `false`, so it does not push out the blocks that
+    /// point lookups keep hitting (blocks already cached are used either way).
+    /// Default: `true`.
+    pub fill_cache: bool,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        ReadOptions::new()
+    }
+}
+
+impl ReadOptions {
+    /// The defaults: fill the cache.
+    pub const fn new() -> Self {
+        ReadOptions { fill_cache: true }
+    }
+
+    /// These options with `fill_cache` set to `fill_cache`.
+    pub const fn with_fill_cache(mut self, fill_cache: bool) -> Self {
+        self.fill_cache = fill_cache;
+        self
+    }
+}
+
 impl From<&Options> for crate::sstable::TableOptions {
     fn from(o: &Options) -> Self {
         crate::sstable::TableOptions {

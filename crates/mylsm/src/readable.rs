@@ -26,6 +26,7 @@ use std::sync::Arc;
 use crate::db_iter::{owned_bounds, prefix_bounds};
 use crate::resolve::ReadCtx;
 use crate::view::ReadView;
+use crate::ReadOptions;
 use crate::{Error, Iter, Key, Result, Value};
 
 pub(crate) mod private {
@@ -104,6 +105,27 @@ pub trait Readable: private::Sealed {
     fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> Iter {
         let (lo, hi) = owned_bounds(&range);
         iter_of(self.source(), lo, hi)
+    }
+
+    /// [`range`](Readable::range) with read options: a scan that should not push hot
+    /// blocks out of the block cache sets [`ReadOptions::fill_cache`] to `false`.
+    ///
+    /// ```
+    /// # use mylsm::Readable;
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// db.put("a", "1")?;
+    /// let scan = mylsm::ReadOptions::new().with_fill_cache(false);
+    /// assert_eq!(db.range_opt::<&str, _>(.., &scan).count(), 1);
+    /// # Ok(()) }
+    /// ```
+    fn range_opt<K: AsRef<[u8]>, R: RangeBounds<K>>(
+        &self,
+        range: R,
+        options: &ReadOptions,
+    ) -> Iter {
+        self.range(range).with_options(options)
     }
 
     /// The keys starting with `prefix`.

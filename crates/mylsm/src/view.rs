@@ -156,6 +156,11 @@ impl ReadView {
 
     /// A cursor over every internal entry of the view, merged in internal-key order.
     pub fn internal_iter(&self) -> Box<dyn InternalIterator> {
+        self.internal_iter_filling(true)
+    }
+
+    /// `internal_iter`, whose tables cache the blocks they read only if `fill`.
+    pub fn internal_iter_filling(&self, fill: bool) -> Box<dyn InternalIterator> {
         let mut children: Vec<Box<dyn InternalIterator>> = Vec::new();
         for mem in std::iter::once(&self.mem).chain(&self.imms) {
             children.push(Box::new(mem.iter()));
@@ -163,10 +168,12 @@ impl ReadView {
         // L0 tables overlap, so each is its own child (newest first); a deeper level is
         // one sorted run, read by one level iterator that opens its tables in turn.
         for file in &self.version.levels[0] {
-            children.push(Box::new(LazyTableIter::new(Arc::clone(&self.tables), Arc::clone(file))));
+            let it = LazyTableIter::new(Arc::clone(&self.tables), Arc::clone(file)).filling(fill);
+            children.push(Box::new(it));
         }
         for files in self.version.levels.iter().skip(1).filter(|f| !f.is_empty()) {
-            children.push(Box::new(LevelIter::new(Arc::clone(&self.tables), files.clone())));
+            let it = LevelIter::new(Arc::clone(&self.tables), files.clone()).filling(fill);
+            children.push(Box::new(it));
         }
         Box::new(crate::iter::merge::MergingIter::new(children))
     }

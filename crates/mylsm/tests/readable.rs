@@ -63,3 +63,24 @@ fn errors_carry_a_kind_and_their_source() {
     db.delete_opt("k", &WriteOptions::default()).unwrap();
     assert_eq!(db.get("k").unwrap(), None);
 }
+
+/// A scan with `fill_cache: false` reads everything and leaves the block cache as it
+/// was; the same scan with the default fills it.
+#[test]
+fn a_scan_without_fill_cache_leaves_the_block_cache_as_it_was() {
+    let fs = MemFs::new();
+    let db = Db::open(DIR, mylsm::Options { block_cache_bytes: 8 << 20, ..options(&fs) }).unwrap();
+    for i in 0..5000u32 {
+        db.put(format!("key{i:06}"), [7u8; 64]).unwrap();
+    }
+    db.flush().unwrap();
+    db.wait_for_compactions().unwrap();
+    let cached = || db.stats().block_cache_bytes;
+    let before = cached();
+    let scan = mylsm::ReadOptions::new().with_fill_cache(false);
+    assert_eq!(db.range_opt::<&str, _>(.., &scan).count(), 5000);
+    assert_eq!(db.range_opt("key001000".."key002000", &scan).rev().count(), 1000);
+    assert_eq!(cached(), before, "a scan without fill_cache cached blocks");
+    assert_eq!(db.iter().count(), 5000);
+    assert!(cached() > before, "the default scan caches what it reads");
+}

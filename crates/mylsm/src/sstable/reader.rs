@@ -329,6 +329,11 @@ impl Table {
         TableIter::new(Arc::clone(self))
     }
 
+    /// `iter`, whose blocks read from disk go into the block cache only if `fill`.
+    pub fn iter_filling(self: &Arc<Self>, fill: bool) -> TableIter {
+        TableIter::new(Arc::clone(self)).filling(fill)
+    }
+
     pub(super) fn index_iter(&self) -> BlockIter {
         self.index.iter()
     }
@@ -340,6 +345,11 @@ impl Table {
 
     /// The data block an index entry's value points to, from the cache when it is there.
     pub(super) fn data_block(&self, index_value: &[u8]) -> Result<Block> {
+        self.data_block_filling(index_value, true)
+    }
+
+    /// `data_block`, putting a block read from disk into the cache only if `fill`.
+    pub(super) fn data_block_filling(&self, index_value: &[u8], fill: bool) -> Result<Block> {
         let handle = self.decode_handle(index_value)?;
         let loc = BlockLoc { file: Arc::clone(&self.path), offset: handle.offset };
         if let Some(contents) = self.cache.get(self.file_number, handle.offset) {
@@ -348,7 +358,9 @@ impl Table {
         let (contents, _) = read_block(self.file.as_ref(), &self.path, handle, self.data_end)?;
         // Only a block that parses goes into the cache.
         let block = Block::new(Arc::clone(&contents), loc)?;
-        self.cache.insert(self.file_number, handle.offset, contents);
+        if fill {
+            self.cache.insert(self.file_number, handle.offset, contents);
+        }
         Ok(block)
     }
 

@@ -26,12 +26,28 @@ pub(crate) struct TableIter {
     err: Option<Error>,
     /// For an ingested table (global seqno > 0): the current key with that seqno.
     patched: Vec<u8>,
+    /// Whether blocks read from disk go into the block cache.
+    fill_cache: bool,
 }
 
 impl TableIter {
     pub(super) fn new(table: Arc<Table>) -> Self {
         let index = table.index_iter();
-        TableIter { table, index, data: None, data_handle: Vec::new(), err: None, patched: vec![] }
+        TableIter {
+            table,
+            index,
+            data: None,
+            data_handle: Vec::new(),
+            err: None,
+            patched: vec![],
+            fill_cache: true,
+        }
+    }
+
+    /// This cursor, caching the blocks it reads only if `fill`.
+    pub(super) fn filling(mut self, fill: bool) -> Self {
+        self.fill_cache = fill;
+        self
     }
 
     /// After a move: the current key as read at the table's global seqno, if it has one.
@@ -102,7 +118,7 @@ impl TableIter {
         if self.data.is_some() && self.data_handle == self.index.value() {
             return;
         }
-        match self.table.data_block(self.index.value()) {
+        match self.table.data_block_filling(self.index.value(), self.fill_cache) {
             Ok(block) => {
                 self.data_handle.clear();
                 self.data_handle.extend_from_slice(self.index.value());

@@ -28,11 +28,19 @@ pub(crate) struct LevelIter {
     cur: Option<(usize, LazyTableIter)>,
     /// The first error met in any file; it ends the walk.
     error: Option<Error>,
+    /// Whether blocks read go into the block cache.
+    fill_cache: bool,
 }
 
 impl LevelIter {
     pub fn new(tables: Arc<TableCache>, files: Vec<Arc<FileMeta>>) -> Self {
-        LevelIter { tables, files, cur: None, error: None }
+        LevelIter { tables, files, cur: None, error: None, fill_cache: true }
+    }
+
+    /// This iterator, caching the blocks it reads only if `fill`.
+    pub fn filling(mut self, fill: bool) -> Self {
+        self.fill_cache = fill;
+        self
     }
 
     /// Points `cur` at file `i`, reusing the open cursor if it already reads that file.
@@ -40,11 +48,11 @@ impl LevelIter {
         if self.cur.as_ref().is_some_and(|(at, _)| *at != i) {
             self.cur = None;
         }
-        let (tables, files) = (&self.tables, &self.files);
+        let (tables, files, fill) = (&self.tables, &self.files, self.fill_cache);
         &mut self
             .cur
             .get_or_insert_with(|| {
-                (i, LazyTableIter::new(Arc::clone(tables), Arc::clone(&files[i])))
+                (i, LazyTableIter::new(Arc::clone(tables), Arc::clone(&files[i])).filling(fill))
             })
             .1
     }

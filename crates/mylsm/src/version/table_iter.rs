@@ -16,18 +16,26 @@ pub(crate) struct LazyTableIter {
     file: Arc<FileMeta>,
     it: Option<TableIter>,
     error: Option<Error>,
+    /// Whether blocks read go into the block cache (`ReadOptions::fill_cache`).
+    fill_cache: bool,
 }
 
 impl LazyTableIter {
     pub fn new(tables: Arc<TableCache>, file: Arc<FileMeta>) -> Self {
-        LazyTableIter { tables, file, it: None, error: None }
+        LazyTableIter { tables, file, it: None, error: None, fill_cache: true }
+    }
+
+    /// This iterator, caching the blocks it reads only if `fill`.
+    pub fn filling(mut self, fill: bool) -> Self {
+        self.fill_cache = fill;
+        self
     }
 
     /// The table's iterator, opening the table if needed; `None` if opening failed.
     fn open(&mut self) -> Option<&mut TableIter> {
         if self.it.is_none() && self.error.is_none() {
             match self.tables.get(&self.file) {
-                Ok(table) => self.it = Some(table.iter()),
+                Ok(table) => self.it = Some(table.iter_filling(self.fill_cache)),
                 Err(e) => self.error = Some(e),
             }
         }
