@@ -1,0 +1,75 @@
+//! The Raft type configuration: node ids, the client writes a log entry carries, and
+//! what applying one answers.
+
+use std::io::Cursor;
+
+use serde::{Deserialize, Serialize};
+
+openraft::declare_raft_types!(
+    /// The openraft type configuration of a replicated mylsm: `u64` node ids,
+    /// [`BasicNode`](openraft::BasicNode) addresses, [`Request`] log payloads,
+    /// [`Response`] answers and snapshots held in memory as bytes.
+    pub TypeConfig:
+        D = Request,
+        R = Response,
+        NodeId = NodeId,
+        Node = openraft::BasicNode,
+        Entry = openraft::Entry<TypeConfig>,
+        SnapshotData = Cursor<Vec<u8>>,
+        AsyncRuntime = openraft::TokioRuntime,
+);
+
+/// A node's id in the cluster.
+pub type NodeId = u64;
+
+/// A log entry of [`TypeConfig`].
+pub type Entry = openraft::Entry<TypeConfig>;
+
+/// A log id of [`TypeConfig`].
+pub type LogId = openraft::LogId<NodeId>;
+
+/// The error every storage method returns.
+pub type StorageError = openraft::StorageError<NodeId>;
+
+/// The cluster configuration as last applied, with the id of the entry that set it.
+pub type StoredMembership = openraft::StoredMembership<NodeId, openraft::BasicNode>;
+
+/// The metadata of a state-machine snapshot.
+pub type SnapshotMeta = openraft::SnapshotMeta<NodeId, openraft::BasicNode>;
+
+/// A client write, replicated through the log and applied in log order on every
+/// replica. Applying it depends only on the state machine and the request, so every
+/// replica computes the same state and the same [`Response`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Request {
+    /// Sets `key` to `value` in the data keyspace.
+    Set {
+        /// The key.
+        key: Vec<u8>,
+        /// The new value.
+        value: Vec<u8>,
+    },
+    /// Deletes `key` from the data keyspace.
+    Del {
+        /// The key.
+        key: Vec<u8>,
+    },
+    /// Several requests applied in order, atomically with the entry that carries them.
+    Batch(Vec<Request>),
+}
+
+/// What applying one log entry answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Response {
+    /// The entry carried no client request (a blank or membership entry).
+    None,
+    /// A [`Request::Set`] was applied.
+    Ok,
+    /// A [`Request::Del`] was applied; `true` if the key existed.
+    Deleted(bool),
+    /// The answers to a [`Request::Batch`], in order.
+    Batch(Vec<Response>),
+    /// The request could not be applied (a key or value over the engine's limits) and
+    /// changed nothing; every replica refuses it alike.
+    Invalid(String),
+}
