@@ -232,8 +232,11 @@ impl Iter {
             let k = self.front_last.as_deref().unwrap_or_default();
             let cover = self.tombstones.iter().map(|f| f.max_cover(k, seqno)).max().unwrap_or(0);
             let value = if cover == 0 && p.kind == Kind::Put {
-                let v =
-                    if self.keys_only { Value::default() } else { Value::copy_from(it.value()) };
+                // A table's value is shared with its block rather than copied.
+                let v = match self.keys_only {
+                    true => Value::default(),
+                    false => it.value_view().unwrap_or_else(|| Value::copy_from(it.value())),
+                };
                 it.next();
                 Ok(Some(v))
             } else {
@@ -298,6 +301,8 @@ impl Iter {
         versions.clear();
         bytes.clear();
         let mut has_cur = false;
+        // The newest put's value as a view of its block, when it is the only version.
+        let mut view: Option<Value> = None;
         let mut found: Option<Result<Value>> = None;
         let mut damaged = None;
         loop {
@@ -319,8 +324,9 @@ impl Iter {
                 };
             if key_changed {
                 let keys_only = self.keys_only;
-                match resolve_back(&self.ctx, &self.tombstones, &cur, &versions, &bytes, keys_only)
-                {
+                let put_view = view.take();
+                let back = Back { versions: &versions, bytes: &bytes, put_view };
+                match resolve_back(&self.ctx, &self.tombstones, &cur, back, keys_only) {
                     Ok(Some(v)) => {
                         found = Some(Ok(v));
                         break;
@@ -351,6 +357,10 @@ impl Iter {
                 let at = bytes.len();
                 bytes.extend_from_slice(it.value());
                 versions.push((p.seqno, p.kind, at..bytes.len()));
+                view = match p.kind {
+                    Kind::Put if !self.keys_only => it.value_view(),
+                    _ => None,
+                };
             }
             it.prev();
         }
@@ -392,21 +402,30 @@ impl Iter {
     }
 }
 
-/// A key's value from its versions, oldest first (as a backward walk collects them),
-/// their values in `bytes`.
+/// One key's versions met walking backwards, oldest first, their values in `bytes`;
+/// `put_view`: the value of a lone put as a view of its block, when there is one.
+struct Back<'a> {
+    versions: &'a [(u64, Kind, std::ops::Range<usize>)],
+    bytes: &'a [u8],
+    put_view: Option<Value>,
+}
+
+/// A key's value from its versions.
 fn resolve_back(
     ctx: &ReadCtx,
     tombstones: &[Arc<Fragments>],
     k: &[u8],
-    versions: &[(u64, Kind, std::ops::Range<usize>)],
-    bytes: &[u8],
+    back: Back<'_>,
     keys_only: bool,
 ) -> Result<Option<Value>> {
+    let Back { versions, bytes, put_view } = back;
     let cover = tombstones.iter().map(|f| f.max_cover(k, ctx.seqno)).max().unwrap_or(0);
     if let [(seqno, Kind::Put, range)] = versions {
         if *seqno >= cover {
-            let v =
-                if keys_only { Value::default() } else { Value::copy_from(&bytes[range.clone()]) };
+            let v = match keys_only {
+                true => Value::default(),
+                false => put_view.unwrap_or_else(|| Value::copy_from(&bytes[range.clone()])),
+            };
             return Ok(Some(v));
         }
     }

@@ -8,7 +8,9 @@ use std::sync::Arc;
 /// An immutable, reference-counted byte string: cloning it is a pointer copy.
 ///
 /// It may view part of a larger shared buffer (a decoded block, say), so handing a
-/// value out of a read does not copy it twice.
+/// value out of a read does not copy it: an iterator's values from tables are views of
+/// their blocks. Such a view keeps its whole block (`Options::block_size`, 4 KiB by
+/// default) in memory while it lives; copy it (`to_vec`) to keep a small value long.
 #[derive(Clone)]
 pub struct Slice {
     buf: Arc<[u8]>,

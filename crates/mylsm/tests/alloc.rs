@@ -37,8 +37,13 @@ fn a_step_allocates_its_key_and_value_and_keys_only_the_key() {
             "{name}: {full:.2} allocations per item, {keys:.2} with keys(), {rev:.2} in reverse"
         );
         // One key and one value per item (the cursor's own buffers are reused), plus
-        // the blocks a table scan reads.
+        // the blocks a table scan reads; a table's values are views of their blocks,
+        // so a table scan allocates only the key (2.18 per item before they were).
         assert!(full <= 2.2, "{name}: {full}");
+        if flush {
+            assert!(full <= 1.2, "{name}: {full}: table values were copied");
+            assert!(rev <= 1.2, "{name}: {rev} in reverse: table values were copied");
+        }
         assert!(keys <= 1.2, "{name}: {keys}");
         assert!(keys < full);
         // Reverse steps reuse the cursor's buffers for the key and the versions met

@@ -188,6 +188,10 @@ impl InternalIterator for MergingIter {
         self.children[self.heap[0]].value()
     }
 
+    fn value_view(&self) -> Option<crate::Value> {
+        self.children[self.heap[0]].value_view()
+    }
+
     fn status(&self) -> Result<()> {
         self.children.iter().try_for_each(|c| c.status())
     }

@@ -26,6 +26,11 @@ pub(crate) trait InternalIterator: Send {
     fn prev(&mut self);
     fn key(&self) -> &[u8];
     fn value(&self) -> &[u8];
+    /// The current value as a shared view of the memory it lies in, when the source
+    /// can give one without a copy (a table block); `None` otherwise.
+    fn value_view(&self) -> Option<crate::Value> {
+        None
+    }
     /// The first error met, if any.
     fn status(&self) -> Result<()>;
 }

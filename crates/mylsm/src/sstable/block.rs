@@ -17,7 +17,6 @@ use mylsm_skiplist::Comparator;
 use crate::coding::{fixed32, Reader};
 use crate::iter::InternalIterator;
 use crate::key::InternalKeyComparator;
-#[cfg(any(test, feature = "fuzzing"))]
 use crate::Value;
 use crate::{Error, Result};
 
@@ -166,8 +165,8 @@ pub(crate) struct BlockIter {
 }
 
 impl BlockIter {
-    /// The current value as a shared view of the block: no copy.
-    #[cfg(any(test, feature = "fuzzing"))]
+    /// The current value as a shared view of the block: no copy (the view keeps the
+    /// block's memory alive while it lives).
     pub fn value_slice(&self) -> Value {
         // The range was checked against the block when the entry was decoded, so the
         // view always succeeds; the copy is only a panic-free fallback.

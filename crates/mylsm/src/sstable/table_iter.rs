@@ -251,6 +251,10 @@ impl InternalIterator for TableIter {
         self.data.as_ref().map_or(&[], |d| d.value())
     }
 
+    fn value_view(&self) -> Option<crate::Value> {
+        self.data.as_ref().filter(|d| d.valid()).map(|d| d.value_slice())
+    }
+
     fn status(&self) -> Result<()> {
         if let Some(e) = &self.err {
             return Err(e.clone());

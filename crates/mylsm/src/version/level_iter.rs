@@ -181,6 +181,10 @@ impl InternalIterator for LevelIter {
         self.cur.as_ref().map_or(&[], |(_, it)| it.value())
     }
 
+    fn value_view(&self) -> Option<crate::Value> {
+        self.cur.as_ref().and_then(|(_, it)| it.value_view())
+    }
+
     fn status(&self) -> Result<()> {
         match (&self.error, &self.cur) {
             (Some(e), _) => Err(e.clone()),

@@ -83,6 +83,9 @@ impl InternalIterator for LazyTableIter {
     fn value(&self) -> &[u8] {
         self.it.as_ref().map_or(&[], |it| it.value())
     }
+    fn value_view(&self) -> Option<crate::Value> {
+        self.it.as_ref().and_then(|it| it.value_view())
+    }
     fn status(&self) -> Result<()> {
         match (&self.error, &self.it) {
             (Some(e), _) => Err(e.clone()),
