@@ -19,10 +19,9 @@
 //! (milliseconds since the Unix epoch) by the time the batch is logged, so a replay
 //! never extends a value's life.
 //!
-//! A batch of markers records an ingest (`docs/ingest.md`): marker `i` says that
-//! seqno `seqno + i` went to ingested table `table`. It changes no memtable; replay
-//! reads it so that the seqnos run on without a gap. Builds before ingestion refuse
-//! tag 0x30 as an unknown kind.
+//! A batch of markers records an ingest (`docs/ingest.md`): marker `i` gives seqno
+//! `seqno + i` to ingested table `table`; replay reads it only so seqnos run on without
+//! a gap. Builds before ingestion refuse tag 0x30 as an unknown kind.
 //!
 //! Record `i` of a batch gets sequence number `seqno + i`. The write leader
 //! concatenates the batches of a group into one such batch, so one WAL record holds a

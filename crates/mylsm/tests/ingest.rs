@@ -361,3 +361,29 @@ fn rewriting_an_ingested_source_does_not_touch_the_database() {
     db.verify().unwrap();
     assert_eq!(get(&db, "a").as_deref(), Some("first"));
 }
+
+/// The test file system links like a POSIX one (what ingests and checkpoints rely on).
+#[test]
+fn a_hard_link_shares_the_bytes_and_becomes_durable_with_its_directory() {
+    let fs = MemFs::new();
+    fs.create_dir_all(std::path::Path::new("/a")).unwrap();
+    fs.create_dir_all(std::path::Path::new("/b")).unwrap();
+    let mut f = fs.create(std::path::Path::new("/a/x")).unwrap();
+    f.append(b"hello").unwrap();
+    f.sync().unwrap();
+    drop(f);
+    fs.sync_dir(std::path::Path::new("/a")).unwrap();
+    assert!(fs.hard_link(std::path::Path::new("/a/x"), std::path::Path::new("/b/y")).unwrap());
+    assert!(
+        fs.hard_link(std::path::Path::new("/a/x"), std::path::Path::new("/b/y")).is_err(),
+        "exists"
+    );
+    assert!(fs.hard_link(std::path::Path::new("/a/none"), std::path::Path::new("/b/z")).is_err());
+    fs.remove_file(std::path::Path::new("/a/x")).unwrap();
+    assert_eq!(fs.file_contents(std::path::Path::new("/b/y")).unwrap(), b"hello");
+    let lost = fs.crash(mylsm::fs::CrashMode::DropUnsynced, 0);
+    assert!(!lost.exists(std::path::Path::new("/b/y")), "the link was not synced");
+    fs.sync_dir(std::path::Path::new("/b")).unwrap();
+    let kept = fs.crash(mylsm::fs::CrashMode::DropUnsynced, 0);
+    assert_eq!(kept.file_contents(std::path::Path::new("/b/y")).unwrap(), b"hello");
+}

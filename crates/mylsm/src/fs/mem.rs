@@ -557,28 +557,6 @@ mod tests {
     }
 
     #[test]
-    fn a_hard_link_shares_the_bytes_and_becomes_durable_with_its_directory() {
-        let fs = MemFs::new();
-        fs.create_dir_all(Path::new("/a")).unwrap();
-        fs.create_dir_all(Path::new("/b")).unwrap();
-        let mut f = fs.create(Path::new("/a/x")).unwrap();
-        f.append(b"hello").unwrap();
-        f.sync().unwrap();
-        drop(f);
-        fs.sync_dir(Path::new("/a")).unwrap();
-        assert!(fs.hard_link(Path::new("/a/x"), Path::new("/b/y")).unwrap());
-        assert!(fs.hard_link(Path::new("/a/x"), Path::new("/b/y")).is_err(), "exists");
-        assert!(fs.hard_link(Path::new("/a/none"), Path::new("/b/z")).is_err());
-        fs.remove_file(Path::new("/a/x")).unwrap();
-        assert_eq!(fs.file_contents(Path::new("/b/y")).unwrap(), b"hello");
-        let lost = fs.crash(CrashMode::DropUnsynced, 0);
-        assert!(!lost.exists(Path::new("/b/y")), "the link was not synced");
-        fs.sync_dir(Path::new("/b")).unwrap();
-        let kept = fs.crash(CrashMode::DropUnsynced, 0);
-        assert_eq!(kept.file_contents(Path::new("/b/y")).unwrap(), b"hello");
-    }
-
-    #[test]
     fn lock_is_exclusive_until_the_guard_drops() {
         let (fs, dir) = db();
         let path = dir.join("LOCK");

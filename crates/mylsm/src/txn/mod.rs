@@ -6,15 +6,15 @@
 //! and while the write leader holds the log lock (so nothing else commits meanwhile) it
 //! checks that nothing written after the snapshot touched what the transaction read
 //! (serializable: every key and range it read) or wrote (snapshot isolation); if
-//! something did, the commit fails with [`Error::Conflict`] and writes nothing.
-//! Otherwise its batch gets the next sequence numbers like any other write.
+//! something did, the commit fails with [`Error::Conflict`] and writes nothing;
+//! otherwise its batch gets the next sequence numbers like any other write.
 //!
 //! Validation asks the data itself, not a log of committed write sets: a key changed
 //! since the snapshot has a version (or a covering range tombstone) with a newer
 //! seqno, and compaction keeps it, because the transaction's snapshot keeps every
 //! version newer than it readable. So writes made outside transactions conflict too,
-//! no write set is kept after a commit, and there is nothing to garbage-collect.
-//! Ordinary writes keep group committing: only transactional commits go alone.
+//! no write set is kept, and nothing needs collecting. Only transactional commits go
+//! alone; ordinary writes keep group committing.
 
 use std::collections::BTreeMap;
 use std::ops::{Bound, RangeBounds};
@@ -25,7 +25,6 @@ use crate::db_iter::{owned_bounds, prefix_bounds};
 use crate::engine::tree::Tree;
 use crate::keyspace::Keyspace;
 mod iter;
-
 pub use iter::TxIter;
 
 use crate::{Db, Error, Iter, Result, Snapshot, Value, WriteBatch, WriteOptions};
