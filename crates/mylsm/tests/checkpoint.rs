@@ -13,17 +13,6 @@ use common::*;
 use mylsm::fs::{CrashMode, FileSystem, MemFs, OsFs};
 use mylsm::{Db, Error, KeyspaceOptions, Options, WriteBatch};
 
-fn tiny(fs: &MemFs) -> Options {
-    Options {
-        write_buffer_size: 4 << 10,
-        target_file_size: 2 << 10,
-        l0_compaction_trigger: 2,
-        max_bytes_for_level_base: 8 << 10,
-        block_size: 256,
-        ..options(fs)
-    }
-}
-
 fn key(i: u64) -> String {
     format!("k{i:06}")
 }

@@ -13,17 +13,6 @@ use mylsm::fs::{FileSystem, MemFs};
 use mylsm::{Db, IngestOptions, KeyspaceOptions, Options, SstWriter};
 use rand::Rng;
 
-fn tiny(fs: &MemFs) -> Options {
-    Options {
-        write_buffer_size: 4 << 10,
-        target_file_size: 2 << 10,
-        l0_compaction_trigger: 2,
-        max_bytes_for_level_base: 8 << 10,
-        block_size: 256,
-        ..options(fs)
-    }
-}
-
 fn writer(fs: &MemFs, path: &str) -> SstWriter {
     let fs: Arc<dyn FileSystem> = Arc::new(fs.clone());
     fs.create_dir_all("/in".as_ref()).unwrap();

@@ -18,18 +18,6 @@ use mylsm::{Db, ErrorKind, IngestOptions, KeyspaceOptions, Options, SstWriter};
 /// Every keyspace's contents, by name.
 type State = BTreeMap<String, Model>;
 
-/// Options small enough that a few thousand writes flush and compact many times.
-fn tiny(fs: &MemFs) -> Options {
-    Options {
-        write_buffer_size: 4 << 10,
-        target_file_size: 2 << 10,
-        l0_compaction_trigger: 2,
-        max_bytes_for_level_base: 8 << 10,
-        block_size: 256,
-        ..options(fs)
-    }
-}
-
 fn counter(n: u64) -> [u8; 8] {
     n.to_le_bytes()
 }

@@ -20,6 +20,19 @@ pub fn options(fs: &MemFs) -> Options {
     Options { fs: Arc::new(fs.clone()), ..Options::default() }
 }
 
+/// Options on `fs` with tiny memtables, tables and levels, so a few hundred writes make
+/// flushes and compactions run all the time.
+pub fn tiny(fs: &MemFs) -> Options {
+    Options {
+        write_buffer_size: 4 << 10,
+        target_file_size: 2 << 10,
+        l0_compaction_trigger: 2,
+        max_bytes_for_level_base: 8 << 10,
+        block_size: 256,
+        ..options(fs)
+    }
+}
+
 pub fn open(fs: &MemFs) -> Db {
     Db::open(Path::new(DIR), options(fs)).expect("open")
 }
