@@ -65,6 +65,17 @@ impl Db {
     /// the manifest names is missing, or if `CURRENT` is missing from a directory that
     /// holds tables or logs. Open deletes only files the manifest proves obsolete.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// assert!(!db.is_read_only());
+    /// assert!(matches!(mylsm::Db::open(dir.path(), mylsm::Options::default()), Err(mylsm::Error::Locked(_))));
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     /// `Locked` if another handle or process has the database open; `InvalidArgument`
     /// if there is none and `create_if_missing` is off ([`Error::is_no_database`]), or
@@ -99,6 +110,19 @@ impl Db {
     /// [`Error::InvalidArgument`]. `options.create_if_missing` is ignored: a directory
     /// without a database is `InvalidArgument` ("no database at DIR").
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// db.put("k", "v")?;
+    /// let reader = mylsm::Db::open_read_only(dir.path(), mylsm::Options::default())?;
+    /// assert_eq!(reader.get("k")?.unwrap(), "v");
+    /// assert!(reader.put("k", "w").is_err());
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     /// As for [`Db::open`], except `Locked` (no lock is taken) and that nothing is ever
     /// created.
@@ -127,11 +151,33 @@ impl Db {
     }
 
     /// The directory the database lives in.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// assert_eq!(db.path(), dir.path());
+    /// # Ok(()) }
+    /// ```
     pub fn path(&self) -> &Path {
         self.inner.shared.dir()
     }
 
     /// True for a handle from [`Db::open_read_only`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// assert!(!db.is_read_only());
+    /// let reader = mylsm::Db::open_read_only(dir.path(), mylsm::Options::default())?;
+    /// assert!(reader.is_read_only());
+    /// # Ok(()) }
+    /// ```
     pub fn is_read_only(&self) -> bool {
         self.inner.shared.is_read_only()
     }
@@ -169,6 +215,18 @@ impl Db {
 
     /// Sets `key` to `value`.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// db.put("k", "v1")?;
+    /// db.put("k", "v2")?;
+    /// assert_eq!(db.get("k")?.unwrap(), "v2");
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     /// `InvalidArgument` for a key or value over the size limits or a read-only handle;
     /// `WouldStall` with `no_slowdown` set; `Closed` after [`Db::close`]; `Background` once
@@ -181,6 +239,17 @@ impl Db {
 
     /// Sets `key` to `value` with `options` (`WriteOptions::synced()` for a write that
     /// survives power loss), without building a batch.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// db.put_opt("k", "v", &mylsm::WriteOptions::synced())?;
+    /// assert_eq!(db.get("k")?.unwrap(), "v");
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     /// `InvalidArgument` for a key or value over the size limits or a read-only handle;
@@ -199,6 +268,18 @@ impl Db {
 
     /// Deletes `key` with `options`.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// db.put("k", "v")?;
+    /// db.delete_opt("k", &mylsm::WriteOptions::synced())?;
+    /// assert_eq!(db.get("k")?, None);
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     /// `InvalidArgument` for a key or value over the size limits or a read-only handle;
     /// `WouldStall` with `no_slowdown` set; `Closed` after [`Db::close`]; `Background` once
@@ -210,6 +291,18 @@ impl Db {
     }
 
     /// Deletes `key` (a no-op if it is absent).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// db.put("k", "v")?;
+    /// db.delete("k")?;
+    /// assert_eq!(db.get("k")?, None);
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     /// `InvalidArgument` for a key or value over the size limits or a read-only handle;
@@ -224,6 +317,19 @@ impl Db {
     /// Adds merge `operand` to `key`: a later read merges it into the key's value with
     /// the default keyspace's merge operator ([`crate::merge`]).
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let opts = mylsm::Options { merge_operator: Some(std::sync::Arc::new(mylsm::merge::U64Add)), ..Default::default() };
+    /// # let db = mylsm::Db::open(dir.path(), opts)?;
+    /// db.merge("hits", 5u64.to_le_bytes())?;
+    /// db.merge("hits", 2u64.to_le_bytes())?;
+    /// assert_eq!(db.get("hits")?.unwrap(), 7u64.to_le_bytes());
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     /// `InvalidArgument` if the default keyspace has no merge operator
     /// ([`crate::Options::merge_operator`]).
@@ -233,6 +339,17 @@ impl Db {
 
     /// Sets `key` to `value` for `ttl`: once it has passed (by
     /// [`crate::Options::clock`]) reads find nothing, and compaction reclaims the entry.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// db.put_with_ttl("session", "token", std::time::Duration::from_secs(3600))?;
+    /// assert_eq!(db.get("session")?.unwrap(), "token");
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     /// `InvalidArgument` for a key or value over the size limits or a read-only handle;
@@ -252,6 +369,18 @@ impl Db {
     /// Reads, iterators, snapshots taken before it and compaction all honour it. An empty
     /// range does nothing.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// db.write(["a", "b", "c"].map(|k| (k, "v")).into_iter().collect())?;
+    /// db.delete_range("a".."c")?;
+    /// assert_eq!(db.iter().keys().collect::<mylsm::Result<Vec<_>>>()?, ["c"]);
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     /// `InvalidArgument` if the range starts after it ends.
     pub fn delete_range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> Result<()> {
@@ -259,6 +388,19 @@ impl Db {
     }
 
     /// Deletes every key that starts with `prefix`, with one write.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// db.put("user:1", "ada")?;
+    /// db.put("users", "2")?;
+    /// db.delete_prefix("user:")?;
+    /// assert_eq!(db.iter().keys().collect::<mylsm::Result<Vec<_>>>()?, ["users"]);
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     /// `InvalidArgument` for a key or value over the size limits or a read-only handle;
@@ -269,6 +411,20 @@ impl Db {
     }
 
     /// Applies `batch` atomically with default [`WriteOptions`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// let mut batch = mylsm::WriteBatch::new();
+    /// batch.put("a", "1");
+    /// batch.put("b", "2");
+    /// db.write(batch)?;
+    /// assert_eq!(db.iter().count(), 2);
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     /// `InvalidArgument` for a key or value over the size limits or a read-only handle;
@@ -287,6 +443,18 @@ impl Db {
     /// A batch naming a keyspace that has been dropped, or merging into a keyspace
     /// without a merge operator, fails with [`Error::InvalidArgument`] and writes
     /// nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// let batch: mylsm::WriteBatch = [("a", "1"), ("b", "2")].into_iter().collect();
+    /// db.write_opt(batch, &mylsm::WriteOptions::synced())?;
+    /// assert_eq!(db.get("b")?.unwrap(), "2");
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     /// `InvalidArgument` for a key or value over the size limits or a read-only handle;
@@ -337,6 +505,18 @@ impl Db {
 
     /// The current value of `key`, or `None` if it is absent or deleted.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// db.put("k", "v")?;
+    /// assert_eq!(db.get("k")?.as_deref(), Some(&b"v"[..]));
+    /// assert_eq!(db.get("missing")?, None);
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     /// `Closed` after [`Db::close`]; `Corruption` naming the file and offset of damage met
     /// on the way; I/O errors; `MergeFailed` if the key's merge operands do not merge.
@@ -345,21 +525,76 @@ impl Db {
     }
 
     /// Every key and value, in key order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// db.put("b", "2")?;
+    /// db.put("a", "1")?;
+    /// let keys: Vec<_> = db.iter().keys().collect::<mylsm::Result<_>>()?;
+    /// assert_eq!(keys, ["a", "b"]);
+    /// assert_eq!(db.iter().next_back().unwrap()?.0, "b");
+    /// # Ok(()) }
+    /// ```
     pub fn iter(&self) -> Iter {
         Readable::iter(self)
     }
 
     /// The keys within `range`, in key order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// for k in ["a", "b", "c", "d"] {
+    ///     db.put(k, "")?;
+    /// }
+    /// let keys: Vec<_> = db.range("b"..="c").keys().collect::<mylsm::Result<_>>()?;
+    /// assert_eq!(keys, ["b", "c"]);
+    /// # Ok(()) }
+    /// ```
     pub fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> Iter {
         Readable::range(self, range)
     }
 
     /// The keys starting with `prefix`, in key order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// db.put("user:1", "ada")?;
+    /// db.put("order:1", "tea")?;
+    /// let (key, value) = db.prefix("user:").next().unwrap()?;
+    /// assert_eq!((key, value), ("user:1".into(), "ada".into()));
+    /// # Ok(()) }
+    /// ```
     pub fn prefix(&self, prefix: impl AsRef<[u8]>) -> Iter {
         Readable::prefix(self, prefix)
     }
 
     /// A consistent read-only view of the database as of now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// db.put("k", "old")?;
+    /// let snap = db.snapshot();
+    /// db.put("k", "new")?;
+    /// assert_eq!(snap.get("k")?.unwrap(), "old");
+    /// assert_eq!(db.get("k")?.unwrap(), "new");
+    /// # Ok(()) }
+    /// ```
     pub fn snapshot(&self) -> Snapshot {
         Snapshot::new(Arc::clone(&self.inner.shared), Arc::clone(&self.inner.tree))
     }
@@ -368,6 +603,17 @@ impl Db {
     /// write, sync or flush it fails too (`Error::Background`) until reopen: the
     /// failure may have lost acknowledged writes, so nothing can be promised. It needs
     /// only the log file, so a writer stalled on L0 does not hold it up.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// db.put("k", "v")?;
+    /// db.sync()?; // "k" now survives power loss
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     /// `Background` after an earlier failed write, sync or flush (syncing could not promise
@@ -378,6 +624,19 @@ impl Db {
 
     /// Counters and sizes describing the database's default keyspace (and the write
     /// path, which every keyspace shares); [`crate::Keyspace::stats`] describes another.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// db.put("k", "v")?;
+    /// let stats = db.stats();
+    /// assert_eq!(stats.memtable_entries, 1);
+    /// assert!(stats.last_seqno >= 1);
+    /// # Ok(()) }
+    /// ```
     pub fn stats(&self) -> Stats {
         self.stats_of(&self.inner.tree)
     }
@@ -462,6 +721,17 @@ impl Db {
     /// [`Keyspace`](crate::Keyspace), a transaction, and an [`Iter`] (its next step
     /// yields `Err(Closed)`, then it ends).
     /// Dropping the last handle closes too, ignoring errors.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// db.close()?;
+    /// assert!(matches!(db.get("k"), Err(mylsm::Error::Closed)));
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     /// `Background` (the original failure inside) after a failed write, sync or flush; I/O

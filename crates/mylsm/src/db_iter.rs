@@ -126,6 +126,19 @@ impl Iter {
 
     /// The keys alone, in the same order and direction rules: plain values are never
     /// copied (a value that needs resolving — a merge, an expiring put — still is).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// db.put("b", "2")?;
+    /// db.put("a", "1")?;
+    /// let keys: Vec<_> = db.iter().keys().collect::<mylsm::Result<_>>()?;
+    /// assert_eq!(keys, ["a", "b"]);
+    /// # Ok(()) }
+    /// ```
     pub fn keys(mut self) -> Keys {
         self.keys_only = true;
         Keys(self)
@@ -135,6 +148,21 @@ impl Iter {
     /// `key` that lies within the iterator's range. A seek forgets what either end has
     /// yielded, so the two ends no longer stop at each other until they yield again;
     /// seeking backwards re-reads keys already yielded.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// for k in ["a", "c", "e"] {
+    ///     db.put(k, "")?;
+    /// }
+    /// let mut it = db.iter();
+    /// it.seek("b");
+    /// assert_eq!(it.next().unwrap()?.0, "c");
+    /// # Ok(()) }
+    /// ```
     pub fn seek(&mut self, key: impl AsRef<[u8]>) {
         let key = key.as_ref();
         self.front_from = match &self.lower {
@@ -151,6 +179,21 @@ impl Iter {
     /// Moves the back: the next [`DoubleEndedIterator::next_back`] yields the last key at
     /// or before `key` that lies within the iterator's range. Like [`Iter::seek`], it
     /// forgets what either end has yielded.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// for k in ["a", "c", "e"] {
+    ///     db.put(k, "")?;
+    /// }
+    /// let mut it = db.iter();
+    /// it.seek_for_prev("d");
+    /// assert_eq!(it.next_back().unwrap()?.0, "c");
+    /// # Ok(()) }
+    /// ```
     pub fn seek_for_prev(&mut self, key: impl AsRef<[u8]>) {
         let key = key.as_ref();
         self.back_from = match &self.upper {

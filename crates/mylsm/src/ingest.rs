@@ -241,6 +241,21 @@ impl Db {
 impl Keyspace {
     /// Adds the table files `files` to this keyspace in one step; see [`Db::ingest`].
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path().join("db"), mylsm::Options::default())?;
+    /// # let ks = db.create_keyspace("users", Default::default())?;
+    /// let mut w = mylsm::SstWriter::create(dir.path().join("1.sst"), &Default::default())?;
+    /// w.put("k", "v")?;
+    /// w.finish()?;
+    /// ks.ingest([dir.path().join("1.sst")], Default::default())?;
+    /// assert_eq!((ks.get("k")?.is_some(), db.get("k")?), (true, None));
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     /// As for [`Db::ingest`]; `InvalidArgument` once the keyspace is dropped.
     pub fn ingest<P: AsRef<Path>>(

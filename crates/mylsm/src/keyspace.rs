@@ -87,16 +87,52 @@ impl Keyspace {
     }
 
     /// Whether the keyspace has been dropped (through any handle).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// let ks = db.create_keyspace("tmp", Default::default())?;
+    /// db.drop_keyspace(&ks)?;
+    /// assert!(ks.is_dropped());
+    /// # Ok(()) }
+    /// ```
     pub fn is_dropped(&self) -> bool {
         self.tree.is_dropped()
     }
 
     /// The keyspace's name.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// let ks = db.create_keyspace("users", Default::default())?;
+    /// assert_eq!(ks.name(), "users");
+    /// # Ok(()) }
+    /// ```
     pub fn name(&self) -> &str {
         self.tree.name()
     }
 
     /// The current value of `key`, or `None` if it is absent or deleted.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// # let ks = db.create_keyspace("users", Default::default())?;
+    /// ks.put("k", "v")?;
+    /// assert_eq!(ks.get("k")?.unwrap(), "v");
+    /// assert_eq!(db.get("k")?, None, "the default keyspace is another one");
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     /// `InvalidArgument` once the keyspace is dropped, or as for the same call on [`Db`];
@@ -107,6 +143,19 @@ impl Keyspace {
 
     /// Whether `key` has a value.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// # let ks = db.create_keyspace("users", Default::default())?;
+    /// ks.put("k", "v")?;
+    /// assert!(ks.contains_key("k")?);
+    /// assert!(!ks.contains_key("j")?);
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     /// `InvalidArgument` once the keyspace is dropped, or as for the same call on [`Db`];
     /// `Closed` after [`Db::close`].
@@ -115,6 +164,18 @@ impl Keyspace {
     }
 
     /// Sets `key` to `value`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// # let ks = db.create_keyspace("users", Default::default())?;
+    /// ks.put("user:1", "ada")?;
+    /// assert_eq!(ks.get("user:1")?.unwrap(), "ada");
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     /// `InvalidArgument` once the keyspace is dropped, or as for the same call on [`Db`];
@@ -127,6 +188,19 @@ impl Keyspace {
 
     /// Deletes `key` (a no-op if it is absent).
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// # let ks = db.create_keyspace("users", Default::default())?;
+    /// ks.put("k", "v")?;
+    /// ks.delete("k")?;
+    /// assert_eq!(ks.get("k")?, None);
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     /// `InvalidArgument` once the keyspace is dropped, or as for the same call on [`Db`];
     /// `Closed` after [`Db::close`].
@@ -137,12 +211,40 @@ impl Keyspace {
     }
 
     /// The keyspace's merge operator, if it has one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// # let add = mylsm::KeyspaceOptions { merge_operator: Some(std::sync::Arc::new(mylsm::merge::U64Add)), ..Default::default() };
+    /// # let ks = db.create_keyspace("counters", add)?;
+    /// assert!(ks.merge_operator().is_some());
+    /// assert!(db.default_keyspace().merge_operator().is_none());
+    /// # Ok(()) }
+    /// ```
     pub fn merge_operator(&self) -> Option<Arc<dyn crate::merge::MergeOperator>> {
         self.tree.opts().merge.clone()
     }
 
     /// Adds merge `operand` to `key` (see [`Db::merge`]); `InvalidArgument` if the
     /// keyspace has no merge operator.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// # let add = mylsm::KeyspaceOptions { merge_operator: Some(std::sync::Arc::new(mylsm::merge::U64Add)), ..Default::default() };
+    /// # let ks = db.create_keyspace("counters", add)?;
+    /// ks.merge("hits", 5u64.to_le_bytes())?;
+    /// ks.merge("hits", 2u64.to_le_bytes())?;
+    /// assert_eq!(ks.get("hits")?.unwrap(), 7u64.to_le_bytes());
+    /// assert!(db.merge("hits", 1u64.to_le_bytes()).is_err(), "no operator in the default keyspace");
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     /// `InvalidArgument` once the keyspace is dropped, or as for the same call on [`Db`];
@@ -155,6 +257,18 @@ impl Keyspace {
     }
 
     /// Sets `key` to `value` for `ttl` (see [`Db::put_with_ttl`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// # let ks = db.create_keyspace("users", Default::default())?;
+    /// ks.put_with_ttl("session", "token", std::time::Duration::from_secs(3600))?;
+    /// assert_eq!(ks.get("session")?.unwrap(), "token");
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     /// `InvalidArgument` once the keyspace is dropped, or as for the same call on [`Db`];
@@ -172,6 +286,21 @@ impl Keyspace {
 
     /// Deletes every key in `range` with one write (see [`Db::delete_range`]).
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// # let ks = db.create_keyspace("users", Default::default())?;
+    /// for k in ["a", "b", "c"] {
+    ///     ks.put(k, "v")?;
+    /// }
+    /// ks.delete_range("a"..="b")?;
+    /// assert_eq!(ks.iter().keys().collect::<mylsm::Result<Vec<_>>>()?, ["c"]);
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     /// `InvalidArgument` if the range starts after it ends.
     pub fn delete_range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> Result<()> {
@@ -181,6 +310,20 @@ impl Keyspace {
     }
 
     /// Deletes every key that starts with `prefix`, with one write.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// # let ks = db.create_keyspace("users", Default::default())?;
+    /// ks.put("user:1", "ada")?;
+    /// ks.put("order:1", "tea")?;
+    /// ks.delete_prefix("user:")?;
+    /// assert_eq!(ks.iter().keys().collect::<mylsm::Result<Vec<_>>>()?, ["order:1"]);
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     /// `InvalidArgument` once the keyspace is dropped, or as for the same call on [`Db`];
@@ -192,22 +335,75 @@ impl Keyspace {
     }
 
     /// Every key and value, in key order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// # let ks = db.create_keyspace("users", Default::default())?;
+    /// ks.put("b", "2")?;
+    /// ks.put("a", "1")?;
+    /// assert_eq!(ks.iter().keys().collect::<mylsm::Result<Vec<_>>>()?, ["a", "b"]);
+    /// # Ok(()) }
+    /// ```
     pub fn iter(&self) -> Iter {
         Readable::iter(self)
     }
 
     /// The keys within `range`, in key order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// # let ks = db.create_keyspace("users", Default::default())?;
+    /// for k in ["a", "b", "c"] {
+    ///     ks.put(k, "v")?;
+    /// }
+    /// assert_eq!(ks.range("b"..).keys().collect::<mylsm::Result<Vec<_>>>()?, ["b", "c"]);
+    /// # Ok(()) }
+    /// ```
     pub fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> Iter {
         Readable::range(self, range)
     }
 
     /// The keys starting with `prefix`, in key order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// # let ks = db.create_keyspace("users", Default::default())?;
+    /// ks.put("user:1", "ada")?;
+    /// ks.put("order:1", "tea")?;
+    /// assert_eq!(ks.prefix("user:").count(), 1);
+    /// # Ok(()) }
+    /// ```
     pub fn prefix(&self, prefix: impl AsRef<[u8]>) -> Iter {
         Readable::prefix(self, prefix)
     }
 
     /// Writes the keyspace's memtable out as an L0 table and waits for it (and for any
     /// of its memtables queued before the call).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// # let ks = db.create_keyspace("users", Default::default())?;
+    /// ks.put("k", "v")?;
+    /// ks.flush()?;
+    /// assert_eq!(ks.stats().memtable_entries, 0);
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     /// `InvalidArgument` once the keyspace is dropped, or as for the same call on [`Db`];
@@ -219,6 +415,21 @@ impl Keyspace {
 
     /// Compacts the keyspace's whole key range.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use mylsm::Readable;
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// # let ks = db.create_keyspace("users", Default::default())?;
+    /// ks.put("k", "v")?;
+    /// ks.delete("k")?;
+    /// ks.compact_all()?;
+    /// assert!(ks.is_empty()?);
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     /// `InvalidArgument` once the keyspace is dropped, or as for the same call on [`Db`];
     /// `Closed` after [`Db::close`].
@@ -228,6 +439,20 @@ impl Keyspace {
 
     /// Compacts the keyspace's tables holding keys in `range` down its tree; see
     /// [`Db::compact_range`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// # let ks = db.create_keyspace("users", Default::default())?;
+    /// ks.put("a", "1")?;
+    /// ks.delete("a")?;
+    /// ks.compact_range("a"..="a")?;
+    /// assert_eq!(ks.get("a")?, None);
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     /// `InvalidArgument` once the keyspace is dropped, or as for the same call on [`Db`];
@@ -239,6 +464,19 @@ impl Keyspace {
 
     /// Sizes and counters of this keyspace (the write-path counters are the
     /// database's).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// # let ks = db.create_keyspace("users", Default::default())?;
+    /// ks.put("k", "v")?;
+    /// assert_eq!(ks.stats().memtable_entries, 1);
+    /// assert_eq!(db.stats().memtable_entries, 0, "the default keyspace's own");
+    /// # Ok(()) }
+    /// ```
     pub fn stats(&self) -> Stats {
         self.db.stats_of(&self.tree)
     }
@@ -248,6 +486,20 @@ impl Keyspace {
 impl Snapshot {
     /// The value `key` had in `keyspace` when the snapshot was taken. One snapshot reads
     /// every keyspace at the same point of the history.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// # let ks = db.create_keyspace("users", Default::default())?;
+    /// ks.put("k", "old")?;
+    /// let snap = db.snapshot();
+    /// ks.put("k", "new")?;
+    /// assert_eq!(snap.get_in(&ks, "k")?.unwrap(), "old");
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     /// `Closed` once the database is closed; `InvalidArgument` once the keyspace is
@@ -269,11 +521,39 @@ impl Snapshot {
     }
 
     /// Every key and value of `keyspace` as of the snapshot, in key order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// # let ks = db.create_keyspace("users", Default::default())?;
+    /// ks.put("a", "1")?;
+    /// let snap = db.snapshot();
+    /// ks.put("b", "2")?;
+    /// assert_eq!(snap.iter_in(&ks).count(), 1);
+    /// # Ok(()) }
+    /// ```
     pub fn iter_in(&self, keyspace: &Keyspace) -> Iter {
         self.iter_in_bounds(keyspace, Bound::Unbounded, Bound::Unbounded)
     }
 
     /// The keys of `keyspace` within `range` as of the snapshot, in key order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// # let ks = db.create_keyspace("users", Default::default())?;
+    /// ks.put("a", "1")?;
+    /// let snap = db.snapshot();
+    /// ks.put("b", "2")?;
+    /// assert_eq!(snap.range_in(&ks, "a".."c").count(), 1);
+    /// # Ok(()) }
+    /// ```
     pub fn range_in<K: AsRef<[u8]>, R: RangeBounds<K>>(
         &self,
         keyspace: &Keyspace,
@@ -284,6 +564,20 @@ impl Snapshot {
     }
 
     /// The keys of `keyspace` starting with `prefix` as of the snapshot, in key order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// # let ks = db.create_keyspace("users", Default::default())?;
+    /// ks.put("user:1", "ada")?;
+    /// let snap = db.snapshot();
+    /// ks.put("user:2", "grace")?;
+    /// assert_eq!(snap.prefix_in(&ks, "user:").count(), 1);
+    /// # Ok(()) }
+    /// ```
     pub fn prefix_in(&self, keyspace: &Keyspace, prefix: impl AsRef<[u8]>) -> Iter {
         let (lo, hi) = prefix_bounds(prefix.as_ref());
         self.iter_in_bounds(keyspace, lo, hi)
@@ -294,18 +588,64 @@ impl Snapshot {
 impl WriteBatch {
     /// Sets `key` to `value` in keyspace `keyspace` when the batch is written. One batch
     /// may span keyspaces: it is applied to all of them atomically, through crashes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// # let ks = db.create_keyspace("users", Default::default())?;
+    /// let mut batch = mylsm::WriteBatch::new();
+    /// batch.put_in(&ks, "k", "in users");
+    /// batch.put("k", "in default");
+    /// db.write(batch)?;
+    /// assert_eq!(ks.get("k")?.unwrap(), "in users");
+    /// # Ok(()) }
+    /// ```
     pub fn put_in(&mut self, keyspace: &Keyspace, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) {
         let (key, value) = (key.as_ref(), value.as_ref());
         self.push_record(&Record { keyspace: keyspace.id(), kind: Kind::Put, key, value });
     }
 
     /// Deletes `key` from keyspace `keyspace` when the batch is written.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// # let ks = db.create_keyspace("users", Default::default())?;
+    /// ks.put("k", "v")?;
+    /// let mut batch = mylsm::WriteBatch::new();
+    /// batch.delete_in(&ks, "k");
+    /// db.write(batch)?;
+    /// assert_eq!(ks.get("k")?, None);
+    /// # Ok(()) }
+    /// ```
     pub fn delete_in(&mut self, keyspace: &Keyspace, key: impl AsRef<[u8]>) {
         let key = key.as_ref();
         self.push_record(&Record { keyspace: keyspace.id(), kind: Kind::Delete, key, value: &[] });
     }
 
     /// Adds merge `operand` to `key` in `keyspace` (see [`WriteBatch::merge`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// # let add = mylsm::KeyspaceOptions { merge_operator: Some(std::sync::Arc::new(mylsm::merge::U64Add)), ..Default::default() };
+    /// # let ks = db.create_keyspace("counters", add)?;
+    /// let mut batch = mylsm::WriteBatch::new();
+    /// batch.merge_in(&ks, "hits", 3u64.to_le_bytes());
+    /// batch.merge_in(&ks, "hits", 4u64.to_le_bytes());
+    /// db.write(batch)?;
+    /// assert_eq!(ks.get("hits")?.unwrap(), 7u64.to_le_bytes());
+    /// # Ok(()) }
+    /// ```
     pub fn merge_in(
         &mut self,
         keyspace: &Keyspace,
@@ -317,6 +657,20 @@ impl WriteBatch {
     }
 
     /// Sets `key` to `value` in `keyspace` for `ttl` (see [`WriteBatch::put_with_ttl`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// # let ks = db.create_keyspace("users", Default::default())?;
+    /// let mut batch = mylsm::WriteBatch::new();
+    /// batch.put_with_ttl_in(&ks, "session", "token", std::time::Duration::from_secs(60));
+    /// db.write(batch)?;
+    /// assert_eq!(ks.get("session")?.unwrap(), "token");
+    /// # Ok(()) }
+    /// ```
     pub fn put_with_ttl_in(
         &mut self,
         keyspace: &Keyspace,
@@ -330,6 +684,22 @@ impl WriteBatch {
 
     /// Deletes every key in `range` from `keyspace` (see [`WriteBatch::delete_range`]).
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// # let ks = db.create_keyspace("users", Default::default())?;
+    /// ks.put("a", "1")?;
+    /// ks.put("b", "2")?;
+    /// let mut batch = mylsm::WriteBatch::new();
+    /// batch.delete_range_in(&ks, "a".."b")?;
+    /// db.write(batch)?;
+    /// assert_eq!(ks.iter().keys().collect::<mylsm::Result<Vec<_>>>()?, ["b"]);
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     /// `InvalidArgument` if the range starts after it ends.
     pub fn delete_range_in<K: AsRef<[u8]>, R: RangeBounds<K>>(
@@ -341,6 +711,21 @@ impl WriteBatch {
     }
 
     /// Deletes every key that starts with `prefix` from `keyspace`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// # let ks = db.create_keyspace("users", Default::default())?;
+    /// ks.put("user:1", "ada")?;
+    /// let mut batch = mylsm::WriteBatch::new();
+    /// batch.delete_prefix_in(&ks, "user:");
+    /// db.write(batch)?;
+    /// assert_eq!(ks.get("user:1")?, None);
+    /// # Ok(()) }
+    /// ```
     pub fn delete_prefix_in(&mut self, keyspace: &Keyspace, prefix: impl AsRef<[u8]>) {
         let (lo, hi) = prefix_bounds(prefix.as_ref());
         // A prefix range is never reversed.
@@ -350,6 +735,18 @@ impl WriteBatch {
 
 impl Db {
     /// The keyspace named `name`; [`Error::NotFound`] if there is none.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// db.create_keyspace("users", Default::default())?;
+    /// assert_eq!(db.keyspace("users")?.name(), "users");
+    /// assert!(db.keyspace("orders").unwrap_err().is_not_found());
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     /// `NotFound` if no keyspace has that name; `Closed`.
@@ -362,17 +759,52 @@ impl Db {
     }
 
     /// The default keyspace, which `Db::put`, `Db::get` and the rest use.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// db.default_keyspace().put("k", "v")?;
+    /// assert_eq!(db.get("k")?.unwrap(), "v");
+    /// # Ok(()) }
+    /// ```
     pub fn default_keyspace(&self) -> Keyspace {
         Keyspace { db: self.clone(), tree: Arc::clone(self.default_tree()) }
     }
 
     /// The names of the live keyspaces, `"default"` first.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// db.create_keyspace("users", Default::default())?;
+    /// assert_eq!(db.keyspaces(), ["default", "users"]);
+    /// # Ok(()) }
+    /// ```
     pub fn keyspaces(&self) -> Vec<String> {
         self.shared().trees().iter().map(|t| t.name().to_string()).collect()
     }
 
     /// The keyspace named `name`, created with `options()` if there is none. An
     /// existing keyspace keeps the options it was created with.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// let a = db.keyspace_or_create("users", Default::default)?;
+    /// let b = db.keyspace_or_create("users", Default::default)?;
+    /// a.put("k", "v")?;
+    /// assert_eq!(b.get("k")?.unwrap(), "v");
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     /// `InvalidArgument` for a name over the limit or options a reopen would refuse (an
@@ -398,6 +830,18 @@ impl Db {
     /// before it returns. Fails with [`Error::InvalidArgument`] if a keyspace of that
     /// name exists, if the name is empty or longer than [`MAX_KEYSPACE_NAME_LEN`], or if
     /// the options cannot work (as [`crate::Options`] would be refused).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// let users = db.create_keyspace("users", mylsm::KeyspaceOptions::default())?;
+    /// users.put("k", "v")?;
+    /// assert!(db.create_keyspace("users", Default::default()).unwrap_err().is_invalid_argument());
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     /// `InvalidArgument` if a keyspace of that name exists or the name is empty or too
@@ -455,6 +899,19 @@ impl Db {
     /// tables are deleted once no snapshot or iterator reads them. Its name may be
     /// reused; the new keyspace starts empty. The default keyspace cannot be dropped
     /// ([`Error::InvalidArgument`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// let ks = db.create_keyspace("tmp", Default::default())?;
+    /// db.drop_keyspace(&ks)?;
+    /// assert_eq!(db.keyspaces(), ["default"]);
+    /// assert!(ks.put("k", "v").unwrap_err().is_invalid_argument());
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     /// `InvalidArgument` for the default keyspace or one already dropped; `Closed`; I/O

@@ -13,6 +13,19 @@ impl Db {
     /// writes that come after the call are not waited for, so it returns under steady
     /// writes too.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// db.put("k", "v")?;
+    /// db.flush()?;
+    /// assert_eq!(db.stats().memtable_entries, 0);
+    /// assert_eq!(db.get("k")?.unwrap(), "v");
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     /// `InvalidArgument` on a read-only handle; `Closed`; `Background` if a flush failed
     /// (the failure is latched).
@@ -42,6 +55,19 @@ impl Db {
     /// Reads every live table and write-ahead log in full and checks every checksum.
     /// The first damage found is returned as [`Error::Corruption`] naming the file and
     /// offset.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// db.put("k", "v")?;
+    /// db.flush()?;
+    /// let report = db.verify()?;
+    /// assert_eq!(report.tables, 1);
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     /// `Corruption` naming the first damaged file and its offset; `Closed`; I/O errors.
@@ -82,6 +108,20 @@ impl Db {
     /// Compacts the whole key range of the default keyspace (`compact_range(..)`
     /// without naming a key type).
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// db.put("k", "v")?;
+    /// db.delete("k")?;
+    /// db.compact_all()?;
+    /// assert_eq!(db.get("k")?, None);
+    /// assert!(db.stats().levels.iter().all(|l| l.files == 0));
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     /// `InvalidArgument` on a read-only handle; `Closed`; `Background` if a compaction
     /// failed.
@@ -93,6 +133,19 @@ impl Db {
     /// that overwritten and deleted data in it is dropped (versions a live snapshot
     /// needs are kept). Waits for running background compactions to finish, and keeps
     /// new ones from starting until it is done.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// db.put("a", "1")?;
+    /// db.delete("a")?;
+    /// db.compact_range("a".."b")?;
+    /// assert_eq!(db.get("a")?, None);
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     /// `InvalidArgument` on a read-only handle; `Closed`; `Background` if a compaction
@@ -122,6 +175,21 @@ impl Db {
     /// Waits until no memtable of any keyspace is waiting for flush and no level needs
     /// compaction. Returns at once on a read-only handle, which runs no background
     /// work.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// for i in 0..100u32 {
+    ///     db.put(i.to_be_bytes(), "v")?;
+    /// }
+    /// db.flush()?;
+    /// db.wait_for_compactions()?;
+    /// assert_eq!(db.iter().count(), 100);
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     /// `Closed`; `Background` if a flush or compaction failed meanwhile.

@@ -58,6 +58,20 @@ use private::Source;
 pub trait Readable: private::Sealed {
     /// The value of `key`, or `None` if it is absent, deleted or expired.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// use mylsm::Readable;
+    ///
+    /// db.put("k", "v")?;
+    /// let snap = db.snapshot();
+    /// assert_eq!(Readable::get(&snap, "k")?.unwrap(), "v");
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     /// `Closed` after `Db::close`; `Corruption` for a damaged table; `MergeFailed`
     /// if the key's merge operands cannot be merged.
@@ -71,6 +85,20 @@ pub trait Readable: private::Sealed {
 
     /// Whether `key` has a value.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// use mylsm::Readable;
+    ///
+    /// db.put("k", "v")?;
+    /// assert!(db.contains_key("k")?);
+    /// assert!(!db.contains_key("j")?);
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     /// As [`Readable::get`].
     fn contains_key(&self, key: impl AsRef<[u8]>) -> Result<bool> {
@@ -79,6 +107,21 @@ pub trait Readable: private::Sealed {
 
     /// The values of `keys`, in the order given, all read from one state (sorted
     /// internally so that neighbouring keys share blocks).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// use mylsm::Readable;
+    ///
+    /// db.put("a", "1")?;
+    /// db.put("c", "3")?;
+    /// let values = db.get_many(&["c", "b", "a"])?;
+    /// assert_eq!(values, [Some("3".into()), None, Some("1".into())]);
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     /// The first error any lookup meets.
@@ -97,11 +140,38 @@ pub trait Readable: private::Sealed {
     }
 
     /// Every key and value in key order (both directions).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// use mylsm::Readable;
+    ///
+    /// db.put("a", "1")?;
+    /// assert_eq!(Readable::iter(&db.default_keyspace()).count(), 1);
+    /// # Ok(()) }
+    /// ```
     fn iter(&self) -> Iter {
         iter_of(self.source(), Bound::Unbounded, Bound::Unbounded)
     }
 
     /// The keys within `range`: `r.range("a".."m")`, `r.range(b"k1".as_slice()..)`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// use mylsm::Readable;
+    ///
+    /// db.put("a", "1")?;
+    /// db.put("b", "2")?;
+    /// assert_eq!(Readable::range(&db.snapshot(), "b"..).count(), 1);
+    /// # Ok(()) }
+    /// ```
     fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> Iter {
         let (lo, hi) = owned_bounds(&range);
         iter_of(self.source(), lo, hi)
@@ -129,12 +199,40 @@ pub trait Readable: private::Sealed {
     }
 
     /// The keys starting with `prefix`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// use mylsm::Readable;
+    ///
+    /// db.put("user:1", "ada")?;
+    /// db.put("order:1", "tea")?;
+    /// assert_eq!(Readable::prefix(&db.snapshot(), "user:").count(), 1);
+    /// # Ok(()) }
+    /// ```
     fn prefix(&self, prefix: impl AsRef<[u8]>) -> Iter {
         let (lo, hi) = prefix_bounds(prefix.as_ref());
         iter_of(self.source(), lo, hi)
     }
 
     /// The first key and its value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// use mylsm::Readable;
+    ///
+    /// db.put("b", "2")?;
+    /// db.put("a", "1")?;
+    /// assert_eq!(db.first()?, Some(("a".into(), "1".into())));
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     /// As [`Readable::get`].
@@ -144,6 +242,20 @@ pub trait Readable: private::Sealed {
 
     /// The last key and its value.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// use mylsm::Readable;
+    ///
+    /// db.put("b", "2")?;
+    /// db.put("a", "1")?;
+    /// assert_eq!(db.last()?, Some(("b".into(), "2".into())));
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     /// As [`Readable::get`].
     fn last(&self) -> Result<Option<(Key, Value)>> {
@@ -151,6 +263,20 @@ pub trait Readable: private::Sealed {
     }
 
     /// Whether there is no key at all.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// use mylsm::Readable;
+    ///
+    /// assert!(db.is_empty()?);
+    /// db.put("k", "v")?;
+    /// assert!(!db.is_empty()?);
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     /// As [`Readable::get`].
@@ -161,6 +287,20 @@ pub trait Readable: private::Sealed {
     /// About how many entries there are, from the memtables' and tables' counts,
     /// without reading data: overwritten and deleted keys count until compaction drops
     /// them. Cheap; not a substitute for counting.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// use mylsm::Readable;
+    ///
+    /// db.put("a", "1")?;
+    /// db.put("b", "2")?;
+    /// assert_eq!(db.approximate_len()?, 2);
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     /// `Closed`; an I/O or `Corruption` error opening a table.
@@ -181,6 +321,21 @@ pub trait Readable: private::Sealed {
 
     /// About how many bytes the tables holding keys in `range` take on disk (whole
     /// tables that meet it; memtables not counted).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// use mylsm::Readable;
+    ///
+    /// db.put("a", "1")?;
+    /// assert_eq!(db.approximate_size::<&str, _>(..), 0, "memtables are not counted");
+    /// db.flush()?;
+    /// assert!(db.approximate_size("a"..="a") > 0);
+    /// # Ok(()) }
+    /// ```
     fn approximate_size<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> u64 {
         let s = self.source();
         let bound = |b: Bound<&K>| match b {
@@ -195,6 +350,21 @@ pub trait Readable: private::Sealed {
     }
 
     /// Bytes of table files this state reads (the write-ahead log not included).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// use mylsm::Readable;
+    ///
+    /// assert_eq!(db.disk_space(), 0);
+    /// db.put("k", "v")?;
+    /// db.flush()?;
+    /// assert!(db.disk_space() > 0);
+    /// # Ok(()) }
+    /// ```
     fn disk_space(&self) -> u64 {
         let s = self.source();
         s.view.version.files().map(|(_, f)| f.size).sum()

@@ -54,6 +54,18 @@ impl Snapshot {
 
     /// The time (milliseconds since the Unix epoch) the snapshot judges expiring values
     /// by: the time it was taken.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// let snap = db.snapshot();
+    /// let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+    /// assert!(snap.now_millis() <= now.as_millis() as u64);
+    /// # Ok(()) }
+    /// ```
     pub fn now_millis(&self) -> u64 {
         self.now
     }
@@ -68,6 +80,18 @@ impl Snapshot {
     }
 
     /// The sequence number the snapshot reads at.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// let before = db.snapshot();
+    /// db.put("k", "v")?;
+    /// assert!(db.snapshot().seqno() > before.seqno());
+    /// # Ok(()) }
+    /// ```
     pub fn seqno(&self) -> u64 {
         self.seqno
     }
@@ -91,6 +115,19 @@ impl Snapshot {
 
     /// The value `key` had when the snapshot was taken.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// db.put("k", "old")?;
+    /// let snap = db.snapshot();
+    /// db.delete("k")?;
+    /// assert_eq!(snap.get("k")?.unwrap(), "old");
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     /// As [`Readable::get`]: `Closed` after `Db::close`, `Corruption` or an I/O error
     /// from a damaged or unreadable table, `MergeFailed` if the key's merge operands
@@ -100,16 +137,55 @@ impl Snapshot {
     }
 
     /// Every key and value as of the snapshot, in key order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// db.put("a", "1")?;
+    /// let snap = db.snapshot();
+    /// db.put("b", "2")?;
+    /// assert_eq!(snap.iter().count(), 1);
+    /// # Ok(()) }
+    /// ```
     pub fn iter(&self) -> Iter {
         Readable::iter(self)
     }
 
     /// The keys within `range` as of the snapshot, in key order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// db.put("a", "1")?;
+    /// let snap = db.snapshot();
+    /// db.put("b", "2")?;
+    /// assert_eq!(snap.range("a"..="z").count(), 1);
+    /// # Ok(()) }
+    /// ```
     pub fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> Iter {
         Readable::range(self, range)
     }
 
     /// The keys starting with `prefix` as of the snapshot, in key order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// db.put("user:1", "ada")?;
+    /// let snap = db.snapshot();
+    /// db.put("user:2", "grace")?;
+    /// assert_eq!(snap.prefix("user:").count(), 1);
+    /// # Ok(()) }
+    /// ```
     pub fn prefix(&self, prefix: impl AsRef<[u8]>) -> Iter {
         Readable::prefix(self, prefix)
     }

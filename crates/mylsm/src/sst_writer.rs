@@ -79,6 +79,18 @@ impl SstWriter {
     /// unlinked rather than truncated), to be written with the
     /// block size, compression and bloom filter of `options`.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("1.sst");
+    /// let w = mylsm::SstWriter::create(&path, &mylsm::KeyspaceOptions::default())?;
+    /// assert!(path.exists());
+    /// # drop(w);
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     /// I/O errors creating the file.
     pub fn create(path: impl AsRef<Path>, options: &KeyspaceOptions) -> Result<SstWriter> {
@@ -86,6 +98,17 @@ impl SstWriter {
     }
 
     /// [`create`](Self::create) on the file system `fs` (an in-memory one in tests).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// let fs = std::sync::Arc::new(mylsm::fs::MemFs::new());
+    /// let mut w = mylsm::SstWriter::create_with_fs(fs, "/1.sst", &Default::default())?;
+    /// w.put("k", "v")?;
+    /// assert_eq!(w.finish()?.entries, 1);
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     /// I/O errors creating the file.
@@ -115,6 +138,19 @@ impl SstWriter {
 
     /// Adds `key` = `value`.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let mut w = mylsm::SstWriter::create(dir.path().join("1.sst"), &Default::default())?;
+    /// w.put("a", "1")?;
+    /// w.put("b", "2")?;
+    /// assert!(w.put("a", "again").unwrap_err().is_invalid_argument());
+    /// assert_eq!(w.finish()?.entries, 2);
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     /// `InvalidArgument` if `key` is not after the previous point key or a size limit
     /// is passed; I/O errors writing the file (the writer is then unusable).
@@ -125,6 +161,18 @@ impl SstWriter {
     /// Adds a deletion of `key`: it hides the versions the database held before the
     /// ingest.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let mut w = mylsm::SstWriter::create(dir.path().join("1.sst"), &Default::default())?;
+    /// w.delete("gone")?;
+    /// let info = w.finish()?;
+    /// assert_eq!(info.smallest.as_deref(), Some(&b"gone"[..]));
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     /// As for [`put`](Self::put).
     pub fn delete(&mut self, key: impl AsRef<[u8]>) -> Result<()> {
@@ -133,6 +181,22 @@ impl SstWriter {
 
     /// Adds a deletion of every key in `[start, end)` that the database held before
     /// the ingest (not of this file's own entries).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let mut w = mylsm::SstWriter::create(dir.path().join("1.sst"), &Default::default())?;
+    /// # let db = mylsm::Db::open(dir.path().join("db"), mylsm::Options::default())?;
+    /// db.put("b", "old")?;
+    /// w.delete_range("a", "c")?;
+    /// assert!(w.delete_range("c", "a").unwrap_err().is_invalid_argument());
+    /// w.finish()?;
+    /// db.ingest([dir.path().join("1.sst")], Default::default())?;
+    /// assert_eq!(db.get("b")?, None);
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     /// `InvalidArgument` unless `start < end`, or for a key over the size limit.
@@ -209,6 +273,18 @@ impl SstWriter {
     }
 
     /// Writes the file's index, filter and footer and syncs it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let mut w = mylsm::SstWriter::create(dir.path().join("1.sst"), &Default::default())?;
+    /// w.put("a", "1")?;
+    /// let info = w.finish()?;
+    /// assert_eq!((info.entries, info.path.exists()), (1, true));
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     /// `InvalidArgument` if nothing was added; I/O errors (the file is then removed).

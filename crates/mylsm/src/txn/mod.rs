@@ -21,13 +21,14 @@ use std::ops::{Bound, RangeBounds};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::db_iter::{owned_bounds, prefix_bounds};
+use crate::db_iter::owned_bounds;
 use crate::engine::tree::Tree;
 use crate::keyspace::Keyspace;
 mod iter;
+mod reads;
 pub use iter::TxIter;
 
-use crate::{Db, Error, Iter, Result, Snapshot, Value, WriteBatch, WriteOptions};
+use crate::{Db, Error, Result, Snapshot, Value, WriteBatch, WriteOptions};
 
 /// What a commit checks for conflicts.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -117,11 +118,40 @@ impl std::fmt::Debug for Transaction {
 
 impl Db {
     /// Begins a serializable transaction (see [`crate::txn`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// let mut tx = db.transaction();
+    /// tx.put("k", "v");
+    /// assert_eq!(db.get("k")?, None, "not before the commit");
+    /// tx.commit()?;
+    /// assert_eq!(db.get("k")?.unwrap(), "v");
+    /// # Ok(()) }
+    /// ```
     pub fn transaction(&self) -> Transaction {
         self.transaction_opt(TxOptions::default())
     }
 
     /// Begins a transaction with `opts`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// let opts = mylsm::TxOptions { isolation: mylsm::Isolation::Snapshot, ..Default::default() };
+    /// let mut tx = db.transaction_opt(opts);
+    /// tx.get("k")?;
+    /// db.put("k", "theirs")?;
+    /// tx.put("j", "mine"); // only write-write conflicts count
+    /// tx.commit()?;
+    /// # Ok(()) }
+    /// ```
     pub fn transaction_opt(&self, opts: TxOptions) -> Transaction {
         let mut trees = BTreeMap::new();
         trees.insert(0, Arc::clone(self.default_tree()));
@@ -139,6 +169,22 @@ impl Db {
     /// 16 times with a randomized, growing pause between tries (from 1 ms up to 64 ms).
     /// Any other error from `f` or the commit ends it. Returns what `f` returned for
     /// the transaction that committed; the last conflict when every try conflicted.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// db.put("n", "1")?;
+    /// let old = db.run_transaction(|tx| {
+    ///     let old = tx.get("n")?;
+    ///     tx.put("n", "2");
+    ///     Ok(old)
+    /// })?;
+    /// assert_eq!((old.unwrap(), db.get("n")?.unwrap()), ("1".into(), "2".into()));
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     /// The first error `f` returns, which ends the retries; [`Error::Conflict`] if all
@@ -173,6 +219,18 @@ impl Db {
 
 impl Transaction {
     /// The sequence number of the snapshot the transaction reads.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// db.put("k", "v")?;
+    /// let tx = db.transaction();
+    /// assert_eq!(tx.snapshot_seqno(), db.snapshot().seqno());
+    /// # Ok(()) }
+    /// ```
     pub fn snapshot_seqno(&self) -> u64 {
         self.snapshot.seqno()
     }
@@ -192,202 +250,25 @@ impl Transaction {
         self.spaces.entry(id).or_default()
     }
 
-    /// The value `key` has for this transaction: its own write, else the snapshot's.
-    fn read(&mut self, id: u32, key: &[u8], track: bool) -> Result<Option<Value>> {
-        self.snapshot.check_open()?;
-        if track && self.opts.isolation == Isolation::Serializable {
-            self.space(id).read_keys.push(key.to_vec());
-        }
-        let space = self.spaces.get(&id);
-        let own = space.and_then(|s| s.own.get(key)).cloned();
-        let deleted = space.is_some_and(|s| s.deleted.iter().any(|r| contains(r, key)));
-        let base = |tx: &Transaction| -> Result<Option<Value>> {
-            let tree = &tx.trees[&id];
-            let (view, ctx) = tx.snapshot.view_of(tree);
-            view.get(key, &ctx)
-        };
-        match own {
-            Some(Own::Put(v)) => Ok(Some(Value::from(v))),
-            Some(Own::Delete) => Ok(None),
-            Some(Own::Merge { operands, on_nothing }) => {
-                let base = if on_nothing || deleted { None } else { base(self)? };
-                self.merge_over(id, key, base, &operands).map(Some)
-            }
-            None if deleted => Ok(None),
-            None => base(self),
-        }
-    }
-
-    fn merge_over(
-        &self,
-        id: u32,
-        key: &[u8],
-        base: Option<Value>,
-        ops: &[Vec<u8>],
-    ) -> Result<Value> {
-        let Some(op) = self.trees[&id].opts().merge.clone() else {
-            return Err(Error::InvalidArgument(
-                "merge into a keyspace without a merge operator".into(),
-            ));
-        };
-        let ops: Vec<&[u8]> = ops.iter().map(Vec::as_slice).collect();
-        op.full_merge(key, base.as_deref(), &ops).map(Value::from).map_err(|e| {
-            Error::MergeFailed(format!(
-                "{} on key {:?}: {e}",
-                op.name(),
-                String::from_utf8_lossy(key)
-            ))
-        })
-    }
-
-    /// The value of `key`, seeing the transaction's own writes; a serializable commit
-    /// fails if another commit changed `key` after the snapshot.
-    ///
-    /// # Errors
-    /// `Corruption` or an I/O error from a damaged or unreadable table; `MergeFailed`
-    /// if the key's merge operands (the transaction's or the snapshot's) cannot be
-    /// merged.
-    pub fn get(&mut self, key: impl AsRef<[u8]>) -> Result<Option<Value>> {
-        self.read(0, key.as_ref(), true)
-    }
-
-    /// [`Transaction::get`] in `keyspace`.
-    ///
-    /// # Errors
-    /// `InvalidArgument` if the keyspace was dropped; otherwise as
-    /// [`Transaction::get`].
-    pub fn get_in(&mut self, keyspace: &Keyspace, key: impl AsRef<[u8]>) -> Result<Option<Value>> {
-        let id = self.tree_of(Some(keyspace))?;
-        self.read(id, key.as_ref(), true)
-    }
-
-    /// The value of `key` like [`Transaction::get`], but not validated at commit: for
-    /// reads whose staleness the transaction can live with (a cached setting, say).
-    ///
-    /// # Errors
-    /// As [`Transaction::get`].
-    pub fn get_untracked(&mut self, key: impl AsRef<[u8]>) -> Result<Option<Value>> {
-        self.read(0, key.as_ref(), false)
-    }
-
-    /// [`Transaction::get_untracked`] in `keyspace`.
-    ///
-    /// # Errors
-    /// As [`Transaction::get_in`].
-    pub fn get_untracked_in(
-        &mut self,
-        keyspace: &Keyspace,
-        key: impl AsRef<[u8]>,
-    ) -> Result<Option<Value>> {
-        let id = self.tree_of(Some(keyspace))?;
-        self.read(id, key.as_ref(), false)
-    }
-
-    fn scan(
-        &mut self,
-        id: u32,
-        lo: Bound<Vec<u8>>,
-        hi: Bound<Vec<u8>>,
-        track: bool,
-    ) -> Result<TxIter> {
-        if track && self.opts.isolation == Isolation::Serializable {
-            self.space(id).read_ranges.push((lo.clone(), hi.clone()));
-        }
-        let tree = Arc::clone(&self.trees[&id]);
-        let (view, ctx) = self.snapshot.view_of(&tree);
-        let snap = Iter::new(view, ctx, lo.clone(), hi.clone())
-            .watching(Arc::clone(self.snapshot.shared()));
-        let mut entries: Vec<(Vec<u8>, Option<Value>)> = Vec::new();
-        // The transaction's own keys in range, resolved now (they are few and in memory).
-        let own: Vec<(Vec<u8>, Own)> = self
-            .spaces
-            .get(&id)
-            .map(|s| {
-                s.own
-                    .range::<Vec<u8>, _>((lo.clone(), hi.clone()))
-                    .map(|(k, o)| (k.clone(), o.clone()))
-                    .collect()
-            })
-            .unwrap_or_default();
-        for (k, o) in own {
-            let v = match o {
-                Own::Put(v) => Some(Value::from(v)),
-                Own::Delete => None,
-                Own::Merge { .. } => self.read(id, &k, false)?,
-            };
-            entries.push((k, v));
-        }
-        let deleted = self.spaces.get(&id).map(|s| s.deleted.clone()).unwrap_or_default();
-        Ok(TxIter::new(snap, entries.into(), deleted))
-    }
-
-    fn scan_bounds(
-        &mut self,
-        ks: Option<&Keyspace>,
-        lo: Bound<Vec<u8>>,
-        hi: Bound<Vec<u8>>,
-        track: bool,
-    ) -> TxIter {
-        match self.tree_of(ks).and_then(|id| self.scan(id, lo, hi, track)) {
-            Ok(it) => it,
-            Err(e) => TxIter::failed(e),
-        }
-    }
-
-    /// Every key and value the transaction sees, in key order (both directions); a
-    /// serializable commit fails if another commit changed anything in the database
-    /// after the snapshot (the whole key range was read).
-    pub fn iter(&mut self) -> TxIter {
-        self.scan_bounds(None, Bound::Unbounded, Bound::Unbounded, true)
-    }
-
-    /// The keys within `range` the transaction sees; tracked as a range, so a
-    /// serializable commit fails if another commit added, changed or deleted a key in it
-    /// (no phantoms).
-    pub fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&mut self, range: R) -> TxIter {
-        let (lo, hi) = owned_bounds(&range);
-        self.scan_bounds(None, lo, hi, true)
-    }
-
-    /// The keys starting with `prefix` the transaction sees, tracked as a range.
-    pub fn prefix(&mut self, prefix: impl AsRef<[u8]>) -> TxIter {
-        let (lo, hi) = prefix_bounds(prefix.as_ref());
-        self.scan_bounds(None, lo, hi, true)
-    }
-
-    /// [`Transaction::range`], not validated at commit.
-    pub fn range_untracked<K: AsRef<[u8]>, R: RangeBounds<K>>(&mut self, range: R) -> TxIter {
-        let (lo, hi) = owned_bounds(&range);
-        self.scan_bounds(None, lo, hi, false)
-    }
-
-    /// [`Transaction::iter`] in `keyspace`.
-    pub fn iter_in(&mut self, keyspace: &Keyspace) -> TxIter {
-        self.scan_bounds(Some(keyspace), Bound::Unbounded, Bound::Unbounded, true)
-    }
-
-    /// [`Transaction::range`] in `keyspace`.
-    pub fn range_in<K: AsRef<[u8]>, R: RangeBounds<K>>(
-        &mut self,
-        keyspace: &Keyspace,
-        range: R,
-    ) -> TxIter {
-        let (lo, hi) = owned_bounds(&range);
-        self.scan_bounds(Some(keyspace), lo, hi, true)
-    }
-
-    /// [`Transaction::prefix`] in `keyspace`.
-    pub fn prefix_in(&mut self, keyspace: &Keyspace, prefix: impl AsRef<[u8]>) -> TxIter {
-        let (lo, hi) = prefix_bounds(prefix.as_ref());
-        self.scan_bounds(Some(keyspace), lo, hi, true)
-    }
-
     fn write_own(&mut self, id: u32, key: &[u8], own: Own) {
         self.space(id).own.insert(key.to_vec(), own);
     }
 
     /// Sets `key` to `value` when the transaction commits; later reads in the
     /// transaction see it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// let mut tx = db.transaction();
+    /// tx.put("k", "v");
+    /// assert_eq!(tx.get("k")?.unwrap(), "v");
+    /// tx.commit()?;
+    /// # Ok(()) }
+    /// ```
     pub fn put(&mut self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) {
         let (k, v) = (key.as_ref(), value.as_ref());
         self.batch.put(k, v);
@@ -395,6 +276,21 @@ impl Transaction {
     }
 
     /// Deletes `key` when the transaction commits.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// db.put("k", "v")?;
+    /// let mut tx = db.transaction();
+    /// tx.delete("k");
+    /// assert_eq!(tx.get("k")?, None);
+    /// tx.commit()?;
+    /// assert_eq!(db.get("k")?, None);
+    /// # Ok(()) }
+    /// ```
     pub fn delete(&mut self, key: impl AsRef<[u8]>) {
         let k = key.as_ref();
         self.batch.delete(k);
@@ -438,6 +334,22 @@ impl Transaction {
     /// Adds merge `operand` to `key` (see [`crate::merge`]): written as an operand, so
     /// two transactions adding to one counter do not conflict unless one read it.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let opts = mylsm::Options { merge_operator: Some(std::sync::Arc::new(mylsm::merge::U64Add)), ..Default::default() };
+    /// # let db = mylsm::Db::open(dir.path(), opts)?;
+    /// let (mut a, mut b) = (db.transaction(), db.transaction());
+    /// a.merge("hits", 1u64.to_le_bytes())?;
+    /// b.merge("hits", 1u64.to_le_bytes())?;
+    /// a.commit()?;
+    /// b.commit()?; // blind merges do not conflict
+    /// assert_eq!(db.get("hits")?.unwrap(), 2u64.to_le_bytes());
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     /// `InvalidArgument` if the keyspace has no merge operator; `MergeFailed` if the
     /// transaction wrote `key` itself and the operator cannot merge `operand` into that
@@ -459,6 +371,21 @@ impl Transaction {
     /// Deletes every key in `range` when the transaction commits (see
     /// [`Db::delete_range`]).
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// db.put("a", "1")?;
+    /// db.put("b", "2")?;
+    /// let mut tx = db.transaction();
+    /// tx.delete_range("a"..="b")?;
+    /// assert_eq!(tx.iter().count(), 0);
+    /// tx.commit()?;
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     /// `InvalidArgument` if the range starts after it ends.
     pub fn delete_range<K: AsRef<[u8]>, R: RangeBounds<K>>(&mut self, range: R) -> Result<()> {
@@ -469,6 +396,21 @@ impl Transaction {
     }
 
     /// [`Transaction::put`] in `keyspace`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// # let ks = db.create_keyspace("users", Default::default())?;
+    /// let mut tx = db.transaction();
+    /// tx.put_in(&ks, "k", "v")?;
+    /// tx.put("k", "default");
+    /// tx.commit()?;
+    /// assert_eq!(ks.get("k")?.unwrap(), "v");
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     /// `InvalidArgument` if the keyspace was dropped.
@@ -487,6 +429,21 @@ impl Transaction {
 
     /// [`Transaction::delete`] in `keyspace`.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// # let ks = db.create_keyspace("users", Default::default())?;
+    /// ks.put("k", "v")?;
+    /// let mut tx = db.transaction();
+    /// tx.delete_in(&ks, "k")?;
+    /// tx.commit()?;
+    /// assert_eq!(ks.get("k")?, None);
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     /// `InvalidArgument` if the keyspace was dropped.
     pub fn delete_in(&mut self, keyspace: &Keyspace, key: impl AsRef<[u8]>) -> Result<()> {
@@ -498,6 +455,21 @@ impl Transaction {
     }
 
     /// [`Transaction::merge`] in `keyspace`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// # let add = mylsm::KeyspaceOptions { merge_operator: Some(std::sync::Arc::new(mylsm::merge::U64Add)), ..Default::default() };
+    /// # let ks = db.create_keyspace("counters", add)?;
+    /// let mut tx = db.transaction();
+    /// tx.merge_in(&ks, "hits", 5u64.to_le_bytes())?;
+    /// assert_eq!(tx.get_in(&ks, "hits")?.unwrap(), 5u64.to_le_bytes());
+    /// tx.commit()?;
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     /// `InvalidArgument` if the keyspace was dropped; otherwise as
@@ -517,6 +489,21 @@ impl Transaction {
 
     /// [`Transaction::delete_range`] in `keyspace`.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// # let ks = db.create_keyspace("users", Default::default())?;
+    /// ks.put("a", "1")?;
+    /// let mut tx = db.transaction();
+    /// tx.delete_range_in(&ks, "a".."b")?;
+    /// tx.commit()?;
+    /// assert_eq!(ks.get("a")?, None);
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     /// `InvalidArgument` if the keyspace was dropped or the range starts after it ends.
     pub fn delete_range_in<K: AsRef<[u8]>, R: RangeBounds<K>>(
@@ -532,6 +519,21 @@ impl Transaction {
     }
 
     /// Validates and writes the transaction as one atomic batch (see the module docs).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// let mut tx = db.transaction();
+    /// tx.get("k")?;
+    /// db.put("k", "theirs")?;
+    /// tx.put("k", "mine");
+    /// assert!(tx.commit().unwrap_err().is_conflict());
+    /// assert_eq!(db.get("k")?.unwrap(), "theirs");
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     /// [`Error::Conflict`] if another commit changed what the transaction read
@@ -571,6 +573,19 @@ impl Transaction {
     }
 
     /// Discards the transaction's writes (as dropping it does).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// let mut tx = db.transaction();
+    /// tx.put("k", "v");
+    /// tx.rollback();
+    /// assert_eq!(db.get("k")?, None);
+    /// # Ok(()) }
+    /// ```
     pub fn rollback(self) {}
 }
 

@@ -88,6 +88,14 @@ impl std::fmt::Debug for WriteBatch {
 
 impl WriteBatch {
     /// An empty batch.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let batch = mylsm::WriteBatch::new();
+    /// assert!(batch.is_empty());
+    ///
+    /// ```
     pub fn new() -> Self {
         WriteBatch {
             rep: vec![0; HEADER_LEN],
@@ -102,6 +110,15 @@ impl WriteBatch {
 
     /// An empty batch with room for `bytes` bytes of records, so that filling it does
     /// not reallocate.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut batch = mylsm::WriteBatch::with_capacity(4096);
+    /// batch.put("k", "v");
+    /// assert_eq!(batch.len(), 1);
+    ///
+    /// ```
     pub fn with_capacity(bytes: usize) -> Self {
         let mut b = WriteBatch::new();
         b.rep.reserve(bytes);
@@ -109,6 +126,20 @@ impl WriteBatch {
     }
 
     /// Sets `key` to `value` when the batch is written.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// let mut batch = mylsm::WriteBatch::new();
+    /// batch.put("k", "v");
+    /// assert_eq!(db.get("k")?, None, "nothing is written before the batch is");
+    /// db.write(batch)?;
+    /// assert_eq!(db.get("k")?.unwrap(), "v");
+    /// # Ok(()) }
+    /// ```
     pub fn put(&mut self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) {
         let (key, value) = (key.as_ref(), value.as_ref());
         self.rep.push(Kind::Put as u8);
@@ -130,6 +161,21 @@ impl WriteBatch {
     /// Adds a merge `operand` for `key`, combined with the key's value by the
     /// keyspace's merge operator when the key is read (see [`crate::merge`]). Writing
     /// the batch fails with `InvalidArgument` if the keyspace has no merge operator.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let opts = mylsm::Options { merge_operator: Some(std::sync::Arc::new(mylsm::merge::U64Add)), ..Default::default() };
+    /// # let db = mylsm::Db::open(dir.path(), opts)?;
+    /// let mut batch = mylsm::WriteBatch::new();
+    /// batch.merge("hits", 1u64.to_le_bytes());
+    /// batch.merge("hits", 1u64.to_le_bytes());
+    /// db.write(batch)?;
+    /// assert_eq!(db.get("hits")?.unwrap(), 2u64.to_le_bytes());
+    /// # Ok(()) }
+    /// ```
     pub fn merge(&mut self, key: impl AsRef<[u8]>, operand: impl AsRef<[u8]>) {
         self.push_record(&Record {
             keyspace: 0,
@@ -141,12 +187,39 @@ impl WriteBatch {
 
     /// Sets `key` to `value` for `ttl`: reads from then on find nothing (see
     /// [`crate::expiry`]). The time to live counts from when the batch is written.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// let mut batch = mylsm::WriteBatch::new();
+    /// batch.put_with_ttl("session", "token", std::time::Duration::from_secs(60));
+    /// db.write(batch)?;
+    /// assert_eq!(db.get("session")?.unwrap(), "token");
+    /// # Ok(()) }
+    /// ```
     pub fn put_with_ttl(&mut self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>, ttl: Duration) {
         self.put_expiring_in(0, key.as_ref(), value.as_ref(), ExpiresAt::After(ttl));
     }
 
     /// Sets `key` to `value` until `expires_at` (milliseconds since the Unix epoch, by
     /// the database's clock).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// let mut batch = mylsm::WriteBatch::new();
+    /// batch.put_with_expiry("old", "v", 1); // 1 ms after the epoch: long past
+    /// batch.put_with_expiry("new", "v", u64::MAX);
+    /// db.write(batch)?;
+    /// assert_eq!((db.get("old")?, db.get("new")?.is_some()), (None, true));
+    /// # Ok(()) }
+    /// ```
     pub fn put_with_expiry(
         &mut self,
         key: impl AsRef<[u8]>,
@@ -178,6 +251,22 @@ impl WriteBatch {
     /// Deletes every key in `range` (any `RangeBounds`: `a..b`, `a..=b`, `a..`, `..`)
     /// in one record, whatever the number of keys. An empty range does nothing.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// db.put("a", "1")?;
+    /// db.put("b", "2")?;
+    /// let mut batch = mylsm::WriteBatch::new();
+    /// batch.delete_range("a".."b")?;
+    /// assert!(batch.delete_range("z".."a").unwrap_err().is_invalid_argument());
+    /// db.write(batch)?;
+    /// assert_eq!((db.get("a")?, db.get("b")?.is_some()), (None, true));
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     /// `InvalidArgument` if the range starts after it ends.
     pub fn delete_range<K: AsRef<[u8]>, R: RangeBounds<K>>(
@@ -188,6 +277,20 @@ impl WriteBatch {
     }
 
     /// Deletes every key that starts with `prefix` (all keys for an empty prefix).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// db.put("user:1", "ada")?;
+    /// let mut batch = mylsm::WriteBatch::new();
+    /// batch.delete_prefix("user:");
+    /// db.write(batch)?;
+    /// assert_eq!(db.get("user:1")?, None);
+    /// # Ok(()) }
+    /// ```
     pub fn delete_prefix(&mut self, prefix: impl AsRef<[u8]>) {
         let (lo, hi) = crate::db_iter::prefix_bounds(prefix.as_ref());
         // A prefix range is never reversed.
@@ -236,6 +339,20 @@ impl WriteBatch {
     }
 
     /// Deletes `key` when the batch is written.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> mylsm::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mylsm::Db::open(dir.path(), mylsm::Options::default())?;
+    /// db.put("k", "v")?;
+    /// let mut batch = mylsm::WriteBatch::new();
+    /// batch.delete("k");
+    /// db.write(batch)?;
+    /// assert_eq!(db.get("k")?, None);
+    /// # Ok(()) }
+    /// ```
     pub fn delete(&mut self, key: impl AsRef<[u8]>) {
         let key = key.as_ref();
         self.rep.push(Kind::Delete as u8);
@@ -250,16 +367,46 @@ impl WriteBatch {
     }
 
     /// Number of puts and deletes in the batch.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut batch = mylsm::WriteBatch::new();
+    /// batch.put("a", "1");
+    /// batch.delete("b");
+    /// assert_eq!(batch.len(), 2);
+    ///
+    /// ```
     pub fn len(&self) -> usize {
         self.count as usize
     }
 
     /// True if the batch holds nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut batch = mylsm::WriteBatch::new();
+    /// assert!(batch.is_empty());
+    /// batch.put("k", "v");
+    /// assert!(!batch.is_empty());
+    ///
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.count == 0
     }
 
     /// Removes every record, keeping the buffer's capacity for reuse.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut batch = mylsm::WriteBatch::new();
+    /// batch.put("k", "v");
+    /// batch.clear();
+    /// assert!(batch.is_empty());
+    ///
+    /// ```
     pub fn clear(&mut self) {
         let mut rep = std::mem::take(&mut self.rep);
         rep.clear();
@@ -268,6 +415,16 @@ impl WriteBatch {
     }
 
     /// Size of the encoded batch in bytes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut batch = mylsm::WriteBatch::new();
+    /// let empty = batch.encoded_len();
+    /// batch.put("key", "value");
+    /// assert!(batch.encoded_len() >= empty + 8);
+    ///
+    /// ```
     pub fn encoded_len(&self) -> usize {
         self.rep.len()
     }
@@ -487,114 +644,4 @@ fn bound_key<K: AsRef<[u8]>>(b: Bound<&K>) -> Option<&[u8]> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn encode_decode_round_trip_keeps_order_and_seqno() {
-        let mut b = WriteBatch::new();
-        b.put(b"a", b"1");
-        b.delete(b"b");
-        b.put(b"", vec![7u8; 300]);
-        b.set_seqno(42);
-        let enc = b.encoded().to_vec();
-        let d = WriteBatch::decode(&enc, Path::new("x.log"), 0).unwrap();
-        assert_eq!(d.seqno(), 42);
-        assert_eq!(d.len(), 3);
-        let recs: Vec<_> = d.records().collect();
-        assert_eq!(recs[0], Record { keyspace: 0, kind: Kind::Put, key: b"a", value: b"1" });
-        assert_eq!(recs[1], Record { keyspace: 0, kind: Kind::Delete, key: b"b", value: b"" });
-        assert_eq!(recs[2].value.len(), 300);
-    }
-
-    /// Found by review: a logged batch whose seqnos do not fit an internal key (or an
-    /// empty one) replayed into the memtable with its seqno cut short, or overflowed.
-    #[test]
-    fn a_logged_batch_with_seqnos_out_of_range_is_corruption() {
-        for (seqno, n) in [(0, 1), (0, 0), (crate::key::MAX_SEQNO, 2), (u64::MAX, 1), (7, 0)] {
-            let mut b = WriteBatch::new();
-            for i in 0..n {
-                b.put(format!("k{i}"), b"v");
-            }
-            b.set_seqno(seqno);
-            let e = WriteBatch::decode(b.encoded(), Path::new("w.log"), 64).unwrap_err();
-            assert!(matches!(&e, Error::Corruption { offset: 64, .. }), "{seqno}+{n}: {e}");
-        }
-        let mut fits = WriteBatch::new();
-        fits.put(b"k", b"v");
-        fits.set_seqno(crate::key::MAX_SEQNO);
-        assert!(WriteBatch::decode(fits.encoded(), Path::new("w.log"), 0).is_ok());
-    }
-
-    #[test]
-    fn every_truncation_and_count_mismatch_is_corruption() {
-        let mut b = WriteBatch::new();
-        b.put(b"key", b"value");
-        b.delete(b"gone");
-        let enc = b.encoded().to_vec();
-        for cut in 0..enc.len() {
-            let e = WriteBatch::decode(&enc[..cut], Path::new("w.log"), 100).unwrap_err();
-            assert!(e.is_corruption(), "cut at {cut}: {e}");
-        }
-        let mut bad = enc.clone();
-        bad[8] = 5;
-        assert!(WriteBatch::decode(&bad, Path::new("w.log"), 0).unwrap_err().is_corruption());
-        let mut bad_kind = enc;
-        bad_kind[HEADER_LEN] = 9;
-        let e = WriteBatch::decode(&bad_kind, Path::new("w.log"), 1000).unwrap_err();
-        assert!(matches!(e, Error::Corruption { offset: 1012, .. }), "{e}");
-    }
-
-    /// The format hooks for keyspaces, merge and range delete: a keyspace-tagged record
-    /// decodes with its keyspace (and re-encodes byte for byte), a default-keyspace
-    /// record has no tag, and the reserved kinds are refused.
-    #[test]
-    fn keyspace_tags_round_trip_and_reserved_kinds_are_refused() {
-        let mut b = WriteBatch::new();
-        b.put(b"a", b"1");
-        let plain = b.encoded().to_vec();
-        assert_eq!(plain[HEADER_LEN], Kind::Put as u8, "keyspace 0 carries no tag");
-        let mut tagged = plain[..HEADER_LEN].to_vec();
-        tagged[8] = 1;
-        tagged.extend_from_slice(&[KEYSPACE_BIT | 1, 0x87, 0x01, 1, b'k', 1, b'v']);
-        tagged[..8].copy_from_slice(&5u64.to_le_bytes());
-        let d = WriteBatch::decode(&tagged, Path::new("w.log"), 0).unwrap();
-        let recs: Vec<_> = d.records().collect();
-        assert_eq!(recs, [Record { keyspace: 135, kind: Kind::Put, key: b"k", value: b"v" }]);
-        assert_eq!(d.rep, tagged, "re-encoded byte for byte");
-        for reserved in [3u8, 0x10, KEYSPACE_BIT | 3, 0x21] {
-            let mut bad = plain.clone();
-            bad[..8].copy_from_slice(&5u64.to_le_bytes());
-            bad[HEADER_LEN] = reserved;
-            let e = WriteBatch::decode(&bad, Path::new("w.log"), 0).unwrap_err();
-            assert!(e.is_corruption(), "kind {reserved:#x}: {e}");
-        }
-    }
-
-    #[test]
-    fn batches_collect_from_pairs_and_clear_keeps_the_buffer() {
-        let mut b: WriteBatch = [("a", "1"), ("b", "2")].into_iter().collect();
-        assert_eq!(b.len(), 2);
-        b.extend(vec![(b"c".to_vec(), b"3".to_vec())]);
-        assert_eq!(b.len(), 3);
-        let cap = b.rep.capacity();
-        b.clear();
-        assert!(b.is_empty() && b.encoded_len() == HEADER_LEN && b.rep.capacity() == cap);
-        let big = WriteBatch::with_capacity(4096);
-        assert!(big.rep.capacity() >= 4096 && big.is_empty());
-    }
-
-    #[test]
-    fn append_concatenates_records_and_limits_are_checked() {
-        let mut a = WriteBatch::new();
-        a.put(b"a", b"1");
-        let mut b = WriteBatch::new();
-        b.delete(b"b");
-        a.append(&b);
-        assert_eq!(a.len(), 2);
-        assert!(a.validate().is_ok());
-        let mut big = WriteBatch::new();
-        big.put(vec![0u8; MAX_KEY_LEN + 1], b"v");
-        assert!(matches!(big.validate(), Err(Error::InvalidArgument(_))));
-    }
-}
+mod tests;
