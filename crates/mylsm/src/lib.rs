@@ -39,6 +39,7 @@ pub mod backup;
 mod batch;
 #[cfg(feature = "bench-hooks")]
 pub mod bench_hooks;
+mod bounds;
 mod cache;
 pub mod checkpoint;
 mod coding;

@@ -1,5 +1,5 @@
 //! The maintenance calls of [`Db`]: flushing, verifying, compacting and waiting for
-//! background work (the read and write calls are in `db.rs`).
+//! background work (the read and write calls are in `db/`).
 
 use std::ops::{Bound, RangeBounds};
 use std::sync::Arc;

@@ -44,7 +44,7 @@ pub(crate) struct Recovered {
 /// no table, so the WAL holding them may be deleted while the last seqno stays below
 /// them; the first batch is then checked against nothing (a missing live log is still
 /// caught by the manifest's WAL tracking). An ingest also moves the last seqno past
-/// records of live logs (its marker batch, `batch.rs`, keeps the logs gapless), so the
+/// records of live logs (its marker batch, `batch/`, keeps the logs gapless), so the
 /// first batch may start at or below it, never past it.
 pub(crate) fn replay_logs(
     fs: &dyn FileSystem,

@@ -1,5 +1,8 @@
 //! Unit tests of the write batch's encoding, limits and keyspace records.
 
+use std::path::Path;
+
+use super::decode::KEYSPACE_BIT;
 use super::*;
 
 #[test]

@@ -89,7 +89,7 @@ pub(super) fn replay(
     Ok(out)
 }
 
-/// The table numbers of an ingest's marker batch (`batch.rs`: a 12-byte header, then
+/// The table numbers of an ingest's marker batch (`batch/`: a 12-byte header, then
 /// `0x30 table: varint64` per table), already checked by `WriteBatch::decode`.
 fn marker_tables(record: &[u8]) -> Vec<u64> {
     let mut r = Reader::new(record.get(12..).unwrap_or_default());
