@@ -167,6 +167,7 @@ fn run_on<E: BenchEngine>(
                 "batch": settings.batch,
                 "sync": settings.sync,
                 "seed": settings.seed,
+                "duration_secs": settings.duration.map(|d| d.as_secs_f64()),
                 "write_buffer_size": run.engine.memtable_bytes,
                 "compression": compression_name(run.engine.compression),
                 "block_cache_bytes": run.engine.cache_bytes,
