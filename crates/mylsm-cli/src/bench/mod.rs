@@ -120,6 +120,7 @@ fn run_on<E: BenchEngine>(
         if w.puts() {
             user_bytes += result.totals.bytes();
         }
+        user_bytes += result.totals.put_bytes();
         user_bytes += result.writer.map_or(0, |w| w.bytes);
         if !json {
             writeln!(out, "{}", result.human_line()).map_err(CliError::Output)?;

@@ -54,6 +54,8 @@ pub struct Recorder {
     found: u64,
     /// Operations of each `OpKind`, for the workloads that mix them.
     kinds: [u64; OpKind::ALL.len()],
+    /// Bytes of keys and values put by the workloads that also read (the YCSB mixes).
+    put_bytes: u64,
     unreported: u64,
     bar: Option<ProgressBar>,
     /// When the thread started and finished its operations; merged recorders span
@@ -77,6 +79,7 @@ impl Recorder {
             bytes: 0,
             found: 0,
             kinds: [0; OpKind::ALL.len()],
+            put_bytes: 0,
             unreported: 0,
             bar,
             span: None,
@@ -141,6 +144,17 @@ impl Recorder {
         self.found += 1;
     }
 
+    /// Counts `bytes` of keys and values put by a workload that also reads; `bytes`
+    /// (through `record`) counts them too.
+    pub fn put(&mut self, bytes: usize) {
+        self.put_bytes += bytes as u64;
+    }
+
+    /// Bytes counted by `put`.
+    pub fn put_bytes(&self) -> u64 {
+        self.put_bytes
+    }
+
     /// Counts one operation of `kind` (recorded separately with `record`).
     pub fn kind(&mut self, kind: OpKind) {
         self.kinds[kind as usize] += 1;
@@ -166,6 +180,7 @@ impl Recorder {
         self.ops += other.ops;
         self.bytes += other.bytes;
         self.found += other.found;
+        self.put_bytes += other.put_bytes;
         for (mine, theirs) in self.kinds.iter_mut().zip(other.kinds) {
             *mine += theirs;
         }
@@ -253,7 +268,18 @@ impl WorkloadResult {
             let writer = self
                 .writer
                 .map_or_else(String::new, |w| format!("; writer {:.0} ops/sec", w.ops_per_sec()));
-            let (found, ops) = (self.totals.found, self.totals.ops);
+            // In a YCSB mix only the reads (plain or before a write) look keys up.
+            let kinds = self.totals.kind_counts();
+            let ops = if kinds.is_empty() {
+                self.totals.ops
+            } else {
+                kinds
+                    .iter()
+                    .filter(|(k, _)| matches!(k, OpKind::Read | OpKind::ReadModifyWrite))
+                    .map(|&(_, n)| n)
+                    .sum()
+            };
+            let found = self.totals.found;
             line.push_str(&format!("  ({found} of {ops} found{writer})"));
         }
         let kinds = self.totals.kind_counts();

@@ -166,7 +166,17 @@ impl Workload {
     /// (flushes, compactions, stalls) is worth reporting after it.
     pub fn writes(self) -> bool {
         self.puts()
-            || matches!(self, Workload::DeleteRandom | Workload::DeleteSeq | Workload::DeleteRange)
+            || matches!(
+                self,
+                Workload::DeleteRandom
+                    | Workload::DeleteSeq
+                    | Workload::DeleteRange
+                    | Workload::YcsbA
+                    | Workload::YcsbB
+                    | Workload::YcsbD
+                    | Workload::YcsbE
+                    | Workload::YcsbF
+            )
     }
 
     /// Whether the workload looks up keys one by one, so that its found count means
@@ -222,7 +232,8 @@ impl Workload {
     }
 
     /// Whether the workload's bytes are keys and values it put, the user bytes that
-    /// write amplification divides by (deletes write no values).
+    /// write amplification divides by (deletes write no values). The YCSB mixes read
+    /// as well, so they count what they put apart (`Recorder::put_bytes`).
     pub fn puts(self) -> bool {
         matches!(
             self,
@@ -233,11 +244,6 @@ impl Workload {
                 | Workload::FillBatch
                 | Workload::MergeRandom
                 | Workload::UpdateRandom
-                | Workload::YcsbA
-                | Workload::YcsbB
-                | Workload::YcsbD
-                | Workload::YcsbE
-                | Workload::YcsbF
         )
     }
 
@@ -579,7 +585,9 @@ impl Thread<'_> {
     fn put<E: Engine>(&mut self, engine: &E, key: &[u8], sync: bool) -> Result<usize, E::Error> {
         let value = self.values.next_value();
         engine.write(&[Entry { key, value: Some(value) }], sync)?;
-        Ok(key.len() + value.len())
+        let bytes = key.len() + value.len();
+        self.rec.put(bytes);
+        Ok(bytes)
     }
 
     /// Puts (or deletes) the keys of operations `ops` in batches of `batch`.
