@@ -63,7 +63,7 @@ struct Args {
     /// Number of keys, and operations per write workload.
     #[arg(long, default_value_t = 1_000_000)]
     num: u64,
-    /// Operations per point-read workload [default: N].
+    /// Operations per point-read and mixed (ycsb*) workload [default: N].
     #[arg(long)]
     reads: Option<u64>,
     #[arg(long, default_value_t = 100)]
@@ -88,6 +88,10 @@ struct Args {
     memtable_mb: usize,
     #[arg(long, default_value_t = 301)]
     seed: u64,
+    /// Run each point-read, seek and mixed workload (the read workloads, txnrandom,
+    /// ycsba..ycsbf) for this many seconds instead of for R operations.
+    #[arg(long, value_name = "SECS")]
+    duration: Option<f64>,
     /// Parent directory of the databases [default: a temporary directory].
     #[arg(long)]
     dir: Option<PathBuf>,
@@ -124,6 +128,7 @@ fn run(a: Args) -> Result<(), BoxError> {
         batch: a.batch as usize,
         sync: a.sync,
         seed: a.seed,
+        duration: a.duration.map(std::time::Duration::try_from_secs_f64).transpose()?,
     };
     let config = EngineConfig {
         memtable_bytes: a.memtable_mb << 20,
@@ -192,6 +197,7 @@ fn run(a: Args) -> Result<(), BoxError> {
         "cache_bytes": config.cache_bytes, "memtable_bytes": config.memtable_bytes,
         "btree_cache_bytes": config.btree_cache_bytes(),
         "bloom_bits_per_key": config.bloom_bits_per_key, "seed": a.seed,
+        "duration_secs": a.duration,
     });
     if a.json {
         let engines: serde_json::Map<String, serde_json::Value> = runs

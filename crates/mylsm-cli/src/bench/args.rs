@@ -1,6 +1,7 @@
 //! The options of `mylsm bench` and their translation into the benchmark's settings.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use clap::Args;
 
@@ -26,6 +27,12 @@ fn value_size(s: &str) -> Result<usize, String> {
     Ok(n)
 }
 
+/// `--duration`: a non-negative number of seconds, fractions allowed.
+fn duration(s: &str) -> Result<Duration, String> {
+    let secs: f64 = s.parse().map_err(|e| format!("{e}"))?;
+    Duration::try_from_secs_f64(secs).map_err(|e| format!("{e}"))
+}
+
 /// The options of `bench`.
 #[derive(Debug, Args)]
 pub struct BenchArgs {
@@ -33,8 +40,8 @@ pub struct BenchArgs {
     #[arg(long, value_name = "N", default_value_t = 1_000_000,
           value_parser = clap::value_parser!(u64).range(1..=MAX_NUM))]
     num: u64,
-    /// Operations of the point-read workloads (readrandom, readmissing, seekrandom,
-    /// readwhilewriting) [default: N].
+    /// Operations of the point-read and mixed workloads (readrandom, readmissing,
+    /// seekrandom, readwhilewriting, txnrandom, ycsba..ycsbf) [default: N].
     #[arg(long, value_name = "R", value_parser = clap::value_parser!(u64).range(..=MAX_READS))]
     reads: Option<u64>,
     /// Bytes per value; values are pseudo-random and compress to about half.
@@ -73,6 +80,11 @@ pub struct BenchArgs {
     #[arg(long, value_name = "N", default_value_t = 1,
           value_parser = clap::value_parser!(u16).range(1..=1024))]
     keyspaces: u16,
+    /// Run each point-read, seek and mixed workload (readrandom, readmissing,
+    /// seekrandom, readwhilewriting, txnrandom, ycsba..ycsbf) for this many seconds
+    /// instead of for R operations; fills, deletes and scans ignore it.
+    #[arg(long, value_name = "SECS", value_parser = duration)]
+    duration: Option<Duration>,
     /// Seed of the pseudo-random keys and values, for reproducible runs.
     #[arg(long, default_value_t = 301)]
     seed: u64,
@@ -125,6 +137,7 @@ pub fn main(a: BenchArgs, db: Option<&Path>) -> Result<(), CliError> {
         batch: a.batch as usize,
         sync: a.sync,
         seed: a.seed,
+        duration: a.duration,
     };
     let run = Run {
         engine: EngineConfig {

@@ -22,8 +22,9 @@ pub mod plot;
 pub mod report;
 pub mod workload;
 pub mod writer;
+pub mod zipf;
 
 pub use engine::{Engine, EngineConfig, Entry};
 pub use mylsm_engine::{MylsmEngine, MylsmKeyspacesEngine};
-pub use report::{Recorder, WorkloadResult};
+pub use report::{OpKind, Recorder, WorkloadResult};
 pub use workload::{execute, Settings, Workload, DEFAULT_WORKLOADS};

@@ -120,6 +120,7 @@ fn run_on<E: BenchEngine>(
         if w.puts() {
             user_bytes += result.totals.bytes();
         }
+        user_bytes += result.totals.put_bytes();
         user_bytes += result.writer.map_or(0, |w| w.bytes);
         if !json {
             writeln!(out, "{}", result.human_line()).map_err(CliError::Output)?;
@@ -167,6 +168,7 @@ fn run_on<E: BenchEngine>(
                 "batch": settings.batch,
                 "sync": settings.sync,
                 "seed": settings.seed,
+                "duration_secs": settings.duration.map(|d| d.as_secs_f64()),
                 "write_buffer_size": run.engine.memtable_bytes,
                 "compression": compression_name(run.engine.compression),
                 "block_cache_bytes": run.engine.cache_bytes,

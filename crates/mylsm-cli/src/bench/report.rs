@@ -19,6 +19,32 @@ const PROGRESS_STEP: u64 = 1024;
 /// of a few hundred milliseconds shows as a dip.
 pub const TIMELINE_INTERVAL: Duration = Duration::from_millis(100);
 
+/// The kinds of operation a YCSB workload mixes, in the order they are reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpKind {
+    Read,
+    Update,
+    Insert,
+    Scan,
+    ReadModifyWrite,
+}
+
+impl OpKind {
+    const ALL: [OpKind; 5] =
+        [OpKind::Read, OpKind::Update, OpKind::Insert, OpKind::Scan, OpKind::ReadModifyWrite];
+
+    /// YCSB's name of the operation.
+    pub fn name(self) -> &'static str {
+        match self {
+            OpKind::Read => "read",
+            OpKind::Update => "update",
+            OpKind::Insert => "insert",
+            OpKind::Scan => "scan",
+            OpKind::ReadModifyWrite => "rmw",
+        }
+    }
+}
+
 /// One thread's measurements of one workload.
 #[derive(Debug)]
 pub struct Recorder {
@@ -26,6 +52,10 @@ pub struct Recorder {
     ops: u64,
     bytes: u64,
     found: u64,
+    /// Operations of each `OpKind`, for the workloads that mix them.
+    kinds: [u64; OpKind::ALL.len()],
+    /// Bytes of keys and values put by the workloads that also read (the YCSB mixes).
+    put_bytes: u64,
     unreported: u64,
     bar: Option<ProgressBar>,
     /// When the thread started and finished its operations; merged recorders span
@@ -48,6 +78,8 @@ impl Recorder {
             ops: 0,
             bytes: 0,
             found: 0,
+            kinds: [0; OpKind::ALL.len()],
+            put_bytes: 0,
             unreported: 0,
             bar,
             span: None,
@@ -112,6 +144,27 @@ impl Recorder {
         self.found += 1;
     }
 
+    /// Counts `bytes` of keys and values put by a workload that also reads; `bytes`
+    /// (through `record`) counts them too.
+    pub fn put(&mut self, bytes: usize) {
+        self.put_bytes += bytes as u64;
+    }
+
+    /// Bytes counted by `put`.
+    pub fn put_bytes(&self) -> u64 {
+        self.put_bytes
+    }
+
+    /// Counts one operation of `kind` (recorded separately with `record`).
+    pub fn kind(&mut self, kind: OpKind) {
+        self.kinds[kind as usize] += 1;
+    }
+
+    /// The operations of each kind that were counted, leaving out absent kinds.
+    pub fn kind_counts(&self) -> Vec<(OpKind, u64)> {
+        OpKind::ALL.iter().map(|&k| (k, self.kinds[k as usize])).filter(|&(_, n)| n > 0).collect()
+    }
+
     fn report_progress(&mut self) {
         if let Some(bar) = &self.bar {
             bar.inc(self.unreported);
@@ -127,6 +180,10 @@ impl Recorder {
         self.ops += other.ops;
         self.bytes += other.bytes;
         self.found += other.found;
+        self.put_bytes += other.put_bytes;
+        for (mine, theirs) in self.kinds.iter_mut().zip(other.kinds) {
+            *mine += theirs;
+        }
         if other.timeline.len() > self.timeline.len() {
             self.timeline.resize(other.timeline.len(), 0);
         }
@@ -211,13 +268,31 @@ impl WorkloadResult {
             let writer = self
                 .writer
                 .map_or_else(String::new, |w| format!("; writer {:.0} ops/sec", w.ops_per_sec()));
-            let (found, ops) = (self.totals.found, self.totals.ops);
+            // In a YCSB mix only the reads (plain or before a write) look keys up.
+            let kinds = self.totals.kind_counts();
+            let ops = if kinds.is_empty() {
+                self.totals.ops
+            } else {
+                kinds
+                    .iter()
+                    .filter(|(k, _)| matches!(k, OpKind::Read | OpKind::ReadModifyWrite))
+                    .map(|&(_, n)| n)
+                    .sum()
+            };
+            let found = self.totals.found;
             line.push_str(&format!("  ({found} of {ops} found{writer})"));
+        }
+        let kinds = self.totals.kind_counts();
+        if !kinds.is_empty() {
+            let kinds: Vec<String> =
+                kinds.iter().map(|(k, n)| format!("{} {n}", k.name())).collect();
+            line.push_str(&format!("  [{}]", kinds.join(", ")));
         }
         line
     }
 
-    /// The result as a JSON object; `found` appears for reads only, and the memory
+    /// The result as a JSON object; `found` appears for reads only, `op_counts` (the
+    /// operations of each kind) for the YCSB mixes only, and the memory
     /// fields are null where `/proc` is unavailable.
     pub fn to_json(&self) -> serde_json::Value {
         let mut v = json!({
@@ -237,6 +312,12 @@ impl WorkloadResult {
         });
         if self.reads {
             v["found"] = json!(self.totals.found);
+        }
+        let kinds = self.totals.kind_counts();
+        if !kinds.is_empty() {
+            let kinds: serde_json::Map<String, serde_json::Value> =
+                kinds.iter().map(|&(k, n)| (k.name().to_string(), json!(n))).collect();
+            v["op_counts"] = serde_json::Value::Object(kinds);
         }
         if let Some(w) = self.writer {
             v["writer_ops_per_sec"] = json!(w.ops_per_sec());

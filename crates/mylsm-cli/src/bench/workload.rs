@@ -1,16 +1,19 @@
 //! The benchmark workloads, db_bench's semantics, and the threads that run them on
 //! any [`Engine`].
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Barrier;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use indicatif::ProgressBar;
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
 
 use crate::engine::{Engine, Entry};
 use crate::gen::{KeyFormat, KeyOrder, ValueGen};
-use crate::report::{Recorder, WorkloadResult};
+use crate::report::{OpKind, Recorder, WorkloadResult};
 use crate::writer;
+use crate::zipf::{Latest, ScrambledZipfian};
 
 /// One benchmark workload, named as in LevelDB's db_bench.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -55,6 +58,22 @@ pub enum Workload {
     /// R optimistic transactions, each reading two random keys and writing both; the
     /// "found" count is the transactions that committed (the rest conflicted).
     TxnRandom,
+    /// YCSB workload A, update heavy: R operations, 50% reads and 50% updates of
+    /// zipfian-chosen keys.
+    YcsbA,
+    /// YCSB workload B, read mostly: 95% reads, 5% updates, zipfian.
+    YcsbB,
+    /// YCSB workload C, read only: 100% reads, zipfian.
+    YcsbC,
+    /// YCSB workload D, read latest: 95% reads favouring the newest keys, 5% inserts
+    /// of new keys (numbered from N up).
+    YcsbD,
+    /// YCSB workload E, short ranges: 95% scans of 1 to 100 entries (uniform) from a
+    /// zipfian-chosen key, 5% inserts of new keys.
+    YcsbE,
+    /// YCSB workload F, read-modify-write: 50% reads, 50% reads each followed by a
+    /// write of the key (one latency), zipfian.
+    YcsbF,
 }
 
 /// The workloads run when `--workloads` is not given: db_bench's core set.
@@ -76,6 +95,8 @@ const SEEK_NEXTS: usize = 10;
 /// `deleterange` deletes the first `RANGE_WIDTH` keys of every `RANGE_STRIDE`.
 const RANGE_STRIDE: u64 = 200;
 const RANGE_WIDTH: u64 = 100;
+/// The longest scan of YCSB workload E, YCSB's `maxscanlength`.
+const YCSB_MAX_SCAN: usize = 100;
 
 /// The parameters every workload shares.
 #[derive(Debug, Clone)]
@@ -93,6 +114,9 @@ pub struct Settings {
     /// Sync every write (fillsync always does).
     pub sync: bool,
     pub seed: u64,
+    /// Run each timed workload (`Workload::timed`) for this long instead of for a
+    /// number of operations.
+    pub duration: Option<Duration>,
 }
 
 impl Workload {
@@ -116,6 +140,12 @@ impl Workload {
             Workload::MergeRandom => "mergerandom",
             Workload::UpdateRandom => "updaterandom",
             Workload::TxnRandom => "txnrandom",
+            Workload::YcsbA => "ycsba",
+            Workload::YcsbB => "ycsbb",
+            Workload::YcsbC => "ycsbc",
+            Workload::YcsbD => "ycsbd",
+            Workload::YcsbE => "ycsbe",
+            Workload::YcsbF => "ycsbf",
         }
     }
 
@@ -136,7 +166,17 @@ impl Workload {
     /// (flushes, compactions, stalls) is worth reporting after it.
     pub fn writes(self) -> bool {
         self.puts()
-            || matches!(self, Workload::DeleteRandom | Workload::DeleteSeq | Workload::DeleteRange)
+            || matches!(
+                self,
+                Workload::DeleteRandom
+                    | Workload::DeleteSeq
+                    | Workload::DeleteRange
+                    | Workload::YcsbA
+                    | Workload::YcsbB
+                    | Workload::YcsbD
+                    | Workload::YcsbE
+                    | Workload::YcsbF
+            )
     }
 
     /// Whether the workload looks up keys one by one, so that its found count means
@@ -149,11 +189,51 @@ impl Workload {
                 | Workload::ReadMissing
                 | Workload::SeekRandom
                 | Workload::TxnRandom
+                | Workload::YcsbA
+                | Workload::YcsbB
+                | Workload::YcsbC
+                | Workload::YcsbD
+                | Workload::YcsbF
         )
     }
 
+    /// Whether the workload is one of YCSB's core mixes, which choose their keys from
+    /// a distribution rather than a key order.
+    fn ycsb(self) -> bool {
+        matches!(
+            self,
+            Workload::YcsbA
+                | Workload::YcsbB
+                | Workload::YcsbC
+                | Workload::YcsbD
+                | Workload::YcsbE
+                | Workload::YcsbF
+        )
+    }
+
+    /// Whether `--duration` applies: the point-read, seek and mixed workloads, whose
+    /// operations can go on for as long as asked. The fills, deletes and scans have a
+    /// natural end (the keys) and ignore it.
+    pub fn timed(self) -> bool {
+        self.point_reads() || self.ycsb()
+    }
+
+    /// The shares of each kind of operation in a YCSB mix, as YCSB's
+    /// `workloads/workloada` .. `workloadf` set them.
+    fn ycsb_mix(self) -> &'static [(OpKind, f64)] {
+        match self {
+            Workload::YcsbA => &[(OpKind::Read, 0.5), (OpKind::Update, 0.5)],
+            Workload::YcsbB => &[(OpKind::Read, 0.95), (OpKind::Update, 0.05)],
+            Workload::YcsbD => &[(OpKind::Read, 0.95), (OpKind::Insert, 0.05)],
+            Workload::YcsbE => &[(OpKind::Scan, 0.95), (OpKind::Insert, 0.05)],
+            Workload::YcsbF => &[(OpKind::Read, 0.5), (OpKind::ReadModifyWrite, 0.5)],
+            _ => &[(OpKind::Read, 1.0)],
+        }
+    }
+
     /// Whether the workload's bytes are keys and values it put, the user bytes that
-    /// write amplification divides by (deletes write no values).
+    /// write amplification divides by (deletes write no values). The YCSB mixes read
+    /// as well, so they count what they put apart (`Recorder::put_bytes`).
     pub fn puts(self) -> bool {
         matches!(
             self,
@@ -173,7 +253,7 @@ impl Workload {
             Workload::FillSync => Some(s.num / 100),
             Workload::DeleteRange => Some(s.num / RANGE_STRIDE),
             Workload::ReadSeq | Workload::ReadReverse => None,
-            w if w.point_reads() => Some(s.reads.unwrap_or(s.num)),
+            w if w.point_reads() || w.ycsb() => Some(s.reads.unwrap_or(s.num)),
             _ => Some(s.num),
         }
     }
@@ -215,6 +295,11 @@ pub fn execute<E: Engine>(
     // The key order is built before the clock starts: shuffling is not the workload.
     let order = workload.key_order(settings.num, settings.seed);
     let ops = workload.ops(settings);
+    let duration = settings.duration.filter(|_| workload.timed());
+    // YCSB's inserts number new keys from N up, shared by the threads; workload D's
+    // "latest" chooser starts from a zeta over the loaded keys, computed here once.
+    let inserted = AtomicU64::new(settings.num);
+    let latest = (workload == Workload::YcsbD).then(|| Latest::new(settings.num));
     // readwhilewriting's writer runs beside the readers until they are done.
     let with_writer = workload == Workload::ReadWhileWriting;
     let stop = AtomicBool::new(false);
@@ -227,17 +312,32 @@ pub fn execute<E: Engine>(
         let handles: Vec<_> = (0..threads)
             .map(|t| {
                 let (order, barrier, bar) = (&order, &barrier, bar.clone());
-                // Thread t does operations [t*ops/T, (t+1)*ops/T).
-                let span = ops
-                    .map(|n| (n * t as u64 / threads as u64, n * (t as u64 + 1) / threads as u64));
+                let (inserted, latest) = (&inserted, latest.clone());
+                // Thread t does operations [t*ops/T, (t+1)*ops/T), or from t*ops/T on
+                // until the time is up.
+                let span = ops.map(|n| {
+                    let lo = n * t as u64 / threads as u64;
+                    let hi = n * (t as u64 + 1) / threads as u64;
+                    (lo, if duration.is_some() { u64::MAX } else { hi })
+                });
                 s.spawn(move || {
                     let mut values = ValueGen::new(settings.seed + t as u64, settings.value_size);
                     let mut rec = Recorder::new(bar, origin);
-                    let mut thread = Thread { settings, order, values: &mut values, rec: &mut rec };
+                    let mut thread = Thread {
+                        settings,
+                        order,
+                        values: &mut values,
+                        rec: &mut rec,
+                        deadline: None,
+                        inserted,
+                        latest,
+                        seed: settings.seed.wrapping_mul(31).wrapping_add(t as u64),
+                    };
                     // Each thread times itself; the workload's time runs from the first
                     // start to the last finish.
                     barrier.wait();
                     let start = Instant::now();
+                    thread.deadline = duration.map(|d| start + d);
                     thread.run(engine, workload, span)?;
                     rec.finish(start);
                     Ok::<_, E::Error>(rec)
@@ -274,6 +374,14 @@ struct Thread<'a> {
     order: &'a KeyOrder,
     values: &'a mut ValueGen,
     rec: &'a mut Recorder,
+    /// When a `--duration` run stops.
+    deadline: Option<Instant>,
+    /// The next key number a YCSB insert takes.
+    inserted: &'a AtomicU64,
+    /// Workload D's key chooser.
+    latest: Option<Latest>,
+    /// The seed of this thread's YCSB choices.
+    seed: u64,
 }
 
 impl Thread<'_> {
@@ -304,6 +412,9 @@ impl Thread<'_> {
             }
             Workload::ReadRandom | Workload::ReadWhileWriting | Workload::ReadMissing => {
                 for j in lo..hi {
+                    if self.expired() {
+                        break;
+                    }
                     let i = self.order.at(j);
                     // A missing key is an existing one with a dot appended.
                     let key = if workload == Workload::ReadMissing {
@@ -322,6 +433,9 @@ impl Thread<'_> {
             }
             Workload::SeekRandom => {
                 for j in lo..hi {
+                    if self.expired() {
+                        break;
+                    }
                     let key = keys.key(self.order.at(j));
                     let key = key.as_bytes();
                     let (mut bytes, mut first) = (0, true);
@@ -368,6 +482,9 @@ impl Thread<'_> {
             Workload::TxnRandom => {
                 let n = self.settings.num.max(1);
                 for j in lo..hi {
+                    if self.expired() {
+                        break;
+                    }
                     let (a, b) =
                         (keys.key(self.order.at(j)), keys.key(self.order.at((j * 7 + 3) % n)));
                     let start = Instant::now();
@@ -390,8 +507,87 @@ impl Thread<'_> {
                     start = Instant::now();
                 })?;
             }
+            Workload::YcsbA
+            | Workload::YcsbB
+            | Workload::YcsbC
+            | Workload::YcsbD
+            | Workload::YcsbE
+            | Workload::YcsbF => self.ycsb(engine, workload, hi - lo)?,
         }
         Ok(())
+    }
+
+    /// Whether a `--duration` run's time is up.
+    fn expired(&self) -> bool {
+        self.deadline.is_some_and(|d| Instant::now() >= d)
+    }
+
+    /// `ops` operations of a YCSB mix (or until the time is up), each of a kind drawn
+    /// with the mix's shares, on a key drawn zipfian (scrambled) or, for workload D,
+    /// skewed towards the latest insert.
+    fn ycsb<E: Engine>(
+        &mut self,
+        engine: &E,
+        workload: Workload,
+        ops: u64,
+    ) -> Result<(), E::Error> {
+        let keys = self.settings.keys;
+        let sync = self.settings.sync;
+        let mix = workload.ycsb_mix();
+        let mut rng = SmallRng::seed_from_u64(self.seed ^ ((workload as u64) << 32));
+        let zipf = ScrambledZipfian::new(self.settings.num);
+        for _ in 0..ops {
+            if self.expired() {
+                break;
+            }
+            let mut p: f64 = rng.random();
+            let kind = mix
+                .iter()
+                .find(|&&(_, share)| {
+                    p -= share;
+                    p < 0.0
+                })
+                .map_or(mix[mix.len() - 1].0, |&(k, _)| k);
+            // Inserts take a new key; the rest choose among the keys there are.
+            let i = match (kind, &mut self.latest) {
+                (OpKind::Insert, _) => self.inserted.fetch_add(1, Ordering::Relaxed),
+                (_, Some(latest)) => latest.next(self.inserted.load(Ordering::Relaxed), &mut rng),
+                (_, None) => zipf.next(&mut rng),
+            };
+            let key = keys.key(i);
+            let key = key.as_bytes();
+            let start = Instant::now();
+            let mut bytes = 0;
+            match kind {
+                OpKind::Read | OpKind::ReadModifyWrite => {
+                    let value = engine.get(key)?;
+                    if let Some(n) = value {
+                        bytes += key.len() + n;
+                        self.rec.found();
+                    }
+                    if kind == OpKind::ReadModifyWrite {
+                        bytes += self.put(engine, key, sync)?;
+                    }
+                }
+                OpKind::Update | OpKind::Insert => bytes += self.put(engine, key, sync)?,
+                OpKind::Scan => {
+                    let len = rng.random_range(1..=YCSB_MAX_SCAN);
+                    engine.seek(key, len, &mut |k, v| bytes += k.len() + v.len())?;
+                }
+            }
+            self.rec.record(start, 1, bytes);
+            self.rec.kind(kind);
+        }
+        Ok(())
+    }
+
+    /// Puts a fresh value at `key`; the bytes written.
+    fn put<E: Engine>(&mut self, engine: &E, key: &[u8], sync: bool) -> Result<usize, E::Error> {
+        let value = self.values.next_value();
+        engine.write(&[Entry { key, value: Some(value) }], sync)?;
+        let bytes = key.len() + value.len();
+        self.rec.put(bytes);
+        Ok(bytes)
     }
 
     /// Puts (or deletes) the keys of operations `ops` in batches of `batch`.
