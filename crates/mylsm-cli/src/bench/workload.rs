@@ -1,19 +1,19 @@
 //! The benchmark workloads, db_bench's semantics, and the threads that run them on
 //! any [`Engine`].
 
+mod ycsb;
+
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
 use indicatif::ProgressBar;
-use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
 
 use crate::engine::{Engine, Entry};
 use crate::gen::{KeyFormat, KeyOrder, ValueGen};
 use crate::report::{OpKind, Recorder, WorkloadResult};
 use crate::writer;
-use crate::zipf::{Latest, ScrambledZipfian};
+use crate::zipf::Latest;
 
 /// One benchmark workload, named as in LevelDB's db_bench.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -520,65 +520,6 @@ impl Thread<'_> {
     /// Whether a `--duration` run's time is up.
     fn expired(&self) -> bool {
         self.deadline.is_some_and(|d| Instant::now() >= d)
-    }
-
-    /// `ops` operations of a YCSB mix (or until the time is up), each of a kind drawn
-    /// with the mix's shares, on a key drawn zipfian (scrambled) or, for workload D,
-    /// skewed towards the latest insert.
-    fn ycsb<E: Engine>(
-        &mut self,
-        engine: &E,
-        workload: Workload,
-        ops: u64,
-    ) -> Result<(), E::Error> {
-        let keys = self.settings.keys;
-        let sync = self.settings.sync;
-        let mix = workload.ycsb_mix();
-        let mut rng = SmallRng::seed_from_u64(self.seed ^ ((workload as u64) << 32));
-        let zipf = ScrambledZipfian::new(self.settings.num);
-        for _ in 0..ops {
-            if self.expired() {
-                break;
-            }
-            let mut p: f64 = rng.random();
-            let kind = mix
-                .iter()
-                .find(|&&(_, share)| {
-                    p -= share;
-                    p < 0.0
-                })
-                .map_or(mix[mix.len() - 1].0, |&(k, _)| k);
-            // Inserts take a new key; the rest choose among the keys there are.
-            let i = match (kind, &mut self.latest) {
-                (OpKind::Insert, _) => self.inserted.fetch_add(1, Ordering::Relaxed),
-                (_, Some(latest)) => latest.next(self.inserted.load(Ordering::Relaxed), &mut rng),
-                (_, None) => zipf.next(&mut rng),
-            };
-            let key = keys.key(i);
-            let key = key.as_bytes();
-            let start = Instant::now();
-            let mut bytes = 0;
-            match kind {
-                OpKind::Read | OpKind::ReadModifyWrite => {
-                    let value = engine.get(key)?;
-                    if let Some(n) = value {
-                        bytes += key.len() + n;
-                        self.rec.found();
-                    }
-                    if kind == OpKind::ReadModifyWrite {
-                        bytes += self.put(engine, key, sync)?;
-                    }
-                }
-                OpKind::Update | OpKind::Insert => bytes += self.put(engine, key, sync)?,
-                OpKind::Scan => {
-                    let len = rng.random_range(1..=YCSB_MAX_SCAN);
-                    engine.seek(key, len, &mut |k, v| bytes += k.len() + v.len())?;
-                }
-            }
-            self.rec.record(start, 1, bytes);
-            self.rec.kind(kind);
-        }
-        Ok(())
     }
 
     /// Puts a fresh value at `key`; the bytes written.
