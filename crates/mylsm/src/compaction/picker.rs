@@ -125,13 +125,6 @@ fn shape(version: &Version, opts: &CompactionOptions) -> (usize, [u64; NUM_LEVEL
     (base, targets)
 }
 
-/// A level's bytes as scoring counts them: deletes weigh as the entries they will
-/// remove (`FileMeta::compensated_size`).
-fn level_compensated(version: &Version, level: usize) -> u64 {
-    let avg = avg_entry(version);
-    version.levels[level].iter().map(|f| f.compensated_size(avg)).sum()
-}
-
 /// The average size of an entry in the tables that say how many they hold (1 if none
 /// do): what one delete will free, on average.
 pub(crate) fn avg_entry(version: &Version) -> u64 {
@@ -142,17 +135,29 @@ pub(crate) fn avg_entry(version: &Version) -> u64 {
     (bytes / entries.max(1)).max(1)
 }
 
-/// Each level's score: L0 files over the trigger, Ln (compensated) bytes over its
-/// target. A score of
+/// Each level's score: L0 files over the trigger, Ln bytes over its target, deletes
+/// weighed as the entries they will remove (`FileMeta::compensated_size`). A score of
 /// 1 or more asks for a compaction. The last level has nowhere to go and scores 0, as
 /// do the (empty) levels above the base level, which have no target.
 pub(crate) fn scores(version: &Version, opts: &CompactionOptions) -> Vec<f64> {
+    scores_of(version, opts, |_| true)
+}
+
+/// `scores`, counting only the tables `counts` accepts.
+fn scores_of(
+    version: &Version,
+    opts: &CompactionOptions,
+    counts: impl Fn(&FileMeta) -> bool,
+) -> Vec<f64> {
     let targets = level_targets(version, opts);
     let mut scores = vec![0.0; NUM_LEVELS];
-    scores[0] = version.num_files(0) as f64 / opts.l0_compaction_trigger.max(1) as f64;
+    let files = |l: usize| version.levels[l].iter().filter(|f| counts(f));
+    scores[0] = files(0).count() as f64 / opts.l0_compaction_trigger.max(1) as f64;
+    let avg = avg_entry(version);
     for level in 1..NUM_LEVELS - 1 {
         if targets[level] > 0 {
-            scores[level] = level_compensated(version, level) as f64 / targets[level] as f64;
+            let bytes: u64 = files(level).map(|f| f.compensated_size(avg)).sum();
+            scores[level] = bytes as f64 / targets[level] as f64;
         }
     }
     scores
@@ -224,21 +229,7 @@ pub(crate) fn pick_avoiding(
 /// `scores`, counting only the tables no running compaction holds: work already under
 /// way does not ask for more.
 fn scores_excluding(version: &Version, opts: &CompactionOptions, busy: &Busy) -> Vec<f64> {
-    let mut scores = scores(version, opts);
-    if busy.is_empty() {
-        return scores;
-    }
-    let targets = level_targets(version, opts);
-    let idle = |l: usize| version.levels[l].iter().filter(|f| !busy.contains(&f.number));
-    scores[0] = idle(0).count() as f64 / opts.l0_compaction_trigger.max(1) as f64;
-    for level in 1..NUM_LEVELS - 1 {
-        if targets[level] > 0 {
-            let avg = avg_entry(version);
-            let bytes: u64 = idle(level).map(|f| f.compensated_size(avg)).sum();
-            scores[level] = bytes as f64 / targets[level] as f64;
-        }
-    }
-    scores
+    scores_of(version, opts, |f| !busy.contains(&f.number))
 }
 
 /// A manual compaction of `level` over the user keys `[begin, end]` (`None`:
