@@ -44,3 +44,127 @@ fn three_nodes_replicate_writes_made_through_any_node_and_converge() {
         c.shutdown().await;
     });
 }
+
+fn others(of: u64) -> Vec<u64> {
+    (1..=3).filter(|&id| id != of).collect()
+}
+
+#[test]
+fn a_new_leader_takes_over_after_leader_shutdown_and_the_restarted_node_catches_up() {
+    runtime().block_on(async {
+        let mut c = Cluster::voters(3, |_| {}).await;
+        let old = c.wait_leader(&[1, 2, 3], Duration::from_secs(5)).await;
+        let mut acked = Vec::new();
+        for i in 0..200 {
+            let (k, v) = (format!("a{i}").into_bytes(), format!("x{i}").into_bytes());
+            c.node(1 + i % 3)
+                .write(Request::Set { key: k.clone(), value: v.clone() })
+                .await
+                .unwrap();
+            acked.push((k, v));
+        }
+        c.stop(old).await;
+        let survivors = others(old);
+        let new = c.wait_leader(&survivors, Duration::from_secs(10)).await;
+        assert_ne!(new, old);
+        for i in 0..100 {
+            let (k, v) = (format!("b{i}").into_bytes(), format!("y{i}").into_bytes());
+            let via = c.node(survivors[i % 2]);
+            via.write(Request::Set { key: k.clone(), value: v.clone() }).await.unwrap();
+            acked.push((k, v));
+        }
+        // Every acknowledged write is there, read linearizably through each survivor.
+        let keys: Vec<Vec<u8>> = acked.iter().map(|(k, _)| k.clone()).collect();
+        let want: Vec<Option<Vec<u8>>> = acked.iter().map(|(_, v)| Some(v.clone())).collect();
+        for &id in &survivors {
+            assert_eq!(c.node(id).get(&keys).await.unwrap(), want, "through node {id}");
+        }
+        // The old leader restarts from its directory and address, rejoins, catches up.
+        c.start(old).await;
+        c.wait_converged(Duration::from_secs(20)).await;
+        for (k, v) in &acked {
+            assert_eq!(c.node(old).local_get(k).unwrap().as_ref(), Some(v));
+        }
+        c.shutdown().await;
+    });
+}
+
+#[test]
+fn an_isolated_leader_cannot_acknowledge_writes_and_the_majority_carries_on() {
+    runtime().block_on(async {
+        let c = Cluster::voters(3, |_| {}).await;
+        let old = c.wait_leader(&[1, 2, 3], Duration::from_secs(5)).await;
+        for i in 0..50 {
+            c.node(old)
+                .write(Request::Set { key: key(i), value: b"before".to_vec() })
+                .await
+                .unwrap();
+        }
+        c.isolate(old);
+        // The old leader still believes it leads: its write is proposed but can never
+        // commit, so it must fail (time out), never be acknowledged.
+        let stale = {
+            let node = c.node(old).clone();
+            tokio::spawn(async move {
+                node.write(Request::Set { key: b"stale".to_vec(), value: b"lost".to_vec() }).await
+            })
+        };
+        let majority = others(old);
+        let new = c.wait_leader(&majority, Duration::from_secs(10)).await;
+        assert_ne!(new, old);
+        for i in 0..100 {
+            let via = c.node(majority[i % 2]);
+            via.write(Request::Set { key: key(i), value: b"after".to_vec() }).await.unwrap();
+        }
+        let outcome = stale.await.unwrap();
+        assert!(outcome.is_err(), "an isolated leader acknowledged a write: {outcome:?}");
+        // Reads through the isolated node cannot be served either.
+        assert!(c.node(old).get(&[key(0)]).await.is_err());
+        c.heal();
+        let (applied, _) = c.wait_converged(Duration::from_secs(20)).await;
+        assert!(applied.is_some());
+        for id in 1..=3 {
+            let node = c.node(id);
+            assert_eq!(node.local_get(b"stale").unwrap(), None, "node {id}");
+            assert_eq!(node.local_get(&key(0)).unwrap(), Some(b"after".to_vec()), "node {id}");
+        }
+        c.shutdown().await;
+    });
+}
+
+#[test]
+fn a_follower_behind_a_purge_catches_up_by_snapshot() {
+    runtime().block_on(async {
+        let c = Cluster::voters(3, |config| {
+            config.raft.snapshot_policy = openraft::SnapshotPolicy::LogsSinceLast(50);
+            config.raft.max_in_snapshot_log_to_keep = 5;
+            config.raft.purge_batch_size = 1;
+        })
+        .await;
+        let leader = c.wait_leader(&[1, 2, 3], Duration::from_secs(5)).await;
+        let behind = others(leader)[0];
+        c.isolate(behind);
+        let last_seen = c.node(behind).metrics().last_log_index.unwrap_or(0);
+        for i in 0..300 {
+            let value = format!("v{i}").into_bytes();
+            c.node(leader).write(Request::Set { key: key(i), value }).await.unwrap();
+        }
+        // Wait until the leader has purged past everything the follower has.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        let purged = loop {
+            let purged = c.node(leader).metrics().purged.map_or(0, |p| p.index);
+            if purged > last_seen + 1 {
+                break purged;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "leader never purged: {purged}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        c.heal();
+        c.wait_converged(Duration::from_secs(30)).await;
+        // The entries it lacked are gone from every log: only a snapshot brought them.
+        let snapshot = c.node(behind).metrics().snapshot;
+        assert!(snapshot.is_some_and(|s| s.index >= purged), "{snapshot:?} < {purged}");
+        assert_eq!(c.node(behind).local_get(&key(299)).unwrap(), Some(b"v299".to_vec()));
+        c.shutdown().await;
+    });
+}
