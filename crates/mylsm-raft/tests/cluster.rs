@@ -168,3 +168,54 @@ fn a_follower_behind_a_purge_catches_up_by_snapshot() {
         c.shutdown().await;
     });
 }
+
+#[test]
+fn garbage_from_a_peer_closes_its_connection_and_nothing_else() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    runtime().block_on(async {
+        let c = Cluster::voters(1, |_| {}).await;
+        let addr = c.node(1).raft_addr();
+        let bad_frames: [Vec<u8>; 3] = [
+            // A declared length over the cap: refused before reading (or allocating) it.
+            [&u32::MAX.to_be_bytes()[..], &[1]].concat(),
+            // An unknown kind.
+            [&3u32.to_be_bytes()[..], &[0x42, 1, 2, 3]].concat(),
+            // A vote request whose payload does not decode.
+            [&3u32.to_be_bytes()[..], &[2, 0xff, 0xff, 0xff]].concat(),
+        ];
+        for frame in bad_frames {
+            let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+            conn.write_all(&frame).await.unwrap();
+            let mut buf = [0u8; 16];
+            let n = tokio::time::timeout(Duration::from_secs(5), conn.read(&mut buf))
+                .await
+                .expect("the node closes the connection")
+                .unwrap_or(0);
+            assert_eq!(n, 0, "no reply to a bad frame");
+        }
+        let r = c.node(1).write(Request::Set { key: b"k".to_vec(), value: b"v".to_vec() }).await;
+        assert_eq!(r.unwrap(), Response::Ok);
+        c.shutdown().await;
+    });
+}
+
+#[test]
+fn calls_on_a_node_without_a_leader_or_shut_down_fail_promptly() {
+    runtime().block_on(async {
+        let mut c = Cluster::start_nodes(1, |config| {
+            config.op_timeout = Duration::from_millis(500);
+        })
+        .await;
+        // Never initialized: no leader.
+        let started = tokio::time::Instant::now();
+        let r = c.node(1).write(Request::Del { key: b"k".to_vec() }).await;
+        assert!(matches!(r, Err(mylsm_raft::NodeError::NoLeader)), "{r:?}");
+        assert!(c.node(1).get(&[b"k".to_vec()]).await.is_err());
+        assert!(started.elapsed() < Duration::from_secs(3));
+        let node = c.node(1).clone();
+        c.stop(1).await;
+        let r = node.write(Request::Del { key: b"k".to_vec() }).await;
+        assert!(matches!(r, Err(mylsm_raft::NodeError::Shutdown)), "{r:?}");
+        node.shutdown().await.unwrap(); // idempotent
+    });
+}
