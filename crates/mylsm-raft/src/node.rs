@@ -94,10 +94,11 @@ impl NodeConfig {
 
 /// Why a node call failed.
 ///
-/// For a write, [`NodeError::NoLeader`], [`NodeError::InvalidArgument`] and
-/// [`NodeError::Shutdown`] mean it was not applied; [`NodeError::Timeout`],
-/// [`NodeError::Unreachable`] and [`NodeError::Raft`] leave the outcome unknown (it may
-/// be applied later).
+/// For a write, [`NodeError::NoLeader`] and [`NodeError::InvalidArgument`] mean it was
+/// not applied, and so does [`NodeError::Shutdown`] when the node was already shutting
+/// down as the call began; [`NodeError::Timeout`], [`NodeError::Unreachable`],
+/// [`NodeError::Raft`] and a `Shutdown` that interrupted the call leave the outcome
+/// unknown (it may be applied later).
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum NodeError {
