@@ -433,8 +433,11 @@ impl RaftNode {
         node_error(e, self.inner.id, self.inner.id)
     }
 
-    /// The leader the metrics name, and its address from the membership.
-    fn leader(&self) -> Option<(NodeId, String)> {
+    /// The leader this node knows of, with its Raft address from the membership (for
+    /// redirecting clients, `RAFT.LEADER`); `None` while there is none (an election, or
+    /// a node not yet in a cluster). It may be stale: only calls that go through the
+    /// leader confirm it.
+    pub fn leader(&self) -> Option<(NodeId, String)> {
         let metrics = self.raft().metrics();
         let m = metrics.borrow();
         let leader = m.current_leader?;
