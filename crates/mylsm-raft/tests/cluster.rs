@@ -219,3 +219,22 @@ fn calls_on_a_node_without_a_leader_or_shut_down_fail_promptly() {
         node.shutdown().await.unwrap(); // idempotent
     });
 }
+
+#[test]
+fn a_slow_network_still_replicates() {
+    runtime().block_on(async {
+        let c = Cluster::voters(3, |_| {}).await;
+        for id in 1..=3 {
+            c.node(id).faults().set_delay(Duration::from_millis(30));
+        }
+        let started = tokio::time::Instant::now();
+        for i in 0..20 {
+            let via = c.node(1 + (i as u64 % 3));
+            via.write(Request::Set { key: key(i), value: b"slow".to_vec() }).await.unwrap();
+        }
+        // Each write needs at least one delayed round trip to a quorum.
+        assert!(started.elapsed() >= Duration::from_millis(20 * 30));
+        c.wait_converged(Duration::from_secs(20)).await;
+        c.shutdown().await;
+    });
+}
