@@ -238,3 +238,29 @@ fn a_slow_network_still_replicates() {
         c.shutdown().await;
     });
 }
+
+#[test]
+fn concurrent_increments_through_every_node_are_each_applied_once() {
+    runtime().block_on(async {
+        let c = Cluster::voters(3, |_| {}).await;
+        let tasks: Vec<_> = (0..8u64)
+            .map(|t| {
+                let node = c.node(1 + t % 3).clone();
+                tokio::spawn(async move {
+                    for _ in 0..50 {
+                        let r = node.write(Request::IncrBy { key: b"hits".to_vec(), by: 1 });
+                        assert!(matches!(r.await.unwrap(), Response::Int(_)));
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+        c.wait_converged(Duration::from_secs(20)).await;
+        for id in 1..=3 {
+            assert_eq!(c.node(id).local_get(b"hits").unwrap(), Some(b"400".to_vec()));
+        }
+        c.shutdown().await;
+    });
+}
