@@ -38,3 +38,18 @@ pub(crate) fn sto(
 ) -> StorageError {
     StorageError::from(make(cause.into()))
 }
+
+/// Runs the synchronous engine call `f` on tokio's blocking pool, so an fsync or a
+/// table read does not stall a runtime worker (and with it openraft's timers and the
+/// transport). Engine handles are cheap clones, so callers move clones into `f`.
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, StorageError> + Send + 'static,
+) -> Result<T, StorageError> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(result) => result,
+        Err(e) => Err(sto(
+            StorageIOError::write,
+            AnyError::error(format!("engine call did not finish: {e}")),
+        )),
+    }
+}

@@ -25,6 +25,8 @@
 //!
 //! Follows openraft's `rocksstore-v2` example; what differs is that the engine groups
 //! concurrent syncs itself, and a purge is one atomic batch rather than two writes.
+//! Every engine call runs on tokio's blocking pool (`codec::blocking`), so an fsync
+//! never stalls a runtime worker.
 
 use std::fmt::Debug;
 use std::io;
@@ -34,7 +36,7 @@ use mylsm::{Db, Keyspace, KeyspaceOptions, WriteBatch, WriteOptions};
 use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
 use openraft::{RaftLogReader, StorageIOError, Vote};
 
-use crate::codec::{any, decode, encode, index_key, sto};
+use crate::codec::{any, blocking, decode, encode, index_key, sto};
 use crate::types::{Entry, LogId, NodeId, StorageError, TypeConfig};
 
 /// The keyspace holding the log entries.
@@ -130,12 +132,16 @@ impl RaftLogReader<TypeConfig> for LogStore {
         if empty {
             return Ok(Vec::new());
         }
-        let mut out = Vec::new();
-        for item in self.log.range((lo, hi)) {
-            let (_, v) = item.map_err(|e| sto(StorageIOError::read_logs, any(e)))?;
-            out.push(decode(&v, "log entry").map_err(|e| sto(StorageIOError::read_logs, e))?);
-        }
-        Ok(out)
+        let log = self.log.clone();
+        blocking(move || {
+            let mut out = Vec::new();
+            for item in log.range((lo, hi)) {
+                let (_, v) = item.map_err(|e| sto(StorageIOError::read_logs, any(e)))?;
+                out.push(decode(&v, "log entry").map_err(|e| sto(StorageIOError::read_logs, e))?);
+            }
+            Ok(out)
+        })
+        .await
     }
 }
 
@@ -143,10 +149,14 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     type LogReader = LogStore;
 
     async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, StorageError> {
-        let last_purged_log_id: Option<LogId> =
-            self.read_meta(LAST_PURGED, StorageIOError::read_logs)?;
-        let last_log_id = self.last_entry_id()?.or(last_purged_log_id);
-        Ok(LogState { last_purged_log_id, last_log_id })
+        let this = self.clone();
+        blocking(move || {
+            let last_purged_log_id: Option<LogId> =
+                this.read_meta(LAST_PURGED, StorageIOError::read_logs)?;
+            let last_log_id = this.last_entry_id()?.or(last_purged_log_id);
+            Ok(LogState { last_purged_log_id, last_log_id })
+        })
+        .await
     }
 
     async fn get_log_reader(&mut self) -> Self::LogReader {
@@ -156,21 +166,32 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     async fn save_vote(&mut self, vote: &Vote<NodeId>) -> Result<(), StorageError> {
         let mut batch = WriteBatch::new();
         batch.put_in(&self.meta, VOTE, encode(vote));
-        self.write(batch, true).map_err(|e| sto(StorageIOError::write_vote, any(e)))
+        let this = self.clone();
+        blocking(move || {
+            this.write(batch, true).map_err(|e| sto(StorageIOError::write_vote, any(e)))
+        })
+        .await
     }
 
     async fn read_vote(&mut self) -> Result<Option<Vote<NodeId>>, StorageError> {
-        self.read_meta(VOTE, StorageIOError::read_vote)
+        let this = self.clone();
+        blocking(move || this.read_meta(VOTE, StorageIOError::read_vote)).await
     }
 
     async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), StorageError> {
         let mut batch = WriteBatch::new();
         batch.put_in(&self.meta, COMMITTED, encode(&committed));
-        self.write(batch, false).map_err(|e| sto(StorageIOError::write, any(e)))
+        let this = self.clone();
+        blocking(move || this.write(batch, false).map_err(|e| sto(StorageIOError::write, any(e))))
+            .await
     }
 
     async fn read_committed(&mut self) -> Result<Option<LogId>, StorageError> {
-        Ok(self.read_meta::<Option<LogId>>(COMMITTED, StorageIOError::read)?.flatten())
+        let this = self.clone();
+        blocking(move || {
+            Ok(this.read_meta::<Option<LogId>>(COMMITTED, StorageIOError::read)?.flatten())
+        })
+        .await
     }
 
     async fn append<I>(
@@ -188,7 +209,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         for entry in entries {
             batch.put_in(&self.log, index_key(entry.log_id.index), encode(&entry));
         }
-        match self.write(batch, true) {
+        let this = self.clone();
+        blocking(move || match this.write(batch, true) {
             Ok(()) => {
                 callback.log_io_completed(Ok(()));
                 Ok(())
@@ -197,7 +219,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
                 callback.log_io_completed(Err(io::Error::other(e.to_string())));
                 Err(sto(StorageIOError::write_logs, any(e)))
             }
-        }
+        })
+        .await
     }
 
     async fn truncate(&mut self, log_id: LogId) -> Result<(), StorageError> {
@@ -206,7 +229,11 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         batch
             .delete_range_in(&self.log, index_key(log_id.index)..)
             .map_err(|e| sto(StorageIOError::write_logs, any(e)))?;
-        self.write(batch, true).map_err(|e| sto(StorageIOError::write_logs, any(e)))
+        let this = self.clone();
+        blocking(move || {
+            this.write(batch, true).map_err(|e| sto(StorageIOError::write_logs, any(e)))
+        })
+        .await
     }
 
     async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError> {
@@ -217,6 +244,10 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         batch
             .delete_range_in(&self.log, ..=index_key(log_id.index))
             .map_err(|e| sto(StorageIOError::write_logs, any(e)))?;
-        self.write(batch, true).map_err(|e| sto(StorageIOError::write_logs, any(e)))
+        let this = self.clone();
+        blocking(move || {
+            this.write(batch, true).map_err(|e| sto(StorageIOError::write_logs, any(e)))
+        })
+        .await
     }
 }

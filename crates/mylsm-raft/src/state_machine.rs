@@ -34,7 +34,7 @@ use mylsm::{Db, Keyspace, KeyspaceOptions, WriteBatch, WriteOptions};
 use openraft::storage::{RaftStateMachine, Snapshot};
 use openraft::{EntryPayload, RaftSnapshotBuilder, StorageIOError};
 
-use crate::codec::{any, decode, encode, sto};
+use crate::codec::{any, blocking, decode, encode, sto};
 use crate::snapshot_format::{decode_snapshot, SnapshotEncoder};
 use crate::types::{Entry, LogId, NodeId, Request, Response, SnapshotMeta, StorageError};
 use crate::types::{StoredMembership, TypeConfig};
@@ -93,6 +93,40 @@ impl StateMachine {
         &self.data
     }
 
+    /// The applied log id and a 64-bit FNV-1a hash of every key and value of the data
+    /// keyspace (each length-prefixed, in key order), read through one engine snapshot
+    /// so both are of the same instant. Replicas with equal digests at equal applied
+    /// ids hold the same data (up to hash collisions).
+    ///
+    /// # Errors
+    /// The engine's read errors (`Closed` after the database is closed); undecodable
+    /// metadata as `Corruption`.
+    pub fn digest(&self) -> mylsm::Result<(Option<LogId>, u64)> {
+        let view = self.db.snapshot();
+        let applied = match view.get_in(&self.meta, APPLIED)? {
+            None => None,
+            Some(v) => {
+                decode::<Option<LogId>>(&v, "applied").map_err(|e| mylsm::Error::Corruption {
+                    file: "sm_meta".into(),
+                    offset: 0,
+                    detail: e.to_string(),
+                })?
+            }
+        };
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        let mut feed = |bytes: &[u8]| {
+            for b in (bytes.len() as u64).to_le_bytes().iter().chain(bytes) {
+                hash = (hash ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3);
+            }
+        };
+        for item in view.iter_in(&self.data) {
+            let (k, v) = item?;
+            feed(&k);
+            feed(&v);
+        }
+        Ok((applied, hash))
+    }
+
     fn read_meta<T: serde::de::DeserializeOwned>(
         &self,
         view: &mylsm::Snapshot,
@@ -145,12 +179,25 @@ impl WriteSnapshotAny for StorageIOError<NodeId> {
     }
 }
 
-/// Applies one request into `batch`, reading keys through `pending` (the changes this
-/// batch already makes) and then the database.
+/// The value `key` has for a request being applied: the change this batch already makes
+/// to it (`pending`), else the database's.
+fn current(
+    data: &Keyspace,
+    pending: &HashMap<Vec<u8>, Option<Vec<u8>>>,
+    key: &[u8],
+) -> mylsm::Result<Option<Vec<u8>>> {
+    match pending.get(key) {
+        Some(v) => Ok(v.clone()),
+        None => Ok(data.get(key)?.map(|v| v.to_vec())),
+    }
+}
+
+/// Applies one request into `batch`, reading keys through `pending` (the values this
+/// batch already gives them; `None` = deleted) and then the database.
 fn apply_request(
     data: &Keyspace,
     batch: &mut WriteBatch,
-    pending: &mut HashMap<Vec<u8>, bool>,
+    pending: &mut HashMap<Vec<u8>, Option<Vec<u8>>>,
     req: Request,
 ) -> mylsm::Result<Response> {
     Ok(match req {
@@ -159,7 +206,7 @@ fn apply_request(
                 return Ok(Response::Invalid("key or value too long".into()));
             }
             batch.put_in(data, &key, &value);
-            pending.insert(key, true);
+            pending.insert(key, Some(value));
             Response::Ok
         }
         Request::Del { key } => {
@@ -167,12 +214,31 @@ fn apply_request(
                 return Ok(Response::Invalid("key too long".into()));
             }
             let existed = match pending.get(&key) {
-                Some(&present) => present,
+                Some(v) => v.is_some(),
                 None => data.contains_key(&key)?,
             };
             batch.delete_in(data, &key);
-            pending.insert(key, false);
+            pending.insert(key, None);
             Response::Deleted(existed)
+        }
+        Request::IncrBy { key, by } => {
+            if key.len() > mylsm::MAX_KEY_LEN {
+                return Ok(Response::Invalid("key too long".into()));
+            }
+            let old = match current(data, pending, &key)? {
+                None => 0,
+                Some(v) => match std::str::from_utf8(&v).ok().and_then(|s| s.parse::<i64>().ok()) {
+                    Some(n) => n,
+                    None => return Ok(Response::Invalid("value is not an integer".into())),
+                },
+            };
+            let Some(new) = old.checked_add(by) else {
+                return Ok(Response::Invalid("increment or decrement would overflow".into()));
+            };
+            let text = new.to_string().into_bytes();
+            batch.put_in(data, &key, &text);
+            pending.insert(key, Some(text));
+            Response::Int(new)
         }
         Request::Batch(reqs) => Response::Batch(
             reqs.into_iter()
@@ -182,18 +248,9 @@ fn apply_request(
     })
 }
 
-impl RaftStateMachine<TypeConfig> for StateMachine {
-    type SnapshotBuilder = SnapshotBuilder;
-
-    async fn applied_state(&mut self) -> Result<(Option<LogId>, StoredMembership), StorageError> {
-        self.applied_from(&self.db.snapshot())
-    }
-
-    async fn apply<I>(&mut self, entries: I) -> Result<Vec<Response>, StorageError>
-    where
-        I: IntoIterator<Item = Entry> + Send,
-        I::IntoIter: Send,
-    {
+impl StateMachine {
+    /// Applies `entries` in one batch (see [`RaftStateMachine::apply`]); synchronous.
+    fn apply_now(&self, entries: Vec<Entry>) -> Result<Vec<Response>, StorageError> {
         // The whole call is one batch: its entries' data, then `applied` and any new
         // membership. Not synced (see the module invariants).
         let mut batch = WriteBatch::new();
@@ -226,19 +283,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         Ok(responses)
     }
 
-    async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
-        SnapshotBuilder { sm: self.clone() }
-    }
-
-    async fn begin_receiving_snapshot(&mut self) -> Result<Box<Cursor<Vec<u8>>>, StorageError> {
-        Ok(Box::new(Cursor::new(Vec::new())))
-    }
-
-    async fn install_snapshot(
-        &mut self,
-        meta: &SnapshotMeta,
-        snapshot: Box<Cursor<Vec<u8>>>,
-    ) -> Result<(), StorageError> {
+    /// Replaces the whole state with a snapshot (see
+    /// [`RaftStateMachine::install_snapshot`]); synchronous.
+    fn install_now(&self, meta: &SnapshotMeta, bytes: &[u8]) -> Result<(), StorageError> {
         // One synced batch replaces everything: a range delete of the whole data
         // keyspace, the snapshot's keys, `applied`, `membership` and the current
         // snapshot. The engine applies a batch entirely or not at all through any crash,
@@ -246,8 +293,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         // fresh keyspace and swapping would keep the batch small, but needs a pointer
         // to the live keyspace and a cleanup of the loser after a crash; openraft 0.9
         // already holds the whole snapshot in memory, so one batch costs no more.)
-        let bytes = snapshot.into_inner();
-        let content = decode_snapshot(&bytes)
+        let content = decode_snapshot(bytes)
             .map_err(|e| sto(|a| StorageIOError::read_snapshot(Some(meta.signature()), a), e))?;
         let mut batch = WriteBatch::with_capacity(bytes.len() * 2);
         batch.delete_prefix_in(&self.data, b"");
@@ -256,10 +302,11 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         }
         batch.put_in(&self.meta, APPLIED, encode(&meta.last_log_id));
         batch.put_in(&self.meta, MEMBERSHIP, encode(&meta.last_membership));
-        self.store_snapshot(meta, &bytes, batch)
+        self.store_snapshot(meta, bytes, batch)
     }
 
-    async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig>>, StorageError> {
+    /// The current snapshot, if any; synchronous.
+    fn current_snapshot(&self) -> Result<Option<Snapshot<TypeConfig>>, StorageError> {
         let view = self.db.snapshot();
         let Some(meta) = self.read_meta::<SnapshotMeta>(&view, SNAPSHOT_META)? else {
             return Ok(None);
@@ -273,30 +320,119 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     }
 }
 
+// Every engine call below runs on tokio's blocking pool (`codec::blocking`): applies
+// and snapshot writes must not stall the runtime workers that run openraft and the
+// transport.
+impl RaftStateMachine<TypeConfig> for StateMachine {
+    type SnapshotBuilder = SnapshotBuilder;
+
+    async fn applied_state(&mut self) -> Result<(Option<LogId>, StoredMembership), StorageError> {
+        let sm = self.clone();
+        blocking(move || sm.applied_from(&sm.db.snapshot())).await
+    }
+
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<Response>, StorageError>
+    where
+        I: IntoIterator<Item = Entry> + Send,
+        I::IntoIter: Send,
+    {
+        let entries: Vec<Entry> = entries.into_iter().collect();
+        let sm = self.clone();
+        blocking(move || sm.apply_now(entries)).await
+    }
+
+    async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
+        SnapshotBuilder { sm: self.clone() }
+    }
+
+    async fn begin_receiving_snapshot(&mut self) -> Result<Box<Cursor<Vec<u8>>>, StorageError> {
+        Ok(Box::new(Cursor::new(Vec::new())))
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        meta: &SnapshotMeta,
+        snapshot: Box<Cursor<Vec<u8>>>,
+    ) -> Result<(), StorageError> {
+        let (sm, meta) = (self.clone(), meta.clone());
+        blocking(move || sm.install_now(&meta, &snapshot.into_inner())).await
+    }
+
+    async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig>>, StorageError> {
+        let sm = self.clone();
+        blocking(move || sm.current_snapshot()).await
+    }
+}
+
 /// Makes snapshot ids unique within a process even when two builds share a clock tick.
 static BUILDS: AtomicU64 = AtomicU64::new(0);
 
 impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
     async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError> {
-        // Everything is read through one engine snapshot, so the data, `applied` and
-        // `membership` are of the same instant even while `apply` goes on.
-        let sm = &self.sm;
-        let view = sm.db.snapshot();
-        let (applied, membership) = sm.applied_from(&view)?;
-        let mut enc = SnapshotEncoder::new(&applied, &membership);
-        for item in view.iter_in(&sm.data) {
-            let (k, v) = item.map_err(|e| sto(StorageIOError::read_state_machine, any(e)))?;
-            enc.record(&k, &v);
+        let sm = self.sm.clone();
+        blocking(move || build_snapshot_now(&sm)).await
+    }
+}
+
+/// Builds, stores and returns a snapshot of `sm`; synchronous.
+fn build_snapshot_now(sm: &StateMachine) -> Result<Snapshot<TypeConfig>, StorageError> {
+    // Everything is read through one engine snapshot, so the data, `applied` and
+    // `membership` are of the same instant even while `apply` goes on.
+    let view = sm.db.snapshot();
+    let (applied, membership) = sm.applied_from(&view)?;
+    let mut enc = SnapshotEncoder::new(&applied, &membership);
+    for item in view.iter_in(&sm.data) {
+        let (k, v) = item.map_err(|e| sto(StorageIOError::read_state_machine, any(e)))?;
+        enc.record(&k, &v);
+    }
+    let bytes = enc.finish();
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    let n = BUILDS.fetch_add(1, Ordering::Relaxed);
+    let snapshot_id = match &applied {
+        Some(l) => format!("{}-{}-{nanos:x}-{n}", l.leader_id, l.index),
+        None => format!("none-{nanos:x}-{n}"),
+    };
+    let meta = SnapshotMeta { last_log_id: applied, last_membership: membership, snapshot_id };
+    sm.store_snapshot(&meta, &bytes, WriteBatch::new())?;
+    Ok(Snapshot { meta, snapshot: Box::new(Cursor::new(bytes)) })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn apply_one(sm: &StateMachine, req: Request) -> Response {
+        let mut batch = WriteBatch::new();
+        let resp = apply_request(&sm.data, &mut batch, &mut HashMap::new(), req).unwrap();
+        sm.db.write(batch).unwrap();
+        resp
+    }
+
+    #[test]
+    fn incr_by_counts_from_zero_and_refuses_non_integers_and_overflow() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path(), mylsm::Options::default()).unwrap();
+        let sm = StateMachine::open(&db).unwrap();
+        let incr = |key: &[u8], by| Request::IncrBy { key: key.to_vec(), by };
+        assert_eq!(apply_one(&sm, incr(b"n", 5)), Response::Int(5));
+        assert_eq!(apply_one(&sm, incr(b"n", -7)), Response::Int(-2));
+        assert_eq!(sm.data.get(b"n").unwrap().as_deref(), Some(&b"-2"[..]));
+        let set = |value: &[u8]| Request::Set { key: b"n".to_vec(), value: value.to_vec() };
+        for bad in [&b"abc"[..], b"", b" 1", b"1.5", b"99999999999999999999"] {
+            apply_one(&sm, set(bad));
+            assert!(matches!(apply_one(&sm, incr(b"n", 1)), Response::Invalid(_)), "{bad:?}");
+            assert_eq!(sm.data.get(b"n").unwrap().as_deref(), Some(bad), "unchanged");
         }
-        let bytes = enc.finish();
-        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-        let n = BUILDS.fetch_add(1, Ordering::Relaxed);
-        let snapshot_id = match &applied {
-            Some(l) => format!("{}-{}-{nanos:x}-{n}", l.leader_id, l.index),
-            None => format!("none-{nanos:x}-{n}"),
-        };
-        let meta = SnapshotMeta { last_log_id: applied, last_membership: membership, snapshot_id };
-        sm.store_snapshot(&meta, &bytes, WriteBatch::new())?;
-        Ok(Snapshot { meta, snapshot: Box::new(Cursor::new(bytes)) })
+        apply_one(&sm, set(i64::MAX.to_string().as_bytes()));
+        assert!(matches!(apply_one(&sm, incr(b"n", 1)), Response::Invalid(_)));
+        // Within one batch, an increment sees the requests before it.
+        let batch =
+            Request::Batch(vec![Request::Del { key: b"m".to_vec() }, incr(b"m", 2), incr(b"m", 3)]);
+        let want =
+            Response::Batch(vec![Response::Deleted(false), Response::Int(2), Response::Int(5)]);
+        assert_eq!(apply_one(&sm, batch), want);
+        db.close().unwrap();
     }
 }

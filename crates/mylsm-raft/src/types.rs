@@ -54,6 +54,16 @@ pub enum Request {
         /// The key.
         key: Vec<u8>,
     },
+    /// Adds `by` to the signed decimal integer stored at `key` (a missing key counts as
+    /// 0) and stores the sum as decimal text, as Redis' `INCRBY` does. A current value
+    /// that is not a decimal `i64`, or a sum that overflows, answers
+    /// [`Response::Invalid`] and changes nothing, alike on every replica.
+    IncrBy {
+        /// The key.
+        key: Vec<u8>,
+        /// The amount to add (negative to subtract).
+        by: i64,
+    },
     /// Several requests applied in order, atomically with the entry that carries them.
     Batch(Vec<Request>),
 }
@@ -67,9 +77,12 @@ pub enum Response {
     Ok,
     /// A [`Request::Del`] was applied; `true` if the key existed.
     Deleted(bool),
+    /// A [`Request::IncrBy`] was applied; the key's new value.
+    Int(i64),
     /// The answers to a [`Request::Batch`], in order.
     Batch(Vec<Response>),
-    /// The request could not be applied (a key or value over the engine's limits) and
-    /// changed nothing; every replica refuses it alike.
+    /// The request could not be applied (a key or value over the engine's limits, an
+    /// increment of a non-integer or one that overflows) and changed nothing; every
+    /// replica refuses it alike.
     Invalid(String),
 }

@@ -90,6 +90,15 @@ fn replay(entries: &[Entry]) -> (BTreeMap<Vec<u8>, Vec<u8>>, StoredMembership) {
             Request::Del { key } => {
                 data.remove(key);
             }
+            Request::IncrBy { key, by } => {
+                let old = match data.get(key) {
+                    None => Some(0),
+                    Some(v) => std::str::from_utf8(v).ok().and_then(|s| s.parse::<i64>().ok()),
+                };
+                if let Some(new) = old.and_then(|o| o.checked_add(*by)) {
+                    data.insert(key.clone(), new.to_string().into_bytes());
+                }
+            }
             Request::Batch(reqs) => reqs.iter().for_each(|r| run(data, r)),
         }
     }
@@ -111,7 +120,8 @@ fn random_request(rng: &mut SmallRng) -> Request {
     let key = |rng: &mut SmallRng| format!("key{:02}", rng.random_range(0..20)).into_bytes();
     match rng.random_range(0..10) {
         0..=5 => Request::Set { key: key(rng), value: vec![b'v'; rng.random_range(0..600)] },
-        6..=7 => Request::Del { key: key(rng) },
+        6 => Request::Del { key: key(rng) },
+        7 => Request::IncrBy { key: key(rng), by: rng.random_range(-3..=3) },
         _ => Request::Batch((0..rng.random_range(1..4)).map(|_| random_request(rng)).collect()),
     }
 }
