@@ -262,3 +262,30 @@ fn deleting_every_key_gives_the_space_back_without_a_manual_compaction() {
         db.stats().levels.iter().map(|l| (l.files, l.bytes)).collect::<Vec<_>>()
     );
 }
+
+/// Deletes that all fit in one memtable reach L0 as a single table, below the L0 file
+/// trigger. They still hide a whole tree, and the picker weighs them as the data they
+/// will free: that one table is compacted down and the space comes back.
+#[test]
+fn one_l0_table_of_deletes_over_the_whole_tree_is_compacted_down() {
+    let fs = MemFs::new();
+    let opts = Options { write_buffer_size: 8 << 20, ..tiny(&fs) };
+    let db = Db::open(DIR, opts).unwrap();
+    let mut r = rng(11);
+    for i in 0..20_000u32 {
+        db.put(format!("key{i:08}"), vec![r.random::<u8>(); 100]).unwrap();
+    }
+    db.flush().unwrap();
+    db.compact_all().unwrap();
+    let full: u64 = db.stats().levels.iter().map(|l| l.bytes).sum();
+    for i in 0..20_000u32 {
+        db.delete(format!("key{i:08}")).unwrap();
+    }
+    db.flush().unwrap();
+    db.wait_for_compactions().unwrap();
+    let levels: Vec<(u64, u64)> = db.stats().levels.iter().map(|l| (l.files, l.bytes)).collect();
+    let left: u64 = levels.iter().map(|l| l.1).sum();
+    eprintln!("deleted every key in one memtable: {left} of {full} table bytes left");
+    assert_eq!(contents(&db).len(), 0);
+    assert!(left * 5 < full, "{left} of {full} bytes left, levels {levels:?}");
+}

@@ -135,8 +135,9 @@ pub(crate) fn avg_entry(version: &Version) -> u64 {
     (bytes / entries.max(1)).max(1)
 }
 
-/// Each level's score: L0 files over the trigger, Ln bytes over its target, deletes
-/// weighed as the entries they will remove (`FileMeta::compensated_size`). A score of
+/// Each level's score: L0 files over the trigger (or the bytes its deletes will free
+/// over the base level's target, if more), Ln bytes over its target, deletes weighed as
+/// the entries they will remove (`FileMeta::compensated_size`). A score of
 /// 1 or more asks for a compaction. The last level has nowhere to go and scores 0, as
 /// do the (empty) levels above the base level, which have no target.
 pub(crate) fn scores(version: &Version, opts: &CompactionOptions) -> Vec<f64> {
@@ -152,8 +153,14 @@ fn scores_of(
     let targets = level_targets(version, opts);
     let mut scores = vec![0.0; NUM_LEVELS];
     let files = |l: usize| version.levels[l].iter().filter(|f| counts(f));
-    scores[0] = files(0).count() as f64 / opts.l0_compaction_trigger.max(1) as f64;
     let avg = avg_entry(version);
+    // L0 is scored by file count, and also by what its deletes will free, over the
+    // base level's target: one L0 table of tombstones over a whole tree (delete every
+    // key, flush) is worth compacting though it is one file. Only the compensation
+    // counts, not the table bytes, so loads without deletes are scored as before.
+    let l0_deletes: u64 = files(0).map(|f| f.compensated_size(avg) - f.size).sum();
+    scores[0] = (files(0).count() as f64 / opts.l0_compaction_trigger.max(1) as f64)
+        .max(l0_deletes as f64 / opts.max_bytes_for_level_base.max(1) as f64);
     for level in 1..NUM_LEVELS - 1 {
         if targets[level] > 0 {
             let bytes: u64 = files(level).map(|f| f.compensated_size(avg)).sum();
