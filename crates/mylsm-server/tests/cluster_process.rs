@@ -1,6 +1,8 @@
 //! Three server processes in cluster mode form a Raft group that Redis clients use
 //! unchanged: wired with RAFT.INIT, RAFT.ADDLEARNER and RAFT.CHANGEMEMBERSHIP; redis-cli
-//! and redis-benchmark through the leader and through a follower; the leader killed
+//! and redis-benchmark through the leader and through a follower; the leader cut off
+//! with `DEBUG RAFT-DROP all on` (the majority goes on, the isolated node acknowledges
+//! nothing) and healed; the leader killed
 //! with SIGKILL, a survivor acknowledging writes again within a bounded time; the
 //! killed node restarted from its directory, answering linearizable reads at once and
 //! catching up to the same data as the others.
@@ -204,7 +206,7 @@ fn three_node_cluster(dir: &Path) -> Vec<Node> {
 }
 
 #[test]
-fn three_processes_serve_redis_clients_and_survive_a_leader_kill() {
+fn three_processes_serve_redis_clients_through_a_partition_and_a_leader_kill() {
     if !have_tool("redis-cli") || !have_tool("redis-benchmark") {
         return;
     }
@@ -241,8 +243,38 @@ fn three_processes_serve_redis_clients_and_survive_a_leader_kill() {
     let (n, got): (i64, Vec<Option<i64>>) = pipe.query(&mut nodes[1].client()).unwrap();
     assert_eq!((n, got), (6, vec![Some(0), Some(199), None]));
 
+    // Cut the leader off (DEBUG RAFT-DROP all on drops everything it sends): the
+    // others elect a new leader and acknowledge writes; a write through the isolated
+    // node fails rather than succeeding alone; healed, it reads the others' write.
+    let isolated = leader_seen_by(&nodes[1]).expect("a leader") as usize - 1;
+    let drop_all = |on: &str| {
+        let _: () = cmd("DEBUG")
+            .arg("RAFT-DROP")
+            .arg("all")
+            .arg(on)
+            .query(&mut nodes[isolated].client())
+            .unwrap();
+    };
+    drop_all("on");
+    let others: Vec<usize> = (0..3).filter(|&i| i != isolated).collect();
+    wait_for("the majority acknowledges a SET", CONVERGE, || {
+        let set: redis::RedisResult<()> =
+            cmd("SET").arg("partitioned").arg("majority").query(&mut nodes[others[0]].client());
+        set.ok()
+    });
+    let alone: redis::RedisResult<()> =
+        cmd("SET").arg("partitioned").arg("alone").query(&mut nodes[isolated].client());
+    let refusal = alone.expect_err("an isolated node acknowledged a write");
+    eprintln!("partition: a SET through the isolated node answered {refusal}");
+    drop_all("off");
+    let got: String = wait_for("the healed node reads the majority's write", CONVERGE, || {
+        cmd("GET").arg("partitioned").query(&mut nodes[isolated].client()).ok()
+    });
+    assert_eq!(got, "majority");
+
     // SIGKILL the leader; a survivor acknowledges a write within a bounded time.
-    let leader = leader_seen_by(&nodes[1]).expect("a leader") as usize - 1;
+    let leader =
+        wait_for("a leader after the heal", CONVERGE, || leader_seen_by(&nodes[0])) as usize - 1;
     let raft_addr = nodes[leader].raft.clone();
     nodes[leader].kill();
     let killed = Instant::now();
