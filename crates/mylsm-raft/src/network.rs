@@ -110,7 +110,7 @@ impl Peer {
         if !delay.is_zero() {
             tokio::time::sleep(delay.min(ttl)).await;
         }
-        let mut conn = match self.conn.take() {
+        let mut conn = match self.conn.take().filter(still_open) {
             Some(conn) => conn,
             None => match timeout_at(deadline, TcpStream::connect(&self.addr)).await {
                 Err(_) => {
@@ -150,6 +150,14 @@ impl Peer {
             }
         }
     }
+}
+
+/// Whether an idle connection can carry a request: the peer has not closed it (a
+/// restarted or stopped peer has) and sent nothing unasked. Checking costs one
+/// non-blocking read, and spares the request an error whose outcome would look unknown.
+fn still_open(conn: &TcpStream) -> bool {
+    let mut byte = [0u8; 1];
+    matches!(conn.try_read(&mut byte), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
 }
 
 /// Makes openraft's network clients for one node: each a [`PeerNetwork`] with its own
@@ -245,5 +253,53 @@ impl RaftNetwork<TypeConfig> for PeerNetwork {
         // Shorter than openraft's 500 ms: an unreachable peer here is usually a
         // partition the tests (or an operator) heal, and a reconnect costs little.
         Backoff::new(std::iter::repeat(Duration::from_millis(200)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    /// A server that answers one frame per connection with `Ok(7u32)`, then closes it.
+    async fn one_shot_server() -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        tokio::spawn(async move {
+            while let Ok((mut conn, _)) = listener.accept().await {
+                let (kind, _) = read_frame(&mut conn).await.unwrap();
+                let reply = frame::encode(&Ok::<u32, WireError>(7)).unwrap();
+                write_frame(&mut conn, kind | REPLY, &reply).await.unwrap();
+            }
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn a_connection_the_peer_closed_is_replaced_before_sending() {
+        let addr = one_shot_server().await;
+        let mut peer = Peer::new(2, addr, Faults::new());
+        let ttl = Duration::from_secs(5);
+        for _ in 0..3 {
+            let r: Result<u32, WireError> = peer.call(Kind::Read, &(), ttl).await.unwrap();
+            assert_eq!(r.unwrap(), 7);
+            // Let the server's close arrive before the next call.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_blocked_or_absent_peer_is_unreachable() {
+        let addr = one_shot_server().await;
+        let faults = Faults::new();
+        let mut peer = Peer::new(2, addr, faults.clone());
+        faults.block(2);
+        let r = peer.call::<_, Result<u32, WireError>>(Kind::Read, &(), Duration::from_secs(1));
+        assert!(matches!(r.await, Err(CallError::Unreachable(_))));
+        // Nothing listens on port 1.
+        let mut peer = Peer::new(3, "127.0.0.1:1".into(), Faults::new());
+        let r = peer.call::<_, Result<u32, WireError>>(Kind::Read, &(), Duration::from_secs(1));
+        assert!(matches!(r.await, Err(CallError::Unreachable(_))));
     }
 }

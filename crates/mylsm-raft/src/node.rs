@@ -94,10 +94,11 @@ impl NodeConfig {
 
 /// Why a node call failed.
 ///
-/// For a write, [`NodeError::NoLeader`], [`NodeError::InvalidArgument`] and
-/// [`NodeError::Shutdown`] mean it was not applied; [`NodeError::Timeout`],
-/// [`NodeError::Unreachable`] and [`NodeError::Raft`] leave the outcome unknown (it may
-/// be applied later).
+/// For a write, [`NodeError::NoLeader`] and [`NodeError::InvalidArgument`] mean it was
+/// not applied, and so does [`NodeError::Shutdown`] when the node was already shutting
+/// down as the call began; [`NodeError::Timeout`], [`NodeError::Unreachable`],
+/// [`NodeError::Raft`] and a `Shutdown` that interrupted the call leave the outcome
+/// unknown (it may be applied later).
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum NodeError {
@@ -432,8 +433,11 @@ impl RaftNode {
         node_error(e, self.inner.id, self.inner.id)
     }
 
-    /// The leader the metrics name, and its address from the membership.
-    fn leader(&self) -> Option<(NodeId, String)> {
+    /// The leader this node knows of, with its Raft address from the membership (for
+    /// redirecting clients, `RAFT.LEADER`); `None` while there is none (an election, or
+    /// a node not yet in a cluster). It may be stale: only calls that go through the
+    /// leader confirm it.
+    pub fn leader(&self) -> Option<(NodeId, String)> {
         let metrics = self.raft().metrics();
         let m = metrics.borrow();
         let leader = m.current_leader?;

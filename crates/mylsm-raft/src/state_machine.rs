@@ -396,3 +396,43 @@ fn build_snapshot_now(sm: &StateMachine) -> Result<Snapshot<TypeConfig>, Storage
     sm.store_snapshot(&meta, &bytes, WriteBatch::new())?;
     Ok(Snapshot { meta, snapshot: Box::new(Cursor::new(bytes)) })
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn apply_one(sm: &StateMachine, req: Request) -> Response {
+        let mut batch = WriteBatch::new();
+        let resp = apply_request(&sm.data, &mut batch, &mut HashMap::new(), req).unwrap();
+        sm.db.write(batch).unwrap();
+        resp
+    }
+
+    #[test]
+    fn incr_by_counts_from_zero_and_refuses_non_integers_and_overflow() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path(), mylsm::Options::default()).unwrap();
+        let sm = StateMachine::open(&db).unwrap();
+        let incr = |key: &[u8], by| Request::IncrBy { key: key.to_vec(), by };
+        assert_eq!(apply_one(&sm, incr(b"n", 5)), Response::Int(5));
+        assert_eq!(apply_one(&sm, incr(b"n", -7)), Response::Int(-2));
+        assert_eq!(sm.data.get(b"n").unwrap().as_deref(), Some(&b"-2"[..]));
+        let set = |value: &[u8]| Request::Set { key: b"n".to_vec(), value: value.to_vec() };
+        for bad in [&b"abc"[..], b"", b" 1", b"1.5", b"99999999999999999999"] {
+            apply_one(&sm, set(bad));
+            assert!(matches!(apply_one(&sm, incr(b"n", 1)), Response::Invalid(_)), "{bad:?}");
+            assert_eq!(sm.data.get(b"n").unwrap().as_deref(), Some(bad), "unchanged");
+        }
+        apply_one(&sm, set(i64::MAX.to_string().as_bytes()));
+        assert!(matches!(apply_one(&sm, incr(b"n", 1)), Response::Invalid(_)));
+        // Within one batch, an increment sees the requests before it.
+        let batch =
+            Request::Batch(vec![Request::Del { key: b"m".to_vec() }, incr(b"m", 2), incr(b"m", 3)]);
+        let want =
+            Response::Batch(vec![Response::Deleted(false), Response::Int(2), Response::Int(5)]);
+        assert_eq!(apply_one(&sm, batch), want);
+        db.close().unwrap();
+    }
+}

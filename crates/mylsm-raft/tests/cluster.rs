@@ -168,3 +168,99 @@ fn a_follower_behind_a_purge_catches_up_by_snapshot() {
         c.shutdown().await;
     });
 }
+
+#[test]
+fn garbage_from_a_peer_closes_its_connection_and_nothing_else() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    runtime().block_on(async {
+        let c = Cluster::voters(1, |_| {}).await;
+        let addr = c.node(1).raft_addr();
+        let bad_frames: [Vec<u8>; 3] = [
+            // A declared length over the cap: refused before reading (or allocating) it.
+            [&u32::MAX.to_be_bytes()[..], &[1]].concat(),
+            // An unknown kind.
+            [&3u32.to_be_bytes()[..], &[0x42, 1, 2, 3]].concat(),
+            // A vote request whose payload does not decode.
+            [&3u32.to_be_bytes()[..], &[2, 0xff, 0xff, 0xff]].concat(),
+        ];
+        for frame in bad_frames {
+            let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+            conn.write_all(&frame).await.unwrap();
+            let mut buf = [0u8; 16];
+            let n = tokio::time::timeout(Duration::from_secs(5), conn.read(&mut buf))
+                .await
+                .expect("the node closes the connection")
+                .unwrap_or(0);
+            assert_eq!(n, 0, "no reply to a bad frame");
+        }
+        let r = c.node(1).write(Request::Set { key: b"k".to_vec(), value: b"v".to_vec() }).await;
+        assert_eq!(r.unwrap(), Response::Ok);
+        c.shutdown().await;
+    });
+}
+
+#[test]
+fn calls_on_a_node_without_a_leader_or_shut_down_fail_promptly() {
+    runtime().block_on(async {
+        let mut c = Cluster::start_nodes(1, |config| {
+            config.op_timeout = Duration::from_millis(500);
+        })
+        .await;
+        // Never initialized: no leader.
+        let started = tokio::time::Instant::now();
+        let r = c.node(1).write(Request::Del { key: b"k".to_vec() }).await;
+        assert!(matches!(r, Err(mylsm_raft::NodeError::NoLeader)), "{r:?}");
+        assert!(c.node(1).get(&[b"k".to_vec()]).await.is_err());
+        assert!(started.elapsed() < Duration::from_secs(3));
+        let node = c.node(1).clone();
+        c.stop(1).await;
+        let r = node.write(Request::Del { key: b"k".to_vec() }).await;
+        assert!(matches!(r, Err(mylsm_raft::NodeError::Shutdown)), "{r:?}");
+        node.shutdown().await.unwrap(); // idempotent
+    });
+}
+
+#[test]
+fn a_slow_network_still_replicates() {
+    runtime().block_on(async {
+        let c = Cluster::voters(3, |_| {}).await;
+        for id in 1..=3 {
+            c.node(id).faults().set_delay(Duration::from_millis(30));
+        }
+        let started = tokio::time::Instant::now();
+        for i in 0..20 {
+            let via = c.node(1 + (i as u64 % 3));
+            via.write(Request::Set { key: key(i), value: b"slow".to_vec() }).await.unwrap();
+        }
+        // Each write needs at least one delayed round trip to a quorum.
+        assert!(started.elapsed() >= Duration::from_millis(20 * 30));
+        c.wait_converged(Duration::from_secs(20)).await;
+        c.shutdown().await;
+    });
+}
+
+#[test]
+fn concurrent_increments_through_every_node_are_each_applied_once() {
+    runtime().block_on(async {
+        let c = Cluster::voters(3, |_| {}).await;
+        let tasks: Vec<_> = (0..8u64)
+            .map(|t| {
+                let node = c.node(1 + t % 3).clone();
+                tokio::spawn(async move {
+                    for _ in 0..50 {
+                        let r = node.write(Request::IncrBy { key: b"hits".to_vec(), by: 1 });
+                        assert!(matches!(r.await.unwrap(), Response::Int(_)));
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+        c.wait_converged(Duration::from_secs(20)).await;
+        for id in 1..=3 {
+            assert_eq!(c.node(id).local_get(b"hits").unwrap(), Some(b"400".to_vec()));
+        }
+        c.shutdown().await;
+    });
+}
