@@ -2,10 +2,11 @@
 //! unchanged: wired with RAFT.INIT, RAFT.ADDLEARNER and RAFT.CHANGEMEMBERSHIP; redis-cli
 //! and redis-benchmark through the leader and through a follower; the leader cut off
 //! with `DEBUG RAFT-DROP all on` (the majority goes on, the isolated node acknowledges
-//! nothing) and healed; the leader killed
-//! with SIGKILL, a survivor acknowledging writes again within a bounded time; the
-//! killed node restarted from its directory, answering linearizable reads at once and
-//! catching up to the same data as the others.
+//! nothing) and healed; the leader killed with SIGKILL, a survivor acknowledging
+//! writes again within a bounded time; the killed node restarted from its directory
+//! with `--stale-reads` catching up to the same data as the others, and restarted
+//! without it (after missing more writes) answering linearizable reads of what it
+//! missed at once.
 //!
 //! Each node is a child process: this test binary started again with
 //! `MYLSM_CLUSTER_CHILD_DIR` set, where `cluster_child` runs `mylsm_server::run`, the
@@ -27,6 +28,7 @@ use redis::cmd;
 const CHILD_DIR: &str = "MYLSM_CLUSTER_CHILD_DIR";
 const CHILD_ID: &str = "MYLSM_CLUSTER_CHILD_ID";
 const CHILD_RAFT_ADDR: &str = "MYLSM_CLUSTER_CHILD_RAFT_ADDR";
+const CHILD_STALE_READS: &str = "MYLSM_CLUSTER_CHILD_STALE_READS";
 
 /// How long a node may take to elect a leader, apply a change or catch up.
 const CONVERGE: Duration = Duration::from_secs(20);
@@ -43,7 +45,7 @@ fn cluster_child() {
         cluster: Some(mylsm_server::ClusterConfig {
             id,
             raft_addr: std::env::var(CHILD_RAFT_ADDR).unwrap(),
-            stale_reads: false,
+            stale_reads: std::env::var_os(CHILD_STALE_READS).is_some(),
         }),
         ..mylsm_server::Config::default()
     };
@@ -64,9 +66,18 @@ struct Node {
 impl Node {
     /// Starts node `id` on `dir`, its Raft transport on `raft_addr` (port 0: any).
     fn start(id: u64, dir: &Path, raft_addr: &str) -> Node {
+        Self::start_with(id, dir, raft_addr, false)
+    }
+
+    /// [`Node::start`], with `--stale-reads` if `stale_reads`.
+    fn start_with(id: u64, dir: &Path, raft_addr: &str, stale_reads: bool) -> Node {
         let exe = std::env::current_exe().expect("test binary");
         let log = std::env::var_os("MYLSM_CLUSTER_TEST_LOG").is_some();
-        let mut child = Command::new(exe)
+        let mut command = Command::new(exe);
+        if stale_reads {
+            command.env(CHILD_STALE_READS, "1");
+        }
+        let mut child = command
             .args(["--exact", "cluster_child", "--nocapture", "--test-threads=1"])
             .env(CHILD_DIR, dir)
             .env(CHILD_ID, id.to_string())
@@ -293,18 +304,36 @@ fn three_processes_serve_redis_clients_through_a_partition_and_a_leader_kill() {
         let _: () = cmd("SET").arg(format!("missed{i}")).arg(i).query(&mut con).unwrap();
     }
 
-    // Restart it from its directory on its Raft address: a linearizable read through
-    // it sees the writes it missed at once, and its state machine catches up.
+    // Restart it from its directory on its Raft address, with --stale-reads: its own
+    // state machine catches up (reads of it see the writes it missed within a bounded
+    // time) to the same data as the others.
+    let id = leader as u64 + 1;
     let dir_of = nodes[leader].dir.clone();
-    nodes[leader] = Node::start(leader as u64 + 1, &dir_of, &raft_addr);
-    let restarted = &nodes[leader];
-    let v: Option<i64> = wait_for("a read through the restarted node", CONVERGE, || {
-        cmd("GET").arg("missed99").query(&mut restarted.client()).ok()
+    nodes[leader] = Node::start_with(id, &dir_of, &raft_addr, true);
+    assert_eq!(nodes[leader].metrics()["stale_reads"], "1");
+    wait_for("the restarted node's own state has the missed writes", CONVERGE, || {
+        let v: Option<i64> = cmd("GET").arg("missed99").query(&mut nodes[leader].client()).ok()?;
+        (v == Some(99)).then_some(())
     });
-    assert_eq!(v, Some(99));
-    let got: Option<String> = cmd("GET").arg("k2").query(&mut restarted.client()).unwrap();
-    assert_eq!(got.as_deref(), Some("v2"));
     wait_for("the restarted node catches up to the same data", CONVERGE, || {
+        let digests: Vec<_> = nodes.iter().map(digest).collect();
+        digests.iter().all(|d| *d == digests[0]).then_some(())
+    });
+
+    // Once more without --stale-reads: a linearizable read through the restarted node
+    // sees what it missed at once (the leader answers), with no waiting for catch-up.
+    nodes[leader].kill();
+    for i in 0..100 {
+        let _: () = cmd("SET").arg(format!("missed{i}")).arg(i + 1000).query(&mut con).unwrap();
+    }
+    nodes[leader] = Node::start(id, &dir_of, &raft_addr);
+    let v: Option<i64> = wait_for("a read through the restarted node", CONVERGE, || {
+        cmd("GET").arg("missed99").query(&mut nodes[leader].client()).ok()
+    });
+    assert_eq!(v, Some(1099));
+    let got: Option<String> = cmd("GET").arg("k2").query(&mut nodes[leader].client()).unwrap();
+    assert_eq!(got.as_deref(), Some("v2"));
+    wait_for("the restarted node catches up again", CONVERGE, || {
         let digests: Vec<_> = nodes.iter().map(digest).collect();
         digests.iter().all(|d| *d == digests[0]).then_some(())
     });
