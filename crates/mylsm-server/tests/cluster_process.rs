@@ -340,7 +340,8 @@ fn three_processes_serve_redis_clients_through_a_partition_and_a_leader_kill() {
 }
 
 /// A single-node cluster in this process: the commands cluster mode refuses say so,
-/// and the ones it serves answer as Redis does.
+/// and the ones it serves answer as Redis does, MULTI/EXEC of only writes or only
+/// reads included.
 #[test]
 fn cluster_mode_serves_plain_keys_and_refuses_the_rest() {
     let dir = tempfile::tempdir().unwrap();
@@ -378,6 +379,29 @@ fn cluster_mode_serves_plain_keys_and_refuses_the_rest() {
         let e = cmd(refused[0]).arg(&refused[1..]).query::<()>(&mut con).unwrap_err();
         assert!(e.to_string().contains("cluster mode"), "{refused:?}: {e}");
     }
+    // MULTI/EXEC: only writes (one Raft entry) or only reads; anything else aborts.
+    let (x, y): (i64, i64) = redis::pipe()
+        .atomic()
+        .cmd("INCR")
+        .arg("x")
+        .cmd("INCRBY")
+        .arg("x")
+        .arg(9)
+        .query(&mut con)
+        .unwrap();
+    assert_eq!((x, y), (1, 10));
+    let (got,): (Vec<Option<i64>>,) =
+        redis::pipe().atomic().cmd("MGET").arg("x").arg("z").query(&mut con).unwrap();
+    assert_eq!(got, [Some(10), None]);
+    let mixed =
+        redis::pipe().atomic().cmd("GET").arg("x").cmd("SET").arg("x").arg(0).query::<()>(&mut con);
+    let mixed = mixed.unwrap_err();
+    assert!(mixed.to_string().contains("both reads and writes"), "{mixed}");
+    let _: () = cmd("MULTI").query(&mut con).unwrap();
+    assert!(cmd("LPUSH").arg("l").arg(1).query::<()>(&mut con).is_err());
+    let aborted = cmd("EXEC").query::<()>(&mut con).unwrap_err();
+    assert!(aborted.to_string().contains("Transaction discarded"), "{aborted}");
+    assert_eq!(cmd("GET").arg("x").query::<i64>(&mut con).unwrap(), 10);
     let info: String = cmd("INFO").arg("raft").query(&mut con).unwrap();
     assert!(info.contains("# Raft") && info.contains("state:leader"), "{info}");
     let _: () = cmd("DEBUG").arg("RAFT-DROP").arg("all").arg("off").query(&mut con).unwrap();

@@ -4,9 +4,10 @@
 //! Only plain string keys are replicated (the state machine of `mylsm-raft` knows SET,
 //! DEL and INCRBY), so cluster mode serves GET, MGET, EXISTS, SET (no options), MSET,
 //! DEL, UNLINK, INCR, DECR, INCRBY, DECRBY, the connection commands clients send on
-//! their own (PING, ECHO, HELLO, AUTH, CLIENT, SELECT 0, CONFIG, COMMAND, INFO, QUIT)
-//! and the admin commands RAFT.* and DEBUG RAFT-DROP (`admin.rs`); anything else is
-//! refused with an error naming cluster mode.
+//! their own (PING, ECHO, HELLO, AUTH, CLIENT, SELECT 0, CONFIG, COMMAND, INFO, QUIT),
+//! MULTI/EXEC/DISCARD of only writes or only reads (`txn.rs`), and the admin commands
+//! RAFT.* and DEBUG RAFT-DROP (`admin.rs`); anything else is refused with an error
+//! naming cluster mode.
 //!
 //! A connection's batch of pipelined requests runs in order on the connection's task.
 //! Runs of consecutive writes become one Raft entry (one `Request::Batch`, applied
@@ -18,6 +19,7 @@
 //! outcome is unknown, as with any timed-out write to a replicated store).
 
 mod admin;
+mod txn;
 
 use std::fmt;
 use std::io;
@@ -46,7 +48,7 @@ pub const ADMIN_CALL_TIMEOUT: Duration = Duration::from_secs(90);
 const SERVED: &[&str] = &[
     "ping", "echo", "quit", "hello", "auth", "client", "select", "info", "config", "command",
     "debug", "get", "mget", "exists", "set", "mset", "del", "unlink", "incr", "decr", "incrby",
-    "decrby",
+    "decrby", "multi", "exec", "discard",
 ];
 
 /// A server's Raft node and its cluster settings.
@@ -141,7 +143,12 @@ impl Cluster {
         let mut run = Run::default();
         for args in requests {
             shared.count_command();
-            let step = if !sess.authed && shared.has_password() { Step::Other } else { step(args) };
+            // Inside MULTI every command is queued by `other`, one at a time.
+            let step = if (!sess.authed && shared.has_password()) || sess.multi.is_some() {
+                Step::Other
+            } else {
+                step(args)
+            };
             match step {
                 Step::Write(reqs, shape) => {
                     if !run.reads.is_empty() {
@@ -263,6 +270,9 @@ impl Cluster {
         if !sess.authed && shared.has_password() && !allowed_before_auth {
             return Err(Reply::err("NOAUTH Authentication required."));
         }
+        if sess.multi.is_some() && !matches!(name.as_str(), "exec" | "discard" | "multi" | "quit") {
+            return Cluster::queue(sess, args);
+        }
         if name.starts_with("raft.") {
             return self.raft_command(&name, args).await;
         }
@@ -296,6 +306,9 @@ impl Cluster {
                 command_for(&list, args)
             }
             "info" => Ok(self.info(shared, args)),
+            "multi" => Cluster::multi(sess),
+            "exec" => self.exec(sess).await,
+            "discard" => Cluster::discard(sess),
             "debug" => self.debug(shared, args),
             _ => Err(Reply::error(format!("ERR '{}' cannot run here in cluster mode", cmd.name))),
         }
