@@ -11,14 +11,17 @@
 //!
 //! A connection's batch of pipelined requests runs in order on the connection's task.
 //! Runs of consecutive writes become one Raft entry (one `Request::Batch`, applied
-//! atomically, so one round of replication and one fsync for the run), and runs of
-//! consecutive reads one `RaftNode::get` (one linearizability check). Any other
+//! atomically, so one round of replication and one fsync for the run) — joined there
+//! by the writes other connections are waiting with at that moment (`batcher.rs`, the
+//! group commit) — and runs of consecutive reads one `RaftNode::get` (one
+//! linearizability check), joined likewise by other connections' reads. Any other
 //! command ends the run before it executes, so replies keep the request order and are
 //! encoded in the protocol in force when the command ran. Every node call is bounded
 //! by [`NODE_CALL_TIMEOUT`]; a write that times out may still be applied later (its
 //! outcome is unknown, as with any timed-out write to a replicated store).
 
 mod admin;
+mod batcher;
 mod txn;
 
 use std::fmt;
@@ -30,6 +33,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use mylsm_raft::{NodeConfig, NodeError, RaftNode, Request, Response};
 
+use self::batcher::{ReadBatcher, WriteBatcher};
 use crate::cmd::server::{auth_for, client_for, command_for, config_for, hello_for};
 use crate::cmd::{lookup, resolve, wrong_args, Command, Session, NOT_INT};
 use crate::config::ClusterConfig;
@@ -54,6 +58,8 @@ const SERVED: &[&str] = &[
 /// A server's Raft node and its cluster settings.
 pub struct Cluster {
     node: RaftNode,
+    writes: WriteBatcher,
+    reads: ReadBatcher,
     config: ClusterConfig,
 }
 
@@ -116,7 +122,9 @@ impl Cluster {
         let node = RaftNode::start(config)
             .await
             .map_err(|e| io::Error::other(format!("cannot start the Raft node: {e}")))?;
-        Ok(Cluster { node, config: cluster.clone() })
+        let (writes, reads) =
+            (WriteBatcher::writes(node.clone()), ReadBatcher::reads(node.clone()));
+        Ok(Cluster { node, writes, reads, config: cluster.clone() })
     }
 
     /// The address the Raft transport listens on.
@@ -191,7 +199,8 @@ impl Cluster {
         }
     }
 
-    /// Proposes every request of `writes` as one entry; one reply per command.
+    /// Proposes every request of `writes` in one entry (with other connections'
+    /// waiting writes: `batcher.rs`); one reply per command.
     async fn write_run(&self, writes: Vec<(Vec<Request>, WriteShape)>) -> Vec<Reply> {
         let mut all: Vec<Request> = Vec::new();
         let mut shapes = Vec::with_capacity(writes.len());
@@ -200,18 +209,18 @@ impl Cluster {
             all.extend(reqs);
         }
         let total = all.len();
-        let responses = match all.len() {
-            1 => self.call(self.node.write(all.remove(0))).await.map(|r| vec![r]),
-            _ => match self.call(self.node.write(Request::Batch(all))).await {
-                Ok(Response::Batch(v)) if v.len() == total => Ok(v),
-                Ok(Response::Invalid(why)) => Err(invalid(&why)),
-                Ok(other) => Err(Reply::error(format!("ERR unexpected Raft response {other:?}"))),
-                Err(e) => Err(e),
-            },
-        };
-        let responses = match responses {
-            Ok(r) => r,
-            Err(e) => return shapes.iter().map(|_| e.clone()).collect(),
+        let responses = match tokio::time::timeout(NODE_CALL_TIMEOUT, self.writes.submit(all)).await
+        {
+            Ok(Ok(r)) if r.len() == total => r,
+            Ok(Ok(r)) => {
+                let e = Reply::error(format!("ERR unexpected Raft response {r:?}"));
+                return shapes.iter().map(|_| e.clone()).collect();
+            }
+            Ok(Err(e)) => return shapes.iter().map(|_| e.clone()).collect(),
+            Err(_) => {
+                let e = Reply::err("TRYAGAIN the Raft cluster did not answer in time");
+                return shapes.iter().map(|_| e.clone()).collect();
+            }
         };
         let mut at = 0;
         shapes
@@ -224,13 +233,19 @@ impl Cluster {
             .collect()
     }
 
-    /// Reads every key of `reads` with one node call; one reply per command.
+    /// Reads every key of `reads` in one linearizable read (with other connections'
+    /// waiting reads: `batcher.rs`); one reply per command.
     async fn read_run(&self, reads: Vec<(Vec<Vec<u8>>, ReadShape)>) -> Vec<Reply> {
         let keys: Vec<Vec<u8>> = reads.iter().flat_map(|(k, _)| k.iter().cloned()).collect();
-        let values = match self.call(self.node.get(&keys)).await {
-            Ok(v) if v.len() == keys.len() => v,
-            Ok(_) => return reads.iter().map(|_| Reply::err("ERR short read")).collect(),
-            Err(e) => return reads.iter().map(|_| e.clone()).collect(),
+        let n = keys.len();
+        let values = match tokio::time::timeout(NODE_CALL_TIMEOUT, self.reads.submit(keys)).await {
+            Ok(Ok(v)) if v.len() == n => v,
+            Ok(Ok(_)) => return reads.iter().map(|_| Reply::err("ERR short read")).collect(),
+            Ok(Err(e)) => return reads.iter().map(|_| e.clone()).collect(),
+            Err(_) => {
+                let e = Reply::err("TRYAGAIN the Raft cluster did not answer in time");
+                return reads.iter().map(|_| e.clone()).collect();
+            }
         };
         let mut values = values.into_iter();
         reads
@@ -248,14 +263,6 @@ impl Cluster {
                 }
             })
             .collect()
-    }
-
-    /// Awaits a node call for at most [`NODE_CALL_TIMEOUT`], mapping its error to a reply.
-    async fn call<T>(
-        &self,
-        f: impl std::future::Future<Output = Result<T, NodeError>>,
-    ) -> Result<T, Reply> {
-        bounded(NODE_CALL_TIMEOUT, f).await
     }
 
     /// A command that is neither a replicated write nor a read of keys.
