@@ -244,7 +244,8 @@ enum Command {
     /// with --verify, checks a database killed mid-run against that history.
     Stress(stress::StressArgs),
     /// Serves the database over the Redis protocol (RESP2/RESP3) until SIGTERM or
-    /// SIGINT; prints `listening on ADDR` once bound. See docs/server.md.
+    /// SIGINT; prints `listening on ADDR` once bound. With --raft-id and --raft-addr,
+    /// one node of a Raft cluster. See docs/server.md.
     Serve(serve::ServeArgs),
 }
 

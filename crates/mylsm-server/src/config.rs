@@ -37,6 +37,21 @@ impl AppendFsync {
     }
 }
 
+/// The settings of cluster mode: this server is one member of a Raft group.
+#[derive(Debug, Clone)]
+pub struct ClusterConfig {
+    /// This node's id in the cluster (any `u64` unique in the group; 0 is allowed but
+    /// easily confused with "none", so `mylsm serve` asks for ids from 1).
+    pub id: u64,
+    /// The address the Raft transport binds, `HOST:PORT`; port 0 picks a free one. It is
+    /// also the address RAFT.INIT without arguments gives the other members, so it must
+    /// be one they can reach (not `0.0.0.0`), and a restarted node must reuse it.
+    pub raft_addr: String,
+    /// Answers reads from this node's state machine without checking with the leader
+    /// (faster, may be stale). Default: off (reads are linearizable).
+    pub stale_reads: bool,
+}
+
 /// The settings of a server.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -62,8 +77,13 @@ pub struct Config {
     /// one. Default: none.
     pub metrics_port: Option<u16>,
     /// Allows `DEBUG ADVANCE-CLOCK ms`, which moves the expiry clock of the whole
-    /// server (for tests). Default: off.
+    /// server, and in cluster mode `DEBUG RAFT-DROP` (fault injection), for tests.
+    /// Default: off.
     pub enable_debug_command: bool,
+    /// Cluster mode (`--raft-id`, `--raft-addr`): the database directory holds this
+    /// node's Raft log and state machine, and every write goes through Raft. Default:
+    /// none (the single-node server).
+    pub cluster: Option<ClusterConfig>,
 }
 
 impl Default for Config {
@@ -79,6 +99,7 @@ impl Default for Config {
             max_query_buffer: 1 << 30,
             metrics_port: None,
             enable_debug_command: false,
+            cluster: None,
         }
     }
 }

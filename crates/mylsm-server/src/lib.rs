@@ -10,6 +10,7 @@
 //! `docs/server.md` for the key layout, the commands and the limits.
 #![forbid(unsafe_code)]
 
+mod cluster;
 mod cmd;
 mod config;
 #[cfg(feature = "fuzzing")]
@@ -20,5 +21,5 @@ mod server;
 mod shared;
 mod store;
 
-pub use config::{AppendFsync, Config};
+pub use config::{AppendFsync, ClusterConfig, Config};
 pub use server::{run, Server};

@@ -14,7 +14,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
-use crate::shared::Shared;
+use crate::shared::{Backend, Shared};
 
 const MAX_HEAD: usize = 8 << 10;
 
@@ -101,13 +101,20 @@ pub fn render(sh: &Shared) -> String {
         "Commands processed.",
         load(&sh.total_commands),
     );
+    let store = match &sh.backend {
+        Backend::Local(store) => store,
+        Backend::Cluster(cluster) => {
+            cluster.render_metrics(&mut metric);
+            return out;
+        }
+    };
     metric(
         "mylsm_server_expired_keys_total",
         "counter",
         "Expired keys deleted.",
-        load(&sh.store.expired_keys),
+        load(&store.expired_keys),
     );
-    let s = sh.store.db().stats();
+    let s = store.db().stats();
     for (name, kind, help, v) in [
         ("mylsm_last_seqno", "gauge", "Last sequence number written.", s.last_seqno),
         ("mylsm_memtable_bytes", "gauge", "Bytes in the active memtable.", s.memtable_bytes),

@@ -8,9 +8,14 @@
 //! never run on the reactor, and concurrent connections reach the engine's group
 //! commit together. (tokio's mini-redis is the model for the listener and shutdown.)
 //!
+//! In cluster mode (`Config::cluster`) the same loop serves, but a batch runs on the
+//! connection's own task through `cluster::Cluster::run_batch`, which awaits the Raft
+//! node (writes are replicated, reads checked with the leader), still in order.
+//!
 //! Shutdown (SIGTERM, SIGINT or [`Server::shutdown`]): the listener closes at once;
 //! each connection finishes the batch it is running, writes its replies and closes;
-//! then the database is closed, which syncs it.
+//! then the database is closed, which syncs it (in cluster mode: the Raft node is shut
+//! down, which closes its database).
 
 use std::io;
 use std::net::SocketAddr;
@@ -18,16 +23,17 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use crate::cluster::Cluster;
 use crate::cmd::{execute, Session};
 use crate::config::{AppendFsync, Config};
 use crate::resp::{Reply, RequestDecoder};
-use crate::shared::Shared;
+use crate::shared::{Backend, Shared};
 use crate::store::Store;
 
 /// The most requests run in one blocking-pool call; a longer pipeline takes several.
@@ -38,6 +44,7 @@ const MAX_BATCH: usize = 1024;
 pub struct Server {
     addr: SocketAddr,
     metrics_addr: Option<SocketAddr>,
+    raft_addr: Option<SocketAddr>,
     stop: watch::Sender<bool>,
     thread: Option<std::thread::JoinHandle<io::Result<()>>>,
 }
@@ -57,15 +64,15 @@ impl Server {
                         return Err(e);
                     }
                 };
-                let addrs = listeners.addrs();
+                let addrs = listeners.addrs().map(|(a, m)| (a, m, shared.raft_addr()));
                 let _ = ready_tx.send(addrs);
                 serve(listeners, shared, stop_rx).await
             })
         })?;
-        let (addr, metrics_addr) = ready_rx
+        let (addr, metrics_addr, raft_addr) = ready_rx
             .recv()
             .map_err(|_| io::Error::other("the server thread ended before it listened"))??;
-        Ok(Server { addr, metrics_addr, stop, thread: Some(thread) })
+        Ok(Server { addr, metrics_addr, raft_addr, stop, thread: Some(thread) })
     }
 
     /// The address it listens on.
@@ -76,6 +83,11 @@ impl Server {
     /// The address of `GET /metrics`, if `Config::metrics_port` asked for one.
     pub fn metrics_addr(&self) -> Option<SocketAddr> {
         self.metrics_addr
+    }
+
+    /// The address of the Raft transport, in cluster mode.
+    pub fn raft_addr(&self) -> Option<SocketAddr> {
+        self.raft_addr
     }
 
     /// Stops accepting, lets in-flight commands finish, closes the database.
@@ -102,12 +114,21 @@ fn runtime() -> io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("mylsm-net").build()
 }
 
-/// Serves `config` until SIGTERM or SIGINT, printing `listening on ADDR` once bound.
+/// Serves `config` until SIGTERM or SIGINT, printing `listening on ADDR` once bound
+/// (and in cluster mode then `raft listening on ADDR`).
+///
+/// # Errors
+///
+/// When the database cannot be opened (or the Raft node started), a port cannot be
+/// bound, or closing the database fails.
 pub fn run(config: Config) -> io::Result<()> {
     runtime()?.block_on(async move {
         let (listeners, shared) = open(config).await?;
         let (addr, metrics) = listeners.addrs()?;
         println!("listening on {addr}");
+        if let Some(raft) = shared.raft_addr() {
+            println!("raft listening on {raft}");
+        }
         if let Some(m) = metrics {
             println!("metrics on http://{m}/metrics");
         }
@@ -157,21 +178,43 @@ impl Listeners {
     }
 }
 
-/// Opens the database (on the blocking pool: recovery reads files) and binds.
+/// Opens the database (on the blocking pool: recovery reads files) or starts the Raft
+/// node, and binds.
 async fn open(config: Config) -> io::Result<(Listeners, Arc<Shared>)> {
-    let dir = config.db_dir.clone();
-    let sync = config.appendfsync == AppendFsync::Always;
-    let db = tokio::task::spawn_blocking(move || mylsm::Db::open(dir, mylsm::Options::default()))
-        .await
-        .map_err(io::Error::other)?
-        .map_err(|e| io::Error::other(format!("cannot open the database: {e}")))?;
+    let backend = match &config.cluster {
+        Some(cluster) => Backend::Cluster(Cluster::start(&config.db_dir, cluster).await?),
+        None => {
+            let dir = config.db_dir.clone();
+            let sync = config.appendfsync == AppendFsync::Always;
+            let db = tokio::task::spawn_blocking(move || {
+                mylsm::Db::open(dir, mylsm::Options::default())
+            })
+            .await
+            .map_err(io::Error::other)?
+            .map_err(|e| io::Error::other(format!("cannot open the database: {e}")))?;
+            Backend::Local(Store::new(db, sync))
+        }
+    };
+    let listeners = match bind(&config).await {
+        Ok(l) => l,
+        Err(e) => {
+            if let Backend::Cluster(cluster) = &backend {
+                let _ = cluster.shutdown().await;
+            }
+            return Err(e);
+        }
+    };
+    Ok((listeners, Arc::new(Shared::new(backend, config))))
+}
+
+/// Binds the RESP port and, if configured, the metrics port.
+async fn bind(config: &Config) -> io::Result<Listeners> {
     let resp = TcpListener::bind((config.bind.as_str(), config.port)).await?;
     let metrics = match config.metrics_port {
         Some(port) => Some(TcpListener::bind((config.bind.as_str(), port)).await?),
         None => None,
     };
-    let shared = Arc::new(Shared::new(Store::new(db, sync), config));
-    Ok((Listeners { resp, metrics }, shared))
+    Ok(Listeners { resp, metrics })
 }
 
 async fn serve(
@@ -184,8 +227,12 @@ async fn serve(
         tokio::spawn(crate::metrics::serve(m, Arc::clone(&shared), stop.clone()));
     }
     let mut conns = JoinSet::new();
-    let syncer = tokio::spawn(sync_every_second(Arc::clone(&shared), stop.clone()));
-    let sweeper = tokio::spawn(sweep_expired(Arc::clone(&shared), stop.clone()));
+    // The local store's background tasks; the Raft node runs its own.
+    let mut background = Vec::new();
+    if shared.store().is_some() {
+        background.push(tokio::spawn(sync_every_second(Arc::clone(&shared), stop.clone())));
+        background.push(tokio::spawn(sweep_expired(Arc::clone(&shared), stop.clone())));
+    }
     let mut stop_accept = stop.clone();
     loop {
         tokio::select! {
@@ -211,14 +258,20 @@ async fn serve(
     drop(listener);
     shared.shutting_down.store(true, Ordering::Relaxed);
     while conns.join_next().await.is_some() {}
-    // Both watch `stop` too: they end after the step they may be in.
-    let _ = syncer.await;
-    let _ = sweeper.await;
-    let db = shared.store.db().clone();
-    tokio::task::spawn_blocking(move || db.close())
-        .await
-        .map_err(io::Error::other)?
-        .map_err(|e| io::Error::other(format!("closing the database: {e}")))
+    // They watch `stop` too: they end after the step they may be in.
+    for task in background {
+        let _ = task.await;
+    }
+    match &shared.backend {
+        Backend::Cluster(cluster) => cluster.shutdown().await,
+        Backend::Local(store) => {
+            let db = store.db().clone();
+            tokio::task::spawn_blocking(move || db.close())
+                .await
+                .map_err(io::Error::other)?
+                .map_err(|e| io::Error::other(format!("closing the database: {e}")))
+        }
+    }
 }
 
 async fn refuse(mut sock: TcpStream) {
@@ -235,7 +288,8 @@ async fn sync_every_second(shared: Arc<Shared>, mut stop: watch::Receiver<bool>)
             _ = tick.tick() => {}
         }
         if shared.appendfsync() == AppendFsync::EverySec {
-            let db = shared.store.db().clone();
+            let Some(store) = shared.store() else { return };
+            let db = store.db().clone();
             if let Ok(Err(e)) = tokio::task::spawn_blocking(move || db.sync()).await {
                 eprintln!("mylsm serve: background sync failed: {e}");
             }
@@ -256,7 +310,10 @@ async fn sweep_expired(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
         let Some(mut c) = cursor.take() else { return };
         let sh = Arc::clone(&shared);
         let Ok((c, result)) = tokio::task::spawn_blocking(move || {
-            let r = sh.store.sweep_step(&mut c);
+            let r = match sh.store() {
+                Some(store) => store.sweep_step(&mut c),
+                None => Ok(0),
+            };
             (c, r)
         })
         .await
@@ -329,35 +386,15 @@ async fn connection(
             }
         }
         let Some(mut sess) = session.take() else { return };
-        let sh = Arc::clone(&shared);
-        let ran = tokio::task::spawn_blocking(move || {
-            let mut out = Vec::new();
-            let mut run_all = || {
-                for args in &requests {
-                    let reply = execute(&sh, &mut sess, args);
-                    reply.encode(sess.proto, &mut out);
-                    if sess.close {
-                        break;
-                    }
-                }
-            };
-            // One request: its synced write joins the engine's group commit. Several:
-            // one fsync for all of them, before any reply is sent.
-            let synced = if requests.len() > 1 {
-                sh.store.with_deferred_sync(run_all).1
-            } else {
-                run_all();
-                Ok(())
-            };
-            (sess, out, synced)
-        })
-        .await;
-        let Ok((sess, mut out, synced)) = ran else { return };
-        if let Err(e) = synced {
-            // The batch's writes are not durable: acknowledge none of them.
-            eprintln!("mylsm serve: sync failed, closing {}: {e}", sess.addr);
-            return;
-        }
+        let ran = match &shared.backend {
+            Backend::Local(_) => run_local(Arc::clone(&shared), sess, requests).await,
+            Backend::Cluster(cluster) => {
+                let mut out = Vec::new();
+                cluster.run_batch(&shared, &mut sess, &requests, &mut out).await;
+                Some((sess, out))
+            }
+        };
+        let Some((sess, mut out)) = ran else { return };
         if let Some(e) = &protocol_error {
             Reply::error(format!("ERR {e}")).encode(sess.proto, &mut out);
         }
@@ -370,4 +407,44 @@ async fn connection(
         }
         session = Some(sess);
     }
+}
+
+/// Runs a batch of requests on the local store, in order, on the blocking pool; returns
+/// the session and the encoded replies, or `None` when the connection must close
+/// without them (the task failed, or the batch's writes could not be synced).
+async fn run_local(
+    shared: Arc<Shared>,
+    mut sess: Session,
+    requests: Vec<Vec<Bytes>>,
+) -> Option<(Session, Vec<u8>)> {
+    let ran = tokio::task::spawn_blocking(move || {
+        let store = shared.store()?;
+        let mut out = Vec::new();
+        let mut run_all = || {
+            for args in &requests {
+                let reply = execute(&shared, store, &mut sess, args);
+                reply.encode(sess.proto, &mut out);
+                if sess.close {
+                    break;
+                }
+            }
+        };
+        // One request: its synced write joins the engine's group commit. Several:
+        // one fsync for all of them, before any reply is sent.
+        let synced = if requests.len() > 1 {
+            store.with_deferred_sync(run_all).1
+        } else {
+            run_all();
+            Ok(())
+        };
+        Some((sess, out, synced))
+    })
+    .await;
+    let (sess, out, synced) = ran.ok()??;
+    if let Err(e) = synced {
+        // The batch's writes are not durable: acknowledge none of them.
+        eprintln!("mylsm serve: sync failed, closing {}: {e}", sess.addr);
+        return None;
+    }
+    Some((sess, out))
 }

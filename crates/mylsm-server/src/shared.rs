@@ -1,11 +1,13 @@
-//! `Shared`: what every connection of one server shares — the store, the settings that
-//! CONFIG reads and changes, the counters INFO prints and the SCAN cursor table.
+//! `Shared`: what every connection of one server shares — the backend (the local store
+//! or the Raft node), the settings that CONFIG reads and changes, the counters INFO
+//! prints and the SCAN cursor table.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, RwLock};
 use std::time::Instant;
 
+use crate::cluster::Cluster;
 use crate::config::{AppendFsync, Config};
 use crate::store::Store;
 
@@ -13,9 +15,19 @@ use crate::store::Store;
 /// forgotten cursor restarts its scan from the beginning (SCAN may repeat keys).
 const MAX_CURSORS: usize = 16 * 1024;
 
+/// Where commands read and write.
+#[derive(Debug)]
+pub enum Backend {
+    /// The single-node server: this process's own database, with the whole command set.
+    Local(Store),
+    /// Cluster mode: a member of a Raft group; every write goes through the replicated
+    /// log (`cluster/`), and only plain string keys are served.
+    Cluster(Cluster),
+}
+
 #[derive(Debug)]
 pub struct Shared {
-    pub store: Store,
+    pub backend: Backend,
     pub config: Config,
     /// CONFIG SET can change these three.
     pub requirepass: RwLock<Option<String>>,
@@ -39,9 +51,9 @@ struct Cursors {
 }
 
 impl Shared {
-    pub fn new(store: Store, config: Config) -> Shared {
+    pub fn new(backend: Backend, config: Config) -> Shared {
         Shared {
-            store,
+            backend,
             requirepass: RwLock::new(config.requirepass.clone()),
             maxclients: AtomicUsize::new(config.maxclients),
             appendfsync: Mutex::new(config.appendfsync),
@@ -54,6 +66,22 @@ impl Shared {
             total_commands: AtomicU64::new(0),
             shutting_down: AtomicBool::new(false),
             cursors: Mutex::new(Cursors { next: 1, ..Cursors::default() }),
+        }
+    }
+
+    /// The local store; `None` in cluster mode.
+    pub fn store(&self) -> Option<&Store> {
+        match &self.backend {
+            Backend::Local(store) => Some(store),
+            Backend::Cluster(_) => None,
+        }
+    }
+
+    /// The Raft transport's address, in cluster mode.
+    pub fn raft_addr(&self) -> Option<std::net::SocketAddr> {
+        match &self.backend {
+            Backend::Cluster(cluster) => Some(cluster.raft_addr()),
+            Backend::Local(_) => None,
         }
     }
 

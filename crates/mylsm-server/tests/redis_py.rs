@@ -1,5 +1,6 @@
 //! redis-py 8 (RESP3 by default, which hangs on a RESP2 null) against the server:
-//! `tests/py/smoke.py` in RESP3 and RESP2. Skipped with a message where Python has no
+//! `tests/py/smoke.py` in RESP3 and RESP2, and `tests/py/cluster_smoke.py` against a
+//! 1-node cluster (cluster mode). Skipped with a message where Python has no
 //! `redis` package (`pip install redis==8.1.0`; `.ci/run` installs it in a venv and
 //! points `MYLSM_TEST_PYTHON` at it, and under CI a missing package fails the test).
 
@@ -38,4 +39,34 @@ fn redis_py_works_in_resp3_and_resp2() {
         stdout.contains("redis-py protocol 3 ok") && stdout.contains("redis-py protocol 2 ok"),
         "{stdout}"
     );
+}
+
+#[test]
+fn redis_py_works_against_a_cluster_node() {
+    let Some(python) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let server = mylsm_server::Server::start(mylsm_server::Config {
+        db_dir: dir.path().to_path_buf(),
+        port: 0,
+        cluster: Some(mylsm_server::ClusterConfig {
+            id: 1,
+            raft_addr: "127.0.0.1:0".into(),
+            stale_reads: false,
+        }),
+        ..mylsm_server::Config::default()
+    })
+    .unwrap();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/py/cluster_smoke.py");
+    let out = Command::new("timeout")
+        .args(["60", &python, script, &server.addr().port().to_string()])
+        .output()
+        .expect("python runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        stdout.contains("redis-py cluster protocol 3 ok")
+            && stdout.contains("redis-py cluster protocol 2 ok"),
+        "{stdout}"
+    );
+    server.shutdown().unwrap();
 }

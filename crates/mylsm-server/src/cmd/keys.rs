@@ -43,7 +43,7 @@ pub fn keys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let mut start = literal_prefix(pattern);
     let prefix = start.clone();
     loop {
-        let (batch, next) = ctx.shared.store.scan(ctx.target, ctx.db(), &start, 10_000, ctx.now)?;
+        let (batch, next) = ctx.store.scan(ctx.target, ctx.db(), &start, 10_000, ctx.now)?;
         let past_prefix = batch.last().is_some_and(|(k, _)| !k.starts_with(&prefix));
         out.extend(
             batch.into_iter().filter(|(k, _)| glob_match(pattern, k)).map(|(k, _)| Reply::Bulk(k)),
@@ -104,7 +104,7 @@ pub fn scan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     }
     let start = if cursor == 0 { Vec::new() } else { ctx.shared.cursor_key(ctx.db(), cursor) };
     let (batch, next) =
-        ctx.shared.store.scan(ctx.target, ctx.db(), &start, count.min(1 << 20), ctx.now)?;
+        ctx.store.scan(ctx.target, ctx.db(), &start, count.min(1 << 20), ctx.now)?;
     let keys = batch
         .into_iter()
         .filter(|(k, m)| {
@@ -193,7 +193,7 @@ pub fn randomkey(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
         }
     }
     // Mostly expired keys: fall back to the first live one.
-    let (keys, _) = ctx.shared.store.scan(ctx.target, ctx.db(), b"", usize::MAX, ctx.now)?;
+    let (keys, _) = ctx.store.scan(ctx.target, ctx.db(), b"", usize::MAX, ctx.now)?;
     Ok(keys.into_iter().next().map_or(Reply::Null, |(k, _)| Reply::Bulk(k)))
 }
 

@@ -9,7 +9,7 @@
 mod hashes;
 mod keys;
 mod lists;
-mod server;
+pub mod server;
 mod sets;
 mod strings;
 mod txn;
@@ -23,7 +23,7 @@ use bytes::Bytes;
 use crate::resp::{parse_int, Protocol, Reply};
 use crate::shared::Shared;
 use crate::store::meta::{Kind, Meta};
-use crate::store::{Target, Tx, View};
+use crate::store::{Store, Target, Tx, View};
 
 pub use self::keys::glob_match;
 
@@ -66,6 +66,8 @@ pub struct Session {
 /// What a handler works with.
 pub struct Ctx<'a> {
     pub shared: &'a Shared,
+    /// The local database (commands of this table run only in single-node mode).
+    pub store: &'a Store,
     pub sess: &'a mut Session,
     pub now: u64,
     /// The engine, or the transaction of the EXEC this command runs in.
@@ -83,7 +85,7 @@ impl Ctx<'_> {
 
     /// The live metadata of `key` in the selected database.
     pub fn meta(&self, key: &[u8]) -> Result<Option<Meta>, Reply> {
-        Ok(self.shared.store.read_meta(self.target, self.db(), key, self.now)?)
+        Ok(self.store.read_meta(self.target, self.db(), key, self.now)?)
     }
 
     /// The live metadata of `key`, which must be of `kind` if it exists.
@@ -95,12 +97,12 @@ impl Ctx<'_> {
     }
 
     pub fn tx(&self) -> Result<Tx<'_>, Reply> {
-        Ok(self.shared.store.tx(self.target, self.db(), self.now)?)
+        Ok(self.store.tx(self.target, self.db(), self.now)?)
     }
 
     /// Reads of the selected database, if anything was ever written there.
     pub fn view(&self) -> Option<View<'_>> {
-        self.shared.store.view(self.target, self.db())
+        self.store.view(self.target, self.db())
     }
 }
 
@@ -314,7 +316,7 @@ pub fn lookup(name: &[u8]) -> Option<&'static Command> {
 
 /// Redis's reply to an unknown command, e.g.
 /// `ERR unknown command 'foo', with args beginning with: 'a' 'b' `.
-fn unknown_command(args: &[Bytes]) -> Reply {
+pub fn unknown_command(args: &[Bytes]) -> Reply {
     let mut tail = String::new();
     for a in &args[1..] {
         if tail.len() >= 128 {
@@ -335,7 +337,7 @@ pub fn wrong_args(name: &str) -> Reply {
 }
 
 /// The lookup and arity check every command passes before it runs or is queued.
-fn resolve(args: &[Bytes]) -> Result<&'static Command, Reply> {
+pub fn resolve(args: &[Bytes]) -> Result<&'static Command, Reply> {
     let cmd = lookup(&args[0]).ok_or_else(|| unknown_command(args))?;
     let n = args.len() as i32;
     if (cmd.arity > 0 && n != cmd.arity) || (cmd.arity < 0 && n < -cmd.arity) {
@@ -344,8 +346,8 @@ fn resolve(args: &[Bytes]) -> Result<&'static Command, Reply> {
     Ok(cmd)
 }
 
-/// Runs one request of a connection and returns its reply.
-pub fn execute(shared: &Shared, sess: &mut Session, args: &[Bytes]) -> Reply {
+/// Runs one request of a connection on the local `store` and returns its reply.
+pub fn execute(shared: &Shared, store: &Store, sess: &mut Session, args: &[Bytes]) -> Reply {
     if args.is_empty() {
         return Reply::err("ERR empty command");
     }
@@ -373,34 +375,35 @@ pub fn execute(shared: &Shared, sess: &mut Session, args: &[Bytes]) -> Reply {
         Err(e) => return e,
     };
     if cmd.name == "exec" {
-        return txn::run_exec(shared, sess);
+        return txn::run_exec(shared, store, sess);
     }
     // A read takes only its key stripes, not `exec_lock`: an EXEC's writes become
     // visible in one commit and it holds the stripes of all its keys until then, so a
     // read sees all of an EXEC or none of it without waiting for the lock, and so
     // without queueing behind an EXEC that itself waits for a writer in a write stall.
     let _shared_guard =
-        cmd.write.then(|| shared.store.exec_lock.read().unwrap_or_else(|p| p.into_inner()));
+        cmd.write.then(|| store.exec_lock.read().unwrap_or_else(|p| p.into_inner()));
     let keys = cmd.key_args(args);
-    let held = shared.store.locks.lock(sess.db, &keys);
-    run_held(shared, sess, cmd, args, Target::Engine, &held.stripes)
+    let held = store.locks.lock(sess.db, &keys);
+    run_held(shared, store, sess, cmd, args, Target::Engine, &held.stripes)
 }
 
 /// Runs `cmd`, reading and writing through `target`; the caller holds `stripes`, the
 /// stripes of its keys (and `exec_lock`, if it writes).
 fn run_held(
     shared: &Shared,
+    store: &Store,
     sess: &mut Session,
     cmd: &Command,
     args: &[Bytes],
     target: Target<'_>,
     stripes: &[usize],
 ) -> Reply {
-    let now = shared.store.now_ms();
-    let mut ctx = Ctx { shared, sess, now, target };
+    let now = store.now_ms();
+    let mut ctx = Ctx { shared, store, sess, now, target };
     let reply = (cmd.run)(&mut ctx, args).unwrap_or_else(|e| e);
     if cmd.write && !reply.is_error() {
-        shared.store.locks.touch(stripes);
+        store.locks.touch(stripes);
     }
     reply
 }
@@ -458,11 +461,18 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::store::Store;
+    use crate::shared::Backend;
+
+    fn local_store(shared: &Shared) -> &Store {
+        match &shared.backend {
+            Backend::Local(store) => store,
+            Backend::Cluster(_) => panic!("a local server"),
+        }
+    }
 
     fn run(shared: &Shared, sess: &mut Session, words: &[&str]) -> Reply {
         let args: Vec<Bytes> = words.iter().map(|w| Bytes::copy_from_slice(w.as_bytes())).collect();
-        execute(shared, sess, &args)
+        execute(shared, local_store(shared), sess, &args)
     }
 
     /// The lock an EXEC takes (and waits for, behind a writer in a write stall) does not
@@ -471,10 +481,10 @@ mod tests {
     fn reads_do_not_wait_for_the_exec_lock() {
         let dir = tempfile::tempdir().unwrap();
         let db = mylsm::Db::open(dir.path(), mylsm::Options::default()).unwrap();
-        let shared = Shared::new(Store::new(db, false), crate::Config::default());
+        let shared = Shared::new(Backend::Local(Store::new(db, false)), crate::Config::default());
         let mut sess = Session::default();
         assert!(!run(&shared, &mut sess, &["SET", "k", "v"]).is_error());
-        let exclusive = shared.store.exec_lock.write().unwrap();
+        let exclusive = local_store(&shared).exec_lock.write().unwrap();
         let (done, finished) = mpsc::channel();
         std::thread::scope(|s| {
             s.spawn(|| {

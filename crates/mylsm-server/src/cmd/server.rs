@@ -8,9 +8,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 
 use super::{is, CmdResult, Ctx, COMMANDS, NOT_INT, SYNTAX};
+use crate::cmd::Session;
 use crate::config::AppendFsync;
 use crate::resp::{parse_int, Protocol, Reply};
-use crate::store::DATABASES;
+use crate::shared::Shared;
+use crate::store::{Store, DATABASES};
 
 /// The Redis version the server reports, as Kvrocks does: clients gate features on it.
 pub const REDIS_VERSION: &str = "7.0.15";
@@ -32,8 +34,13 @@ pub fn quit(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
     Ok(Reply::OK)
 }
 
-fn check_password(ctx: &mut Ctx<'_>, user: Option<&[u8]>, pass: &[u8]) -> Result<(), Reply> {
-    let Some(expected) = ctx.shared.requirepass() else {
+fn check_password(
+    shared: &Shared,
+    sess: &mut Session,
+    user: Option<&[u8]>,
+    pass: &[u8],
+) -> Result<(), Reply> {
+    let Some(expected) = shared.requirepass() else {
         return Err(Reply::err(
             "ERR AUTH <password> called without any password configured for the default user. \
              Are you sure your configuration is correct?",
@@ -42,20 +49,30 @@ fn check_password(ctx: &mut Ctx<'_>, user: Option<&[u8]>, pass: &[u8]) -> Result
     if user.is_some_and(|u| u != b"default") || pass != expected.as_bytes() {
         return Err(Reply::err("WRONGPASS invalid username-password pair or user is disabled."));
     }
-    ctx.sess.authed = true;
+    sess.authed = true;
     Ok(())
 }
 
 pub fn auth(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    auth_for(ctx.shared, ctx.sess, args)
+}
+
+/// AUTH for a connection of any backend.
+pub fn auth_for(shared: &Shared, sess: &mut Session, args: &[Bytes]) -> CmdResult {
     match args.len() {
-        2 => check_password(ctx, None, &args[1]).map(|()| Reply::OK),
-        3 => check_password(ctx, Some(&args[1]), &args[2]).map(|()| Reply::OK),
+        2 => check_password(shared, sess, None, &args[1]).map(|()| Reply::OK),
+        3 => check_password(shared, sess, Some(&args[1]), &args[2]).map(|()| Reply::OK),
         _ => Err(Reply::err(SYNTAX)),
     }
 }
 
 pub fn hello(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let mut proto = ctx.sess.proto;
+    hello_for(ctx.shared, ctx.sess, args)
+}
+
+/// HELLO for a connection of any backend.
+pub fn hello_for(shared: &Shared, sess: &mut Session, args: &[Bytes]) -> CmdResult {
+    let mut proto = sess.proto;
     let mut i = 1;
     if let Some(v) = args.get(1) {
         proto = match parse_int(v) {
@@ -71,7 +88,7 @@ pub fn hello(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let mut name = None;
     while i < args.len() {
         if is(&args[i], "AUTH") && i + 2 < args.len() {
-            check_password(ctx, Some(&args[i + 1]), &args[i + 2])?;
+            check_password(shared, sess, Some(&args[i + 1]), &args[i + 2])?;
             i += 3;
         } else if is(&args[i], "SETNAME") && i + 1 < args.len() {
             name = Some(valid_client_name(&args[i + 1])?);
@@ -83,19 +100,19 @@ pub fn hello(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             )));
         }
     }
-    if !ctx.sess.authed && ctx.shared.requirepass().is_some() {
+    if !sess.authed && shared.requirepass().is_some() {
         return Err(Reply::err("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time"));
     }
     if name.is_some() {
-        ctx.sess.name = name;
+        sess.name = name;
     }
-    ctx.sess.proto = proto;
+    sess.proto = proto;
     let s = |t: &str| Reply::bulk(t.as_bytes());
     Ok(Reply::Map(vec![
         (s("server"), s("redis")),
         (s("version"), s(REDIS_VERSION)),
         (s("proto"), Reply::Int(proto.version())),
-        (s("id"), Reply::Int(ctx.sess.id as i64)),
+        (s("id"), Reply::Int(sess.id as i64)),
         (s("mode"), s("standalone")),
         (s("role"), s("master")),
         (s("modules"), Reply::Array(Vec::new())),
@@ -112,6 +129,11 @@ fn valid_client_name(name: &[u8]) -> Result<Vec<u8>, Reply> {
 }
 
 pub fn client(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    client_for(ctx.sess, args)
+}
+
+/// CLIENT for a connection of any backend.
+pub fn client_for(sess: &mut Session, args: &[Bytes]) -> CmdResult {
     let sub = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
     let argc = |n: usize| {
         if args.len() == n {
@@ -124,16 +146,16 @@ pub fn client(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         "setname" => {
             argc(3)?;
             let name = valid_client_name(&args[2])?;
-            ctx.sess.name = (!name.is_empty()).then_some(name);
+            sess.name = (!name.is_empty()).then_some(name);
             Ok(Reply::OK)
         }
         "getname" => {
             argc(2)?;
-            Ok(Reply::opt_bulk(ctx.sess.name.clone()))
+            Ok(Reply::opt_bulk(sess.name.clone()))
         }
         "id" => {
             argc(2)?;
-            Ok(Reply::Int(ctx.sess.id as i64))
+            Ok(Reply::Int(sess.id as i64))
         }
         "setinfo" => {
             argc(4)?;
@@ -145,9 +167,9 @@ pub fn client(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
                 )));
             }
             if is(&args[2], "LIB-NAME") {
-                ctx.sess.lib_name = Some(value);
+                sess.lib_name = Some(value);
             } else if is(&args[2], "LIB-VER") {
-                ctx.sess.lib_ver = Some(value);
+                sess.lib_ver = Some(value);
             } else {
                 return Err(Reply::error(format!(
                     "ERR Unrecognized option '{}'",
@@ -158,9 +180,9 @@ pub fn client(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         }
         "info" => {
             argc(2)?;
-            Ok(Reply::Verbatim(client_line(ctx)))
+            Ok(Reply::Verbatim(client_line(sess)))
         }
-        "list" => Ok(Reply::Verbatim(client_line(ctx))),
+        "list" => Ok(Reply::Verbatim(client_line(sess))),
         _ => Err(Reply::error(format!(
             "ERR unknown subcommand '{}'. Try CLIENT HELP.",
             String::from_utf8_lossy(&args[1])
@@ -168,17 +190,17 @@ pub fn client(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     }
 }
 
-fn client_line(ctx: &Ctx<'_>) -> String {
-    let name = ctx.sess.name.as_deref().map(String::from_utf8_lossy).unwrap_or_default();
-    let lib = ctx.sess.lib_name.as_deref().map(String::from_utf8_lossy).unwrap_or_default();
-    let ver = ctx.sess.lib_ver.as_deref().map(String::from_utf8_lossy).unwrap_or_default();
+fn client_line(sess: &Session) -> String {
+    let name = sess.name.as_deref().map(String::from_utf8_lossy).unwrap_or_default();
+    let lib = sess.lib_name.as_deref().map(String::from_utf8_lossy).unwrap_or_default();
+    let ver = sess.lib_ver.as_deref().map(String::from_utf8_lossy).unwrap_or_default();
     format!(
         "id={} addr={} name={} db={} resp={} lib-name={} lib-ver={}\n",
-        ctx.sess.id,
-        ctx.sess.addr,
+        sess.id,
+        sess.addr,
         name,
-        ctx.sess.db,
-        ctx.sess.proto.version(),
+        sess.db,
+        sess.proto.version(),
         lib,
         ver
     )
@@ -198,7 +220,7 @@ fn count_keys(ctx: &Ctx<'_>, db: usize) -> Result<u64, Reply> {
     let mut start = Vec::new();
     let mut n = 0;
     loop {
-        let (keys, next) = ctx.shared.store.scan(ctx.target, db, &start, 10_000, ctx.now)?;
+        let (keys, next) = ctx.store.scan(ctx.target, db, &start, 10_000, ctx.now)?;
         n += keys.len() as u64;
         match next {
             Some(k) => start = k,
@@ -221,50 +243,49 @@ fn flush_mode(args: &[Bytes]) -> Result<(), Reply> {
 
 pub fn flushdb(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     flush_mode(args)?;
-    ctx.shared.store.flush_db(ctx.target, ctx.db())?;
-    ctx.shared.store.flush_epoch.fetch_add(1, Ordering::Release);
+    ctx.store.flush_db(ctx.target, ctx.db())?;
+    ctx.store.flush_epoch.fetch_add(1, Ordering::Release);
     Ok(Reply::OK)
 }
 
 pub fn flushall(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     flush_mode(args)?;
     for db in 0..DATABASES {
-        ctx.shared.store.flush_db(ctx.target, db)?;
+        ctx.store.flush_db(ctx.target, db)?;
     }
-    ctx.shared.store.flush_epoch.fetch_add(1, Ordering::Release);
+    ctx.store.flush_epoch.fetch_add(1, Ordering::Release);
     Ok(Reply::OK)
 }
 
+/// The INFO sections a request names (none, `all`, `everything`, `default`: all).
+#[derive(Debug)]
+pub struct Sections {
+    all: bool,
+    wanted: Vec<String>,
+}
+
+impl Sections {
+    /// The sections `INFO args[1..]` asks for.
+    pub fn of(args: &[Bytes]) -> Sections {
+        let wanted: Vec<String> =
+            args[1..].iter().map(|a| String::from_utf8_lossy(a).to_ascii_lowercase()).collect();
+        let all = wanted.is_empty()
+            || wanted.iter().any(|w| w == "all" || w == "everything" || w == "default");
+        Sections { all, wanted }
+    }
+
+    /// Whether section `s` (lower case) is asked for.
+    pub fn want(&self, s: &str) -> bool {
+        self.all || self.wanted.iter().any(|w| w == s)
+    }
+}
+
 pub fn info(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let wanted: Vec<String> =
-        args[1..].iter().map(|a| String::from_utf8_lossy(a).to_ascii_lowercase()).collect();
-    let all = wanted.is_empty()
-        || wanted.iter().any(|w| w == "all" || w == "everything" || w == "default");
-    let want = |s: &str| all || wanted.iter().any(|w| w == s);
+    let sections = Sections::of(args);
+    let want = |s: &str| sections.want(s);
     let sh = ctx.shared;
     let mut out = String::new();
-    if want("server") {
-        let _ = write!(
-            out,
-            "# Server\r\nredis_version:{REDIS_VERSION}\r\nredis_mode:standalone\r\n\
-             server_name:mylsm\r\nmylsm_version:{}\r\nos:{}\r\narch_bits:64\r\n\
-             multiplexing_api:tokio\r\nprocess_id:{}\r\ntcp_port:{}\r\nuptime_in_seconds:{}\r\n\
-             mem_allocator:libc\r\n\r\n",
-            env!("CARGO_PKG_VERSION"),
-            std::env::consts::OS,
-            std::process::id(),
-            sh.config.port,
-            sh.started.elapsed().as_secs(),
-        );
-    }
-    if want("clients") {
-        let _ = write!(
-            out,
-            "# Clients\r\nconnected_clients:{}\r\nmaxclients:{}\r\n\r\n",
-            sh.connected_clients.load(Ordering::Relaxed),
-            sh.maxclients.load(Ordering::Relaxed)
-        );
-    }
+    info_server_clients(sh, &sections, &mut out);
     if want("persistence") {
         let af = sh.appendfsync();
         let _ = write!(
@@ -274,19 +295,9 @@ pub fn info(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             af.name()
         );
     }
-    if want("stats") {
-        let _ = write!(
-            out,
-            "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\n\
-             rejected_connections:{}\r\nexpired_keys:{}\r\n\r\n",
-            sh.total_connections.load(Ordering::Relaxed),
-            sh.total_commands.load(Ordering::Relaxed),
-            sh.rejected_connections.load(Ordering::Relaxed),
-            sh.store.expired_keys.load(Ordering::Relaxed),
-        );
-    }
+    info_stats(sh, &sections, ctx.store.expired_keys.load(Ordering::Relaxed), &mut out);
     if want("engine") || want("mylsm") {
-        let s = sh.store.db().stats();
+        let s = ctx.store.db().stats();
         let _ = write!(
             out,
             "# Engine\r\nlast_seqno:{}\r\nmemtable_bytes:{}\r\nimmutable_memtables:{}\r\n\
@@ -310,7 +321,7 @@ pub fn info(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     if want("keyspace") {
         out.push_str("# Keyspace\r\n");
         for db in 0..DATABASES {
-            if sh.store.keyspace(db).is_none() {
+            if ctx.store.keyspace(db).is_none() {
                 continue;
             }
             let keys = count_keys(ctx, db)?;
@@ -323,9 +334,49 @@ pub fn info(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(Reply::Verbatim(out))
 }
 
+/// The `# Server` and `# Clients` sections of INFO, as every backend has them.
+pub fn info_server_clients(sh: &Shared, sections: &Sections, out: &mut String) {
+    if sections.want("server") {
+        let _ = write!(
+            out,
+            "# Server\r\nredis_version:{REDIS_VERSION}\r\nredis_mode:standalone\r\n\
+             server_name:mylsm\r\nmylsm_version:{}\r\nos:{}\r\narch_bits:64\r\n\
+             multiplexing_api:tokio\r\nprocess_id:{}\r\ntcp_port:{}\r\nuptime_in_seconds:{}\r\n\
+             mem_allocator:libc\r\n\r\n",
+            env!("CARGO_PKG_VERSION"),
+            std::env::consts::OS,
+            std::process::id(),
+            sh.config.port,
+            sh.started.elapsed().as_secs(),
+        );
+    }
+    if sections.want("clients") {
+        let _ = write!(
+            out,
+            "# Clients\r\nconnected_clients:{}\r\nmaxclients:{}\r\n\r\n",
+            sh.connected_clients.load(Ordering::Relaxed),
+            sh.maxclients.load(Ordering::Relaxed)
+        );
+    }
+}
+
+/// The `# Stats` section of INFO.
+pub fn info_stats(sh: &Shared, sections: &Sections, expired_keys: u64, out: &mut String) {
+    if sections.want("stats") {
+        let _ = write!(
+            out,
+            "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\n\
+             rejected_connections:{}\r\nexpired_keys:{}\r\n\r\n",
+            sh.total_connections.load(Ordering::Relaxed),
+            sh.total_commands.load(Ordering::Relaxed),
+            sh.rejected_connections.load(Ordering::Relaxed),
+            expired_keys,
+        );
+    }
+}
+
 /// The parameters CONFIG GET knows, with their current values.
-fn config_params(ctx: &Ctx<'_>) -> Vec<(&'static str, String)> {
-    let sh = ctx.shared;
+fn config_params(sh: &Shared) -> Vec<(&'static str, String)> {
     let af = sh.appendfsync();
     vec![
         ("save", String::new()),
@@ -344,10 +395,16 @@ fn config_params(ctx: &Ctx<'_>) -> Vec<(&'static str, String)> {
 }
 
 pub fn config(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    config_for(ctx.shared, Some(ctx.store), args)
+}
+
+/// CONFIG for any backend; `store` is the local database (`None` in cluster mode, where
+/// CONFIG SET appendfsync is refused: the Raft log decides durability).
+pub fn config_for(sh: &Shared, store: Option<&Store>, args: &[Bytes]) -> CmdResult {
     let sub = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
     match sub.as_str() {
         "get" if args.len() >= 3 => {
-            let params = config_params(ctx);
+            let params = config_params(sh);
             let mut out = Vec::new();
             for (name, value) in params {
                 if args[2..]
@@ -361,7 +418,7 @@ pub fn config(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         }
         "set" if args.len() >= 4 && args.len().is_multiple_of(2) => {
             for pair in args[2..].chunks(2) {
-                config_set(ctx, &pair[0], &pair[1])?;
+                config_set(sh, store, &pair[0], &pair[1])?;
             }
             Ok(Reply::OK)
         }
@@ -374,8 +431,7 @@ pub fn config(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     }
 }
 
-fn config_set(ctx: &mut Ctx<'_>, name: &[u8], value: &[u8]) -> Result<(), Reply> {
-    let sh = ctx.shared;
+fn config_set(sh: &Shared, store: Option<&Store>, name: &[u8], value: &[u8]) -> Result<(), Reply> {
     let name = String::from_utf8_lossy(name).to_ascii_lowercase();
     let text = String::from_utf8_lossy(value).into_owned();
     let invalid = || {
@@ -386,8 +442,14 @@ fn config_set(ctx: &mut Ctx<'_>, name: &[u8], value: &[u8]) -> Result<(), Reply>
             let af = AppendFsync::parse(&text).ok_or_else(|| {
                 Reply::err("ERR CONFIG SET failed (possibly related to argument 'appendfsync') - argument(s) must be one of the following: always, everysec, no")
             })?;
+            let Some(store) = store else {
+                return Err(Reply::err(
+                    "ERR CONFIG SET appendfsync is not supported in cluster mode: \
+                     the Raft log decides when writes are durable",
+                ));
+            };
             *sh.appendfsync.lock().unwrap_or_else(|p| p.into_inner()) = af;
-            sh.store.set_sync_writes(af == AppendFsync::Always);
+            store.set_sync_writes(af == AppendFsync::Always);
         }
         "requirepass" => {
             *sh.requirepass.write().unwrap_or_else(|p| p.into_inner()) =
@@ -409,6 +471,12 @@ fn config_set(ctx: &mut Ctx<'_>, name: &[u8], value: &[u8]) -> Result<(), Reply>
 }
 
 pub fn command(_: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let all: Vec<&super::Command> = COMMANDS.iter().collect();
+    command_for(&all, args)
+}
+
+/// COMMAND over the commands a backend serves, `served`.
+pub fn command_for(served: &[&super::Command], args: &[Bytes]) -> CmdResult {
     let info = |c: &super::Command| {
         let flags = if c.write { "write" } else { "readonly" };
         Reply::Array(vec![
@@ -421,19 +489,24 @@ pub fn command(_: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         ])
     };
     let Some(sub) = args.get(1) else {
-        return Ok(Reply::Array(COMMANDS.iter().map(info).collect()));
+        return Ok(Reply::Array(served.iter().map(|c| info(c)).collect()));
     };
     let sub = String::from_utf8_lossy(sub).to_ascii_lowercase();
     match sub.as_str() {
-        "count" => Ok(Reply::Int(COMMANDS.len() as i64)),
+        "count" => Ok(Reply::Int(served.len() as i64)),
         // Documentation is optional: redis-cli asks for it only for hints.
         "docs" => Ok(Reply::Map(Vec::new())),
         "info" => Ok(Reply::Array(
-            args[2..].iter().map(|n| super::lookup(n).map_or(Reply::Null, info)).collect(),
+            args[2..]
+                .iter()
+                .map(|n| {
+                    super::lookup(n)
+                        .filter(|c| served.iter().any(|s| s.name == c.name))
+                        .map_or(Reply::Null, info)
+                })
+                .collect(),
         )),
-        "list" => {
-            Ok(Reply::Array(COMMANDS.iter().map(|c| Reply::bulk(c.name.as_bytes())).collect()))
-        }
+        "list" => Ok(Reply::Array(served.iter().map(|c| Reply::bulk(c.name.as_bytes())).collect())),
         _ => Err(Reply::error(format!("ERR unknown subcommand '{sub}'. Try COMMAND HELP."))),
     }
 }
@@ -460,19 +533,25 @@ pub fn debug(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     if is(&args[1], "LOG") {
         return Ok(Reply::OK);
     }
-    if !ctx.shared.config.enable_debug_command {
-        return Err(Reply::err(
-            "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"no\", \
-             you can't use this command.",
-        ));
-    }
+    debug_allowed(ctx.shared)?;
     if is(&args[1], "ADVANCE-CLOCK") && args.len() == 3 {
         let ms = parse_int(&args[2]).ok_or(Reply::err(NOT_INT))?;
-        ctx.shared.store.advance_clock(ms);
+        ctx.store.advance_clock(ms);
         return Ok(Reply::OK);
     }
     if is(&args[1], "SLEEP") {
         return Ok(Reply::OK);
     }
     Err(Reply::err("ERR unknown DEBUG subcommand"))
+}
+
+/// Refuses DEBUG's test-only subcommands unless `enable_debug_command` allows them.
+pub fn debug_allowed(sh: &Shared) -> Result<(), Reply> {
+    if sh.config.enable_debug_command {
+        return Ok(());
+    }
+    Err(Reply::err(
+        "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"no\", \
+         you can't use this command.",
+    ))
 }

@@ -24,7 +24,7 @@ use crate::resp::parse_int;
 use crate::resp::Reply;
 use crate::shared::Shared;
 use crate::store::locks::Locks;
-use crate::store::{Target, DATABASES};
+use crate::store::{Store, Target, DATABASES};
 
 pub fn multi(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
     if ctx.sess.multi.is_some() {
@@ -40,7 +40,7 @@ pub fn exec(_: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
     Err(Reply::err("ERR EXEC without MULTI"))
 }
 
-pub fn run_exec(shared: &Shared, sess: &mut Session) -> Reply {
+pub fn run_exec(shared: &Shared, store: &Store, sess: &mut Session) -> Reply {
     let Some(queued) = sess.multi.take() else {
         return Reply::err("ERR EXEC without MULTI");
     };
@@ -48,12 +48,10 @@ pub fn run_exec(shared: &Shared, sess: &mut Session) -> Reply {
     if std::mem::take(&mut sess.multi_failed) {
         return Reply::err("EXECABORT Transaction discarded because of previous errors.");
     }
-    let _exclusive = shared.store.exec_lock.write().unwrap_or_else(|p| p.into_inner());
+    let _exclusive = store.exec_lock.write().unwrap_or_else(|p| p.into_inner());
     let conflict = !watched.is_empty()
-        && (shared.store.flush_epoch.load(Ordering::Acquire) != sess.watch_epoch
-            || watched
-                .iter()
-                .any(|&(stripe, counter)| shared.store.locks.counter(stripe) != counter));
+        && (store.flush_epoch.load(Ordering::Acquire) != sess.watch_epoch
+            || watched.iter().any(|&(stripe, counter)| store.locks.counter(stripe) != counter));
     if conflict {
         return Reply::NullArray;
     }
@@ -77,17 +75,17 @@ pub fn run_exec(shared: &Shared, sess: &mut Session) -> Reply {
                 .unwrap_or(db);
         }
     }
-    let _held = shared.store.locks.lock_stripes(per_cmd.concat());
-    let exec = shared.store.begin_exec();
+    let _held = store.locks.lock_stripes(per_cmd.concat());
+    let exec = store.begin_exec();
     let mut replies = Vec::with_capacity(queued.len());
     for ((cmd, args), stripes) in cmds.into_iter().zip(&queued).zip(&per_cmd) {
         let reply = match cmd {
-            Ok(cmd) => run_held(shared, sess, cmd, args, Target::Exec(&exec), stripes),
+            Ok(cmd) => run_held(shared, store, sess, cmd, args, Target::Exec(&exec), stripes),
             Err(e) => e,
         };
         replies.push(reply);
     }
-    match shared.store.commit_exec(exec) {
+    match store.commit_exec(exec) {
         Ok(()) => Reply::Array(replies),
         Err(e) => Reply::from(e),
     }
@@ -107,12 +105,12 @@ pub fn watch(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         return Err(Reply::err("ERR WATCH inside MULTI is not allowed"));
     }
     if ctx.sess.watched.is_empty() {
-        ctx.sess.watch_epoch = ctx.shared.store.flush_epoch.load(Ordering::Acquire);
+        ctx.sess.watch_epoch = ctx.store.flush_epoch.load(Ordering::Acquire);
     }
     for key in &args[1..] {
         let stripe = Locks::stripe(ctx.sess.db, key);
         if !ctx.sess.watched.iter().any(|&(s, _)| s == stripe) {
-            ctx.sess.watched.push((stripe, ctx.shared.store.locks.counter(stripe)));
+            ctx.sess.watched.push((stripe, ctx.store.locks.counter(stripe)));
         }
     }
     Ok(Reply::OK)
