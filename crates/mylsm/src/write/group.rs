@@ -305,7 +305,7 @@ impl WritePath {
         shared.latch().check()?;
         let mut result = wal.writer.add_record(record);
         if result.is_ok() && sync {
-            result = wal.writer.sync();
+            result = wal.writer.sync_preallocating();
             self.wal_syncs.fetch_add(1, Ordering::Relaxed);
         }
         if let Err(e) = &result {
