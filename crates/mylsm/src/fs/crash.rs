@@ -42,7 +42,7 @@ impl MemFs {
                 Some(&n) => n,
                 None => {
                     let i = &st.inodes[ino];
-                    let data = crash_contents(&i.data, i.synced_len, mode, &mut rng);
+                    let data = crash_image(i, mode, &mut rng);
                     // What survived a power loss is on the disk, so all of it is synced.
                     let len = data.len();
                     let n = new.alloc(data, len);
@@ -114,6 +114,18 @@ impl SplitMix64 {
     }
 }
 
+/// What a power loss leaves of file `i` under `mode`. Appends that overwrote synced,
+/// preallocated zeros are unsynced like any other, and where the crash loses them the
+/// zeros are what the disk still holds.
+fn crash_image(i: &Inode, mode: CrashMode, rng: &mut SplitMix64) -> Vec<u8> {
+    let from = i.rewritten_from.unwrap_or(i.synced_len).min(i.synced_len);
+    let mut out = crash_contents(&i.data, from, mode, rng);
+    if out.len() < i.synced_len {
+        out.resize(i.synced_len, 0);
+    }
+    out
+}
+
 /// What a power loss leaves of a file holding `data` of which `synced` bytes were
 /// synced, under `mode`.
 fn crash_contents(data: &[u8], synced: usize, mode: CrashMode, rng: &mut SplitMix64) -> Vec<u8> {
@@ -161,6 +173,39 @@ mod tests {
             assert_eq!(after.file_contents(&path).unwrap(), b"durable");
             assert_eq!(after.open(&path).unwrap().read_all().unwrap(), b"durable");
         }
+    }
+
+    #[test]
+    fn appends_over_preallocated_zeros_are_lost_like_any_unsynced_append() {
+        let (fs, dir) = db();
+        let path = dir.join("000001.log");
+        let mut w = fs.create(&path).unwrap();
+        fs.sync_dir(&dir).unwrap();
+        w.append(b"synced").unwrap();
+        w.preallocate(6000).unwrap();
+        w.sync().unwrap();
+        w.append(b" and not").unwrap();
+        assert_eq!(w.len(), 14);
+        assert_eq!(&fs.file_contents(&path).unwrap()[..14], b"synced and not");
+        let mut zeroed = b"synced".to_vec();
+        zeroed.resize(6000, 0);
+        assert_eq!(fs.crash(CrashMode::DropUnsynced, 0).file_contents(&path).unwrap(), zeroed);
+        for seed in 0..20 {
+            for mode in [CrashMode::KeepRandomPrefix, CrashMode::TornPages] {
+                let got = fs.crash(mode, seed).file_contents(&path).unwrap();
+                assert_eq!(got.len(), 6000, "the synced size survives");
+                assert_eq!(&got[..6], b"synced");
+                let kept = got[6..].iter().take_while(|&&b| b != 0).count();
+                assert_eq!(&got[6..6 + kept], &b" and not"[..kept]);
+                assert!(got[6 + kept..].iter().all(|&b| b == 0), "{mode:?} {seed}");
+            }
+        }
+        // Once synced, the overwrite is what survives.
+        w.sync().unwrap();
+        assert_eq!(
+            &fs.crash(CrashMode::DropUnsynced, 0).file_contents(&path).unwrap()[..14],
+            b"synced and not"
+        );
     }
 
     #[test]

@@ -12,7 +12,9 @@
 //! path) requires its parent directory to exist, as on a real file system.
 //!
 //! Creating an existing file truncates its inode in place, dropping its synced prefix
-//! too, which is the pessimistic reading of `O_TRUNC`. Handles refer to inodes, so an
+//! too, which is the pessimistic reading of `O_TRUNC`. An append over zeros that
+//! [`WritableFile::preallocate`] put past the append position overwrites them; until
+//! the next sync the disk still holds the zeros there (`Inode::rewritten_from`). Handles refer to inodes, so an
 //! open file outlives a rename or removal of its path, as with a real descriptor.
 //! Crashes are simulated in the sibling `crash` module (`MemFs::crash` for power loss
 //! under a `CrashMode`, `MemFs::crash_process` for a process crash) and faults are
@@ -36,6 +38,9 @@ pub(super) type Ino = u64;
 pub(super) struct Inode {
     pub(super) data: Vec<u8>,
     pub(super) synced_len: usize,
+    /// The lowest offset below `synced_len` that an append overwrote since the last
+    /// sync: on disk, `synced_len` bytes from there on are still preallocated zeros.
+    pub(super) rewritten_from: Option<usize>,
     pub(super) live_links: usize,
     pub(super) durable_links: usize,
     pub(super) handles: usize,
@@ -128,9 +133,13 @@ impl State {
             // error once, so the unsynced bytes are as good as gone: drop them.
             let synced = i.synced_len;
             i.data.truncate(synced);
+            if let Some(from) = i.rewritten_from.take() {
+                i.data[from..].fill(0);
+            }
             return Err(e.into());
         }
         i.synced_len = i.data.len();
+        i.rewritten_from = None;
         self.faults.syncs += 1;
         Ok(())
     }
@@ -258,6 +267,7 @@ impl FileSystem for MemFs {
                 let i = st.inode(ino);
                 i.data.clear();
                 i.synced_len = 0;
+                i.rewritten_from = None;
                 ino
             }
             None => {
@@ -267,7 +277,7 @@ impl FileSystem for MemFs {
             }
         };
         st.inode(ino).handles += 1;
-        Ok(Box::new(MemWritableFile { fs: self.clone(), ino, path: path.to_path_buf() }))
+        Ok(Box::new(MemWritableFile { fs: self.clone(), ino, path: path.to_path_buf(), pos: 0 }))
     }
 
     fn open(&self, path: &Path) -> Result<Arc<dyn RandomAccessFile>> {
@@ -392,6 +402,8 @@ struct MemWritableFile {
     fs: MemFs,
     ino: Ino,
     path: PathBuf,
+    /// The append position: the inode's end unless `preallocate` put zeros past it.
+    pos: usize,
 }
 
 impl WritableFile for MemWritableFile {
@@ -399,8 +411,19 @@ impl WritableFile for MemWritableFile {
         let mut st = self.fs.state();
         st.faults.check_write(&self.path)?;
         let used = st.used_bytes();
-        st.faults.check_space(used, data.len() as u64)?;
-        st.inode(self.ino).data.extend_from_slice(data);
+        let i = st.inode(self.ino);
+        // After a failed sync dropped unsynced bytes, appends go to the inode's end.
+        let pos = self.pos.min(i.data.len());
+        let over = data.len().min(i.data.len() - pos);
+        st.faults.check_space(used, (data.len() - over) as u64)?;
+        let i = st.inode(self.ino);
+        debug_assert!(i.data[pos..pos + over].iter().all(|&b| b == 0), "overwrote data");
+        i.data[pos..pos + over].copy_from_slice(&data[..over]);
+        i.data.extend_from_slice(&data[over..]);
+        if over > 0 && pos < i.synced_len {
+            i.rewritten_from = Some(i.rewritten_from.map_or(pos, |f| f.min(pos)));
+        }
+        self.pos = pos + data.len();
         st.faults.appends += 1;
         st.faults.bytes_appended += data.len() as u64;
         Ok(())
@@ -411,10 +434,21 @@ impl WritableFile for MemWritableFile {
     }
 
     fn len(&self) -> u64 {
-        // The inode's length, like `fstat`: after a failed sync dropped the unsynced
-        // bytes, this is shorter than everything ever appended.
+        // Bounded by the inode's length, like `fstat`: after a failed sync dropped the
+        // unsynced bytes, this is shorter than everything ever appended.
         let mut st = self.fs.state();
-        st.inode(self.ino).data.len() as u64
+        self.pos.min(st.inode(self.ino).data.len()) as u64
+    }
+
+    fn preallocate(&mut self, size: u64) -> Result<()> {
+        let size = usize::try_from(size).map_err(|_| Error::InvalidArgument("too big".into()))?;
+        let mut st = self.fs.state();
+        st.faults.check_write(&self.path)?;
+        let (used, len) = (st.used_bytes(), st.inode(self.ino).data.len());
+        st.faults.check_space(used, size.saturating_sub(len) as u64)?;
+        self.pos = self.pos.min(len);
+        st.inode(self.ino).data.resize(size.max(len), 0);
+        Ok(())
     }
 }
 

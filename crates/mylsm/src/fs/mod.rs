@@ -123,8 +123,23 @@ pub trait WritableFile: Send + Debug {
     /// An I/O error if the sync fails. The unsynced bytes may then be lost, even if a
     /// later sync succeeds (Linux drops them), so the caller must not retry and trust it.
     fn sync(&mut self) -> Result<()>;
-    /// The file's length: every byte appended so far.
+    /// The append position: every byte appended so far. Zeros added by
+    /// [`WritableFile::preallocate`] past it are not counted.
     fn len(&self) -> u64;
+    /// Extends the file with zero bytes up to `size` bytes (nothing if it is already that
+    /// long) without moving the append position: later appends overwrite the zeros. The
+    /// zeros become durable with the next [`WritableFile::sync`], and once they are, a
+    /// sync of appends that land on them need not make a new file size durable too
+    /// (`fdatasync` skips the metadata). Only for files whose readers take a zero-filled
+    /// tail as their end: the WAL. The default does nothing, which is always correct.
+    ///
+    /// # Errors
+    /// An I/O error (a full disk, say) if the zeros could not be written; the append
+    /// position is unchanged then.
+    fn preallocate(&mut self, size: u64) -> Result<()> {
+        let _ = size;
+        Ok(())
+    }
     /// True if nothing has been appended.
     fn is_empty(&self) -> bool {
         self.len() == 0

@@ -1,14 +1,14 @@
 //! [`OsFs`]: the [`FileSystem`] backed by the real operating system, the only code in
 //! the project that touches `std::fs`.
 //!
-//! Appends go straight to the kernel with `write_all` (no user-space buffer), so after
+//! Appends go straight to the kernel with `pwrite` (no user-space buffer), so after
 //! [`WritableFile::append`] returns the bytes survive a process crash; they survive a
 //! power loss only after [`WritableFile::sync`] (`fdatasync`). Directory entries are made
 //! durable by opening the directory and calling `fsync` on it. Locks are `flock`s, which
 //! conflict between two opens of the same file even within one process.
 
 use std::fs::{File, OpenOptions, TryLockError};
-use std::io::{self, Write};
+use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -33,7 +33,7 @@ impl FileSystem for OsFs {
 
     fn create(&self, path: &Path) -> Result<Box<dyn WritableFile>> {
         let file = File::create(path).map_err(io_err("create", path))?;
-        Ok(Box::new(OsWritableFile { file, path: path.to_path_buf(), len: 0 }))
+        Ok(Box::new(OsWritableFile { file, path: path.to_path_buf(), len: 0, size: 0 }))
     }
 
     fn open(&self, path: &Path) -> Result<Arc<dyn RandomAccessFile>> {
@@ -116,30 +116,59 @@ impl FileSystem for OsFs {
     }
 }
 
-/// A file open for appending; every append is one unbuffered `write_all`.
+/// A file open for appending; every append is one unbuffered `pwrite` at the append
+/// position, which is the end of the file unless [`WritableFile::preallocate`] put zeros
+/// past it.
 #[derive(Debug)]
 struct OsWritableFile {
     file: File,
     path: PathBuf,
+    /// The append position.
     len: u64,
+    /// The file's size: `len`, or more after `preallocate`.
+    size: u64,
 }
 
 impl WritableFile for OsWritableFile {
     fn append(&mut self, data: &[u8]) -> Result<()> {
-        match self.file.write_all(data) {
+        match self.file.write_all_at(data, self.len) {
             Ok(()) => {
                 self.len += data.len() as u64;
+                self.size = self.size.max(self.len);
                 Ok(())
             }
             Err(e) => {
-                // A failed `write_all` may have written part of `data`; asking the kernel
-                // for the size keeps `len` honest about what is really in the file.
-                if let Ok(meta) = self.file.metadata() {
-                    self.len = meta.len();
+                // A failed `write_all_at` may have written part of `data`; asking the
+                // kernel for the size keeps `len` honest about what is really in the
+                // file. Over preallocated zeros the size says nothing, and the partial
+                // bytes are a torn tail to the WAL reader (the only such file).
+                if self.size <= self.len {
+                    if let Ok(meta) = self.file.metadata() {
+                        self.len = meta.len();
+                        self.size = self.len;
+                    }
                 }
                 Err(io_err("append", &self.path)(e))
             }
         }
+    }
+
+    fn preallocate(&mut self, size: u64) -> Result<()> {
+        // Zeros really written (not `fallocate`, whose unwritten extents would still
+        // need a metadata update when the first append lands on them).
+        const CHUNK: u64 = 64 * 1024;
+        let zeros = vec![0u8; CHUNK as usize];
+        while self.size < size {
+            let n = (size - self.size).min(CHUNK);
+            if let Err(e) = self.file.write_all_at(&zeros[..n as usize], self.size) {
+                if let Ok(meta) = self.file.metadata() {
+                    self.size = meta.len().max(self.len);
+                }
+                return Err(io_err("preallocate", &self.path)(e));
+            }
+            self.size += n;
+        }
+        Ok(())
     }
 
     fn sync(&mut self) -> Result<()> {
@@ -218,6 +247,28 @@ mod tests {
         // Appended bytes are visible to a reader before any sync: they are in the OS.
         w.append(b"!").unwrap();
         assert_eq!(r.read_all().unwrap(), b"hello world!");
+    }
+
+    #[test]
+    fn appends_overwrite_preallocated_zeros() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.log");
+        let mut w = OsFs.create(&path).unwrap();
+        w.append(b"head").unwrap();
+        w.preallocate(100_000).unwrap();
+        assert_eq!(w.len(), 4);
+        w.append(b"tail").unwrap();
+        w.sync().unwrap();
+        let r = OsFs.open(&path).unwrap();
+        assert_eq!(r.len().unwrap(), 100_000);
+        let bytes = r.read_all().unwrap();
+        assert_eq!(&bytes[..8], b"headtail");
+        assert!(bytes[8..].iter().all(|&b| b == 0));
+        // A smaller size changes nothing; appends past the zeros extend the file.
+        w.preallocate(10).unwrap();
+        w.append(&vec![7u8; 100_000]).unwrap();
+        assert_eq!(w.len(), 100_008);
+        assert_eq!(r.len().unwrap(), 100_008);
     }
 
     #[test]

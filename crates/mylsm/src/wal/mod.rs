@@ -12,7 +12,10 @@
 //!
 //! A record (one encoded write batch) is one FULL fragment, or FIRST, MIDDLE*, LAST
 //! when it crosses blocks. `docs/wal_format.md` is the byte-exact description; this
-//! follows LevelDB's `log_format.md`, except that a zero-filled tail is a clean end.
+//! follows LevelDB's `log_format.md`, except that a zero-filled tail is a clean end:
+//! the write path keeps zeros preallocated past the records so that its fsyncs commit
+//! no file-size change (RocksDB's recycled logs serve the same end), and a record a
+//! crash cut short over those zeros is a torn tail too.
 
 mod reader;
 mod writer;

@@ -2,10 +2,13 @@
 //!
 //! What counts as a torn tail, the only damage a crash can leave in a log that was
 //! appended in order: a fragment header or payload cut short by the end of the file,
-//! a record whose FIRST fragment is not followed by its LAST before the end, and a run
+//! a record whose FIRST fragment is not followed by its LAST before the end, a run
 //! of zero bytes that lasts to the end of the file (pages the file system extended
-//! but never wrote). Anything else — a checksum mismatch, an impossible length or
-//! type, fragments out of order, zeros followed by data — is corruption.
+//! but never wrote, or zeros the writer preallocated), and a damaged fragment cut
+//! short by such a run (an append over preallocated zeros that a crash kept only the
+//! start of: its last byte is zero, and so is everything after it). Anything else — a
+//! checksum mismatch, an impossible length or type, fragments out of order, zeros
+//! followed by data — is corruption.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -13,6 +16,8 @@ use std::sync::Arc;
 use super::{fragment_crc, FragmentType, BLOCK_SIZE, HEADER_SIZE};
 use crate::fs::RandomAccessFile;
 use crate::{Error, Result};
+
+static ZEROS: [u8; BLOCK_SIZE] = [0; BLOCK_SIZE];
 
 /// What recovery does when a log is damaged somewhere other than its torn tail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -174,21 +179,18 @@ impl LogReader {
                 if self.block.len() < BLOCK_SIZE && ends_in_file > self.file_len {
                     return Ok(Some(Err(Bad::Torn)));
                 }
-                return Ok(Some(Err(Bad::Corrupt(
-                    offset,
-                    format!("fragment length {len} crosses the block end"),
-                ))));
+                let detail = format!("fragment length {len} crosses the block end");
+                return Ok(Some(Err(self.damaged_or_torn(offset, self.block.len(), detail)?)));
             }
             let start = self.pos + HEADER_SIZE;
             let payload = &self.block[start..start + len];
             if fragment_crc(kind, payload) != crc {
-                return Ok(Some(Err(Bad::Corrupt(offset, "fragment checksum mismatch".into()))));
+                let detail = "fragment checksum mismatch".to_string();
+                return Ok(Some(Err(self.damaged_or_torn(offset, start + len, detail)?)));
             }
             let Some(kind) = FragmentType::from_u8(kind) else {
-                return Ok(Some(Err(Bad::Corrupt(
-                    offset,
-                    format!("unknown fragment type {kind}"),
-                ))));
+                let detail = format!("unknown fragment type {kind}");
+                return Ok(Some(Err(self.damaged_or_torn(offset, start + len, detail)?)));
             };
             self.pos = start + len;
             return Ok(Some(Ok(Fragment { kind, offset, range: start..start + len })));
@@ -197,20 +199,44 @@ impl LogReader {
 
     /// Classifies a zero header at `offset`: torn if zeros last to the end of the file.
     fn zeros_from(&mut self, offset: u64) -> Result<Bad> {
-        let mut at = offset;
+        Ok(match self.first_nonzero(offset)? {
+            Some(at) => {
+                let detail = format!("zero-filled region followed by data at offset {at}");
+                Bad::Corrupt(offset, detail)
+            }
+            None => Bad::Torn,
+        })
+    }
+
+    /// Classifies the damaged fragment at `offset`, whose bytes in this block end at
+    /// `end` (a position in `block`): torn if its last byte is zero and so is every byte
+    /// after it, the trace of an append over preallocated zeros cut short by a crash.
+    /// (A fragment written whole and damaged later whose payload ends in zero bytes
+    /// reads as torn too; only the log's last fragment can be mistaken so.)
+    fn damaged_or_torn(&mut self, offset: u64, end: usize, detail: String) -> Result<Bad> {
+        let zero_end = end > 0 && self.block[end - 1] == 0;
+        if zero_end && self.first_nonzero(self.block_start + end as u64)?.is_none() {
+            return Ok(Bad::Torn);
+        }
+        Ok(Bad::Corrupt(offset, detail))
+    }
+
+    /// The offset of the first non-zero byte at or after `from`, if any.
+    fn first_nonzero(&mut self, from: u64) -> Result<Option<u64>> {
+        let mut at = from;
         let mut buf = vec![0u8; BLOCK_SIZE];
         while at < self.file_len {
             let n = self.file.read_at(at, &mut buf)?;
             if n == 0 {
                 break;
             }
-            if let Some(i) = buf[..n].iter().position(|&b| b != 0) {
-                let detail =
-                    format!("zero-filled region followed by data at offset {}", at + i as u64);
-                return Ok(Bad::Corrupt(offset, detail));
+            // A preallocated tail is a long run of zeros: compare whole blocks first.
+            if buf[..n] != ZEROS[..n] {
+                let i = buf[..n].iter().position(|&b| b != 0).unwrap_or(0);
+                return Ok(Some(at + i as u64));
             }
             at += n as u64;
         }
-        Ok(Bad::Torn)
+        Ok(None)
     }
 }

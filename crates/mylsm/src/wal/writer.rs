@@ -1,4 +1,5 @@
-//! Appends records to a WAL file, cutting them into fragments at 32 KiB block edges.
+//! Appends records to a WAL file, cutting them into fragments at 32 KiB block edges,
+//! and keeps zeros preallocated ahead of them for the write path's syncs.
 
 use super::{fragment_crc, FragmentType, BLOCK_SIZE, HEADER_SIZE};
 use crate::fs::WritableFile;
@@ -12,13 +13,21 @@ pub(crate) struct LogWriter {
     file: Box<dyn WritableFile>,
     block_offset: usize,
     buf: Vec<u8>,
+    /// The file's size: the end of the zeros `sync_preallocating` wrote, or `len()`.
+    allocated: u64,
 }
+
+/// The most zeros [`LogWriter::sync_preallocating`] puts ahead of the records; it puts
+/// as many as the log already holds (at least a block), so a small log (tiny memtables)
+/// is not mostly zeros, and a big one pays a size change once per 512 KiB.
+const PREALLOCATE: u64 = 1 << 20;
 
 impl LogWriter {
     /// A writer appending to `file`, which already holds `len` bytes of log.
     pub fn new(file: Box<dyn WritableFile>) -> Self {
         let block_offset = (file.len() % BLOCK_SIZE as u64) as usize;
-        LogWriter { file, block_offset, buf: Vec::new() }
+        let allocated = file.len();
+        LogWriter { file, block_offset, buf: Vec::new(), allocated }
     }
 
     /// Bytes in the log file.
@@ -69,6 +78,28 @@ impl LogWriter {
 
     /// Makes every record appended so far durable.
     pub fn sync(&mut self) -> Result<()> {
+        self.file.sync()
+    }
+
+    /// Makes every record appended so far durable, as `sync`, and first, when fewer
+    /// zeros than half the log's length (at least a block, at most [`PREALLOCATE`]) lie
+    /// ahead of the records, writes zeros up to that length ahead, made durable by the
+    /// same sync. Records then overwrite zeros, so the file
+    /// size stays put and the next syncs are `fdatasync`s without a metadata update
+    /// (RocksDB gets the same by recycling logs). A zero-filled tail is the end of the
+    /// log to the reader, and a record torn by a crash runs into it (`reader.rs`).
+    ///
+    /// A failed preallocation is not the write's failure: this log goes on without it,
+    /// and the sync reports whatever the device really has.
+    pub fn sync_preallocating(&mut self) -> Result<()> {
+        let len = self.file.len();
+        let ahead = len.clamp(BLOCK_SIZE as u64, PREALLOCATE);
+        if self.allocated < len + ahead / 2 {
+            let target = len + ahead;
+            // Past `u64::MAX / 2`, the test above never passes again.
+            self.allocated =
+                if self.file.preallocate(target).is_ok() { target } else { u64::MAX / 2 };
+        }
         self.file.sync()
     }
 }

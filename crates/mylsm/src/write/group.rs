@@ -107,6 +107,10 @@ struct Queue {
     /// Completed tickets whose group failed, with the error each gets.
     failed: HashMap<u64, Error>,
     leader_active: bool,
+    /// Writers blocked on `wake`. With none, the leader skips `notify_all`, which is a
+    /// `futex` system call even when nobody waits: one per synced write of a lone
+    /// writer.
+    waiting: usize,
 }
 
 /// Coalesces concurrent writes. Shared by every handle of one `Db`.
@@ -191,7 +195,9 @@ impl WritePath {
                 return q.failed.remove(&ticket).map_or(Ok(()), Err);
             }
             if q.leader_active {
+                q.waiting += 1;
                 q = self.wake.wait(q).unwrap_or_else(|p| p.into_inner());
+                q.waiting -= 1;
                 continue;
             }
             q.leader_active = true;
@@ -206,7 +212,11 @@ impl WritePath {
                 }
             }
             q.done_below = group.last().map_or(q.done_below, |p| p.ticket + 1);
-            self.wake.notify_all();
+            // `waiting` changes only under the queue lock, and a waiter counts itself
+            // before `wait` lets that lock go, so no wakeup is lost.
+            if q.waiting > 0 {
+                self.wake.notify_all();
+            }
         }
     }
 
@@ -305,7 +315,7 @@ impl WritePath {
         shared.latch().check()?;
         let mut result = wal.writer.add_record(record);
         if result.is_ok() && sync {
-            result = wal.writer.sync();
+            result = wal.writer.sync_preallocating();
             self.wal_syncs.fetch_add(1, Ordering::Relaxed);
         }
         if let Err(e) = &result {
