@@ -1,5 +1,7 @@
-//! Criterion benchmarks of the engine's hot paths below the `Db` API: the seek inside a
-//! data block, the bloom filter probe and the append of a record to the write-ahead log.
+//! Criterion benchmarks of the engine's hot paths: below the `Db` API the seek inside a
+//! data block, the backward walk through one, the bloom filter probe and the append of a
+//! record to the write-ahead log; through it the short range scan (a seek and ten nexts)
+//! and the reverse scan of a small tree.
 //!
 //! Entries have db_bench's shape: a 16-byte key, the number `i` as 16 decimal digits, and
 //! a 100-byte value; a log record is 116 bytes, one such key and value. The internals are
@@ -15,9 +17,10 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use mylsm::bench_hooks::{lookup_key, BloomFilter, DataBlockBuilder, LogWriter};
 use mylsm::fs::{FileSystem, MemFs};
+use mylsm::{Db, Options};
 use rand::rngs::SmallRng;
 use rand::seq::SliceRandom;
-use rand::SeedableRng;
+use rand::{Rng, SeedableRng};
 
 const VALUE_LEN: usize = 100;
 const RECORD_LEN: usize = 116;
@@ -58,6 +61,96 @@ fn block_seek(c: &mut Criterion) {
         b.iter(|| {
             let target = next.next().expect("a cycle never ends");
             assert!(block.point_seek(black_box(target)));
+        });
+    });
+    group.finish();
+}
+
+/// Walks a full 4 KiB block from its last entry to its first: what a reverse scan pays
+/// per entry inside a block. The time is per entry.
+fn block_scan_backward(c: &mut Criterion) {
+    let mut builder = DataBlockBuilder::new();
+    let mut entries = 0;
+    for (seqno, i) in (1..).zip(500_000..) {
+        if builder.is_full() {
+            break;
+        }
+        builder.add_put(&key(i), seqno, &[b'v'; VALUE_LEN]);
+        entries += 1;
+    }
+    let block = builder.finish();
+    let mut group = c.benchmark_group("block");
+    group.throughput(Throughput::Elements(entries));
+    group.bench_function(format!("scan_backward_{entries}_entries"), |b| {
+        b.iter(|| assert_eq!(block.scan_backward(), entries));
+    });
+    group.finish();
+}
+
+/// Keys in a small tree on `MemFs`: a compacted run, newer tables over part of it and a
+/// memtable over part of that, as a database that has been written for a while has.
+const TREE_KEYS: u64 = 100_000;
+
+/// A database holding keys `0..TREE_KEYS` (random order), with a fifth of them
+/// rewritten into level-0 tables and a twentieth rewritten again in the memtable, with a
+/// block cache of `cache_bytes`.
+fn small_tree(cache_bytes: usize) -> Db {
+    let options = Options {
+        fs: std::sync::Arc::new(MemFs::new()),
+        write_buffer_size: 2 << 20,
+        block_cache_bytes: cache_bytes,
+        ..Options::default()
+    };
+    let db = Db::open("/bench-tree", options).expect("MemFs opens a database");
+    let mut rng = SmallRng::seed_from_u64(5);
+    let value = [b'v'; VALUE_LEN];
+    let mut order: Vec<u64> = (0..TREE_KEYS).collect();
+    order.shuffle(&mut rng);
+    for &i in &order {
+        db.put(key(i), value).expect("MemFs writes");
+    }
+    db.flush().expect("MemFs flushes");
+    db.compact_range::<&[u8], _>(..).expect("MemFs compacts");
+    for _ in 0..TREE_KEYS / 5 {
+        db.put(key(rng.random_range(0..TREE_KEYS)), value).expect("MemFs writes");
+    }
+    db.flush().expect("MemFs flushes");
+    for _ in 0..TREE_KEYS / 20 {
+        db.put(key(rng.random_range(0..TREE_KEYS)), value).expect("MemFs writes");
+    }
+    db
+}
+
+/// Through the `Db` API on a small tree: db_bench's `seekrandom` (a new iterator, a seek
+/// to a random key, ten entries read; the time is per seek), with every block cached and
+/// with a 1 MiB block cache (most blocks read from the file and decompressed, as in a
+/// tree much larger than its cache), and `readreverse` (the whole tree backwards; the
+/// time is per entry).
+fn db_scans(c: &mut Criterion) {
+    let db = small_tree(64 << 20);
+    let cold = small_tree(1 << 20);
+    let mut group = c.benchmark_group("db");
+    group.throughput(Throughput::Elements(1));
+    for (name, db) in [("seek_then_10_next", &db), ("seek_then_10_next_1mib_cache", &cold)] {
+        group.bench_function(name, |b| {
+            let mut rng = SmallRng::seed_from_u64(6);
+            b.iter(|| {
+                let mut it = db.iter();
+                it.seek(key(rng.random_range(0..TREE_KEYS)));
+                let n = it.take(10).map(|e| e.expect("MemFs reads").1.len()).sum::<usize>();
+                black_box(n)
+            });
+        });
+    }
+    group.throughput(Throughput::Elements(TREE_KEYS));
+    group.bench_function(format!("reverse_scan_{TREE_KEYS}_keys"), |b| {
+        b.iter(|| {
+            let mut n = 0;
+            for entry in db.iter().rev() {
+                black_box(entry.expect("MemFs reads"));
+                n += 1;
+            }
+            assert_eq!(n, TREE_KEYS);
         });
     });
     group.finish();
@@ -130,6 +223,6 @@ criterion_group! {
     config = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(2));
-    targets = block_seek, bloom_probe, wal_append
+    targets = block_seek, block_scan_backward, bloom_probe, wal_append, db_scans
 }
 criterion_main!(benches);

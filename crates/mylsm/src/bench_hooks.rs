@@ -1,5 +1,6 @@
 //! Thin wrappers that let the criterion benchmarks reach internal hot paths: the seek in
-//! a data block, the bloom filter probe and the append to the write-ahead log.
+//! a data block and the backward walk through one, the bloom filter probe and the append
+//! to the write-ahead log.
 //!
 //! Test scaffolding behind the `bench-hooks` feature, with no stability promise:
 //! `crates/mylsm/benches/hot_paths.rs` is its only caller. Each wrapper forwards to the
@@ -85,6 +86,19 @@ impl DataBlock {
         let mut it = self.inner.iter();
         it.seek(lookup_key);
         it.valid() && key::user_key(it.key()) == key::user_key(lookup_key)
+    }
+
+    /// What a reverse scan does in the block: opens a cursor at the last entry and steps
+    /// back to the first. Returns the entries met.
+    pub fn scan_backward(&self) -> u64 {
+        let mut it = self.inner.iter();
+        it.seek_to_last();
+        let mut n = 0;
+        while it.valid() {
+            n += 1;
+            it.prev();
+        }
+        n
     }
 }
 

@@ -346,7 +346,9 @@ impl Iter {
         versions.clear();
         bytes.clear();
         let mut has_cur = false;
-        // The newest put's value as a view of its block, when it is the only version.
+        // The newest version's value as a view of its block, when it is a put and the
+        // source can give one: its value is then not copied into `bytes` (its range
+        // there is empty) unless an older version's merge operand needs it beside them.
         let mut view: Option<Value> = None;
         let mut found: Option<Result<Value>> = None;
         let mut damaged = None;
@@ -398,14 +400,24 @@ impl Iter {
                     // A newer put or delete makes the older versions irrelevant.
                     versions.clear();
                     bytes.clear();
+                } else if let Some(older) = view.take() {
+                    // The put this merge applies to kept its value as a view: copy it
+                    // in with the versions that will be resolved together.
+                    let at = bytes.len();
+                    bytes.extend_from_slice(&older);
+                    if let Some(last) = versions.last_mut() {
+                        last.2 = at..bytes.len();
+                    }
                 }
-                let at = bytes.len();
-                bytes.extend_from_slice(it.value());
-                versions.push((p.seqno, p.kind, at..bytes.len()));
                 view = match p.kind {
                     Kind::Put if !self.keys_only => it.value_view(),
                     _ => None,
                 };
+                let at = bytes.len();
+                if view.is_none() {
+                    bytes.extend_from_slice(it.value());
+                }
+                versions.push((p.seqno, p.kind, at..bytes.len()));
             }
             it.prev();
         }
@@ -448,7 +460,8 @@ impl Iter {
 }
 
 /// One key's versions met walking backwards, oldest first, their values in `bytes`;
-/// `put_view`: the value of a lone put as a view of its block, when there is one.
+/// `put_view`: the value of the newest version, a put, as a view of its block, when
+/// there is one (its range in `bytes` is then empty).
 struct Back<'a> {
     versions: &'a [(u64, Kind, std::ops::Range<usize>)],
     bytes: &'a [u8],
@@ -476,8 +489,13 @@ fn resolve_back(
     }
     let mut r = Resolver::new(ctx, k);
     r.cover(cover);
-    for (seqno, kind, range) in versions.iter().rev() {
-        if r.feed(*seqno, *kind, &bytes[range.clone()])? == Walk::Done {
+    let newest = versions.len().wrapping_sub(1);
+    for (i, (seqno, kind, range)) in versions.iter().enumerate().rev() {
+        let value = match &put_view {
+            Some(v) if i == newest => v.as_bytes(),
+            _ => &bytes[range.clone()],
+        };
+        if r.feed(*seqno, *kind, value)? == Walk::Done {
             break;
         }
     }

@@ -122,7 +122,7 @@ impl TableIter {
             Ok(block) => {
                 self.data_handle.clear();
                 self.data_handle.extend_from_slice(self.index.value());
-                self.data = Some(block.iter());
+                self.data = Some(block.iter_reusing(self.data.take()));
             }
             Err(e) => self.fail(e),
         }
