@@ -344,20 +344,8 @@ fn three_processes_serve_redis_clients_through_a_partition_and_a_leader_kill() {
 /// reads included.
 #[test]
 fn cluster_mode_serves_plain_keys_and_refuses_the_rest() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = mylsm_server::Server::start(mylsm_server::Config {
-        db_dir: dir.path().to_path_buf(),
-        port: 0,
-        enable_debug_command: true,
-        cluster: Some(mylsm_server::ClusterConfig {
-            id: 1,
-            raft_addr: "127.0.0.1:0".into(),
-            stale_reads: false,
-        }),
-        ..mylsm_server::Config::default()
-    })
-    .unwrap();
-    assert!(server.raft_addr().is_some());
+    let server = common::TestServer::start_cluster_node();
+    assert!(server.server.as_ref().is_some_and(|s| s.raft_addr().is_some()));
     let mut con = redis::Client::open(format!("redis://{}/", server.addr()))
         .unwrap()
         .get_connection_with_timeout(Duration::from_secs(10))
@@ -405,7 +393,7 @@ fn cluster_mode_serves_plain_keys_and_refuses_the_rest() {
     let info: String = cmd("INFO").arg("raft").query(&mut con).unwrap();
     assert!(info.contains("# Raft") && info.contains("state:leader"), "{info}");
     let _: () = cmd("DEBUG").arg("RAFT-DROP").arg("all").arg("off").query(&mut con).unwrap();
-    server.shutdown().unwrap();
+    server.shutdown();
 }
 
 /// Concurrent clients' writes are gathered into shared Raft entries (the group commit)
@@ -413,18 +401,7 @@ fn cluster_mode_serves_plain_keys_and_refuses_the_rest() {
 /// answers its own value, and a client reads its own last write.
 #[test]
 fn concurrent_clients_share_entries_and_every_write_applies_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = mylsm_server::Server::start(mylsm_server::Config {
-        db_dir: dir.path().to_path_buf(),
-        port: 0,
-        cluster: Some(mylsm_server::ClusterConfig {
-            id: 1,
-            raft_addr: "127.0.0.1:0".into(),
-            stale_reads: false,
-        }),
-        ..mylsm_server::Config::default()
-    })
-    .unwrap();
+    let server = common::TestServer::start_cluster_node();
     let url = format!("redis://{}/", server.addr());
     let connect = || {
         redis::Client::open(url.as_str())
@@ -464,5 +441,5 @@ fn concurrent_clients_share_entries_and_every_write_applies_once() {
         2 * clients * each,
         fields(&metrics)["last_log_index"]
     );
-    server.shutdown().unwrap();
+    server.shutdown();
 }

@@ -44,18 +44,7 @@ fn redis_py_works_in_resp3_and_resp2() {
 #[test]
 fn redis_py_works_against_a_cluster_node() {
     let Some(python) = python() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let server = mylsm_server::Server::start(mylsm_server::Config {
-        db_dir: dir.path().to_path_buf(),
-        port: 0,
-        cluster: Some(mylsm_server::ClusterConfig {
-            id: 1,
-            raft_addr: "127.0.0.1:0".into(),
-            stale_reads: false,
-        }),
-        ..mylsm_server::Config::default()
-    })
-    .unwrap();
+    let server = common::TestServer::start_cluster_node();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/py/cluster_smoke.py");
     let out = Command::new("timeout")
         .args(["60", &python, script, &server.addr().port().to_string()])
@@ -68,5 +57,5 @@ fn redis_py_works_against_a_cluster_node() {
             && stdout.contains("redis-py cluster protocol 2 ok"),
         "{stdout}"
     );
-    server.shutdown().unwrap();
+    server.shutdown();
 }

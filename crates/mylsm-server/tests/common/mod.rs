@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::process::Command;
 
-use mylsm_server::{AppendFsync, Config, Server};
+use mylsm_server::{AppendFsync, ClusterConfig, Config, Server};
 
 /// A server on a fresh database in a temporary directory.
 pub struct TestServer {
@@ -31,6 +31,20 @@ impl TestServer {
         f(&mut config);
         let server = Server::start(config).expect("server starts");
         TestServer { server: Some(server), dir }
+    }
+
+    /// A cluster-mode server (`--raft-id 1`, a free Raft port) that is not a cluster
+    /// yet: send `RAFT.INIT` to make it a one-voter cluster.
+    pub fn start_cluster_node() -> TestServer {
+        Self::start_with(|c| {
+            c.cluster =
+                Some(ClusterConfig { id: 1, raft_addr: "127.0.0.1:0".into(), stale_reads: false });
+        })
+    }
+
+    /// Shuts the server down gracefully, as SIGTERM does.
+    pub fn shutdown(mut self) {
+        self.server.take().expect("running").shutdown().expect("clean shutdown");
     }
 
     pub fn addr(&self) -> SocketAddr {
