@@ -109,6 +109,9 @@ struct EngineRun {
     results: Vec<WorkloadResult>,
     /// Bytes in the engine's directory after the last workload and `settle`.
     disk_bytes: u64,
+    /// Per workload: bytes this process wrote to storage during it and the settle
+    /// after it (`/proc/self/io`), so background flushes and compactions count.
+    written: Vec<Option<u64>>,
 }
 
 fn main() {
@@ -156,7 +159,7 @@ fn run(a: Args) -> Result<(), BoxError> {
             eprintln!("compare: running {} in {}", engine.name(), dir.display());
         }
         let c = config;
-        let (results, disk_bytes) = match engine {
+        let (results, written, disk_bytes) = match engine {
             EngineName::Mylsm => sequence(&dir, &settings, &a.workloads, |d| {
                 Ok(MylsmEngine { db: mylsm::Db::open(d, MylsmEngine::options(&c))? })
             }),
@@ -174,7 +177,7 @@ fn run(a: Args) -> Result<(), BoxError> {
             }
         }
         .map_err(|e| format!("{}: {e}", engine.name()))?;
-        runs.push(EngineRun { engine, results, disk_bytes });
+        runs.push(EngineRun { engine, results, disk_bytes, written });
     }
     if let Some(path) = &a.plot {
         let workloads: Vec<String> = a.workloads.iter().map(|w| w.name().to_string()).collect();
@@ -206,6 +209,7 @@ fn run(a: Args) -> Result<(), BoxError> {
                 let v = json!({
                     "results": r.results.iter().map(WorkloadResult::to_json).collect::<Vec<_>>(),
                     "disk_bytes": r.disk_bytes,
+                    "written_bytes": r.written,
                 });
                 (r.engine.name().to_string(), v)
             })
@@ -221,14 +225,15 @@ fn run(a: Args) -> Result<(), BoxError> {
 /// Runs `workloads` in order on engines opened by `open` in `dir`: a fill starts from
 /// an empty directory; a first workload that is not a fill gets an unreported fillseq,
 /// as in `mylsm bench`. Each engine settles (untimed) between workloads, so that one
-/// workload's background debt is not charged to the next. Returns the results and
-/// the directory's size at the end.
+/// workload's background debt is not charged to the next. Returns the results, the
+/// bytes written to storage by each workload and its settle, and the directory's size
+/// at the end.
 fn sequence<E: Engine>(
     dir: &Path,
     settings: &Settings,
     workloads: &[Workload],
     open: impl Fn(&Path) -> Result<E, BoxError>,
-) -> Result<(Vec<WorkloadResult>, u64), BoxError> {
+) -> Result<(Vec<WorkloadResult>, Vec<Option<u64>>, u64), BoxError> {
     let fresh = |old: Option<E>| -> Result<E, BoxError> {
         drop(old);
         if dir.exists() {
@@ -240,6 +245,7 @@ fn sequence<E: Engine>(
     let mut engine = fresh(None)?;
     let mut filled = false;
     let mut results = Vec::new();
+    let mut written = Vec::new();
     for &w in workloads {
         if w.fresh_db() {
             engine = fresh(Some(engine))?;
@@ -248,13 +254,26 @@ fn sequence<E: Engine>(
             engine.settle()?;
         }
         filled = true;
+        let before = storage_writes();
         let mut r = execute(&engine, w, settings, None)?;
         r.rss = mylsm_bench::mem::rss();
         results.push(r);
         engine.settle()?;
+        written.push(before.zip(storage_writes()).map(|(b, a)| a.saturating_sub(b)));
     }
     drop(engine);
-    Ok((results, dir_size(dir)?))
+    Ok((results, written, dir_size(dir)?))
+}
+
+/// Bytes this process has caused to be written to storage, less those it wrote to
+/// files deleted before they reached the disk (`/proc/self/io`: `write_bytes -
+/// cancelled_write_bytes`, every thread of the process). `None` where the kernel does
+/// not keep I/O accounting.
+fn storage_writes() -> Option<u64> {
+    let io = std::fs::read_to_string("/proc/self/io").ok()?;
+    let field =
+        |name: &str| io.lines().find_map(|l| l.strip_prefix(name)?.trim().parse::<u64>().ok());
+    Some(field("write_bytes:")?.saturating_sub(field("cancelled_write_bytes:")?))
 }
 
 /// Total size of the files under `dir`.

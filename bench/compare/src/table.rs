@@ -8,7 +8,8 @@ use mylsm_bench::{Workload, WorkloadResult};
 use crate::{EngineName, EngineRun};
 
 /// The table as Markdown, so that it can be pasted into docs/benchmarks.md: one row of
-/// throughput per workload, then p99 latencies, then the size on disk.
+/// throughput per workload, then p99 latencies, then the size on disk, then the write
+/// amplification of each write workload.
 pub fn render(workloads: &[Workload], runs: &[EngineRun]) -> String {
     let mut out = String::new();
     let names: Vec<&str> = runs.iter().map(|r| r.engine.name()).collect();
@@ -60,7 +61,47 @@ pub fn render(workloads: &[Workload], runs: &[EngineRun]) -> String {
         let _ = write!(out, " {:.1} |", r.disk_bytes as f64 / f64::from(1 << 20));
     }
     out.push('\n');
+    write_amp(&mut out, workloads, runs, &header);
     out
+}
+
+/// Bytes written to storage during a write workload and the settle after it (flushes
+/// and compactions included), over the bytes of keys and values it wrote.
+fn write_amp(
+    out: &mut String,
+    workloads: &[Workload],
+    runs: &[EngineRun],
+    header: &dyn Fn(&mut String, &str, bool),
+) {
+    // The pure write workloads; the bytes are those of the keys and values written
+    // (keys alone for deletes), as `mylsm bench` counts them for its write amp.
+    let user_bytes = |w: Workload, r: &WorkloadResult| -> Option<f64> {
+        let pure_write = matches!(
+            w.name(),
+            "fillseq" | "fillrandom" | "overwrite" | "fillbatch" | "fillsync" | "deleterandom"
+        );
+        (pure_write && r.totals.bytes() > 0).then(|| r.totals.bytes() as f64)
+    };
+    let rows: Vec<usize> = (0..workloads.len())
+        .filter(|&i| {
+            runs.iter().any(|r| cell(r, i).and_then(|x| user_bytes(workloads[i], x)).is_some())
+        })
+        .collect();
+    if rows.is_empty() {
+        return;
+    }
+    out.push('\n');
+    header(out, "write amp (disk bytes / user bytes)", false);
+    for i in rows {
+        let _ = write!(out, "| {} |", workloads[i].name());
+        for r in runs {
+            let amp = cell(r, i).and_then(|x| {
+                Some(r.written.get(i).copied().flatten()? as f64 / user_bytes(workloads[i], x)?)
+            });
+            let _ = write!(out, " {} |", amp.map_or("-".into(), |a| format!("{a:.2}")));
+        }
+        out.push('\n');
+    }
 }
 
 fn cell(r: &EngineRun, w: usize) -> Option<&WorkloadResult> {
