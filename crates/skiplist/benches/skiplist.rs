@@ -42,27 +42,31 @@ fn get<'a>(list: &'a SkipList<BytewiseComparator>, key: &[u8]) -> Option<&'a [u8
     (it.valid() && it.key() == key).then(|| it.value())
 }
 
-/// Inserts `ENTRIES` keys in random order into an empty list; the time is per insert.
-/// Creating and dropping the list are outside the measurement.
+/// Inserts `ENTRIES` keys into an empty list, in random order and in key order (the
+/// shape of fillseq, fillbatch and a bulk load); the time is per insert. Creating and
+/// dropping the list are outside the measurement.
 fn insert(c: &mut Criterion) {
-    let keys = shuffled_keys(ENTRIES, 1);
+    let random = shuffled_keys(ENTRIES, 1);
+    let sequential: Vec<[u8; 16]> = (0..ENTRIES).map(key).collect();
     let value = [b'v'; VALUE_LEN];
     let mut group = c.benchmark_group("skiplist");
     // One iteration is a whole list (tens of milliseconds), so take few samples.
     group.sample_size(10).measurement_time(Duration::from_secs(4));
     group.throughput(Throughput::Elements(ENTRIES as u64));
-    group.bench_function("insert_random_100k", |b| {
-        b.iter_batched(
-            || SkipList::new(BytewiseComparator),
-            |list| {
-                for k in &keys {
-                    list.insert(black_box(k), &value);
-                }
-                list
-            },
-            BatchSize::PerIteration,
-        );
-    });
+    for (name, keys) in [("insert_random_100k", &random), ("insert_sequential_100k", &sequential)] {
+        group.bench_function(name, |b| {
+            b.iter_batched(
+                || SkipList::new(BytewiseComparator),
+                |list| {
+                    for k in keys {
+                        list.insert(black_box(k), &value);
+                    }
+                    list
+                },
+                BatchSize::PerIteration,
+            );
+        });
+    }
     group.finish();
 }
 

@@ -32,9 +32,22 @@ pub struct SkipList<C: Comparator> {
 struct Writer {
     arena: Arena,
     rng: XorShift64,
+    /// Where the last insert went (RocksDB's `seq_splice_`): at every level, the last node
+    /// before the position just after the newest node (the newest node itself at its own
+    /// levels, the head where nothing precedes it). All inserts go through the writer, so it
+    /// always describes the current list. An insert whose key follows `splice[0]` (key-order
+    /// loads: fillseq, batches, bulk loads) starts its search there instead of at the head.
+    splice: [NonNull<Node>; MAX_HEIGHT],
+    /// Whether the last insert landed within `SPLICE_LEVELS` levels of the splice before
+    /// it; only then does the next insert try the splice, so random inserts pay nothing.
+    splice_near: bool,
 }
 
-// SAFETY: `head` and every node pointer point into arena blocks owned by `writer.arena`,
+/// Levels an insert climbs from the splice looking for a bracket that holds its key (about
+/// `4^SPLICE_LEVELS` nodes around the last insert) before it searches from the head.
+const SPLICE_LEVELS: usize = 3;
+
+// SAFETY: `head`, the splice and every node pointer point into arena blocks owned by `writer.arena`,
 // which is `Send`, so sending the list sends that ownership. Nodes hold only plain bytes and
 // atomics, nothing tied to a thread, and `C: Send + Sync` by the `Comparator` bound.
 unsafe impl<C: Comparator> Send for SkipList<C> {}
@@ -76,7 +89,12 @@ impl<C: Comparator> SkipList<C> {
             max_height: AtomicUsize::new(1),
             len: StatCounter::new(0),
             memory_usage: StatCounter::new(arena.memory_usage()),
-            writer: Mutex::new(Writer { arena, rng: XorShift64::new(seed) }),
+            writer: Mutex::new(Writer {
+                arena,
+                rng: XorShift64::new(seed),
+                splice: [head; MAX_HEIGHT],
+                splice_near: false,
+            }),
         }
     }
 
@@ -92,8 +110,12 @@ impl<C: Comparator> SkipList<C> {
     /// (the list is left unchanged and stays usable in that case).
     pub fn insert(&self, key: &[u8], value: &[u8]) -> bool {
         let mut writer = self.lock_writer();
-        let mut prev = [self.head(); MAX_HEIGHT];
-        let found = self.find_greater_or_equal(key, Some(&mut prev));
+        // SAFETY: The splice holds the head or nodes this list's writer created, in its own
+        // arena, which lives as long as `self` (invariant 1); we hold the writer lock, so
+        // their creation happens-before this use.
+        let mut prev = writer.splice.map(|p| unsafe { NodeRef::from_raw(p) });
+        let (found, near) = self.find_from_splice(key, &mut prev, writer.splice_near);
+        writer.splice_near = near;
         if found.is_some_and(|n| self.cmp.compare(n.key(), key) == KeyOrdering::Equal) {
             return false;
         }
@@ -115,9 +137,47 @@ impl<C: Comparator> SkipList<C> {
             // set, so linking bottom-up with a `Release` store upholds crate invariant 3.
             unsafe { pred.set_next(level, node) };
         }
+        for slot in &mut prev[..height] {
+            *slot = node;
+        }
+        writer.splice = prev.map(NodeRef::as_ptr);
         self.len.fetch_add(1, Ordering::Relaxed);
         self.memory_usage.store(writer.arena.memory_usage(), Ordering::Relaxed);
         true
+    }
+
+    /// The insert's search: returns the first node `>= key`, leaves in `prev[level]` the
+    /// last node before it at every level, and says whether `key` landed near the splice
+    /// that `prev` held on entry (the splice of the last insert).
+    ///
+    /// When the last insert was near its splice too (`near`) and `key` follows `prev[0]`
+    /// (or that is the head), it climbs from level 0 to the lowest level whose bracket
+    /// `prev[level] .. prev[level].next(level)` holds `key` and searches down from there:
+    /// one or two comparisons for a key-order load. The brackets above that level hold
+    /// `key` too (each contains the one below it, as every level is a subsequence of the
+    /// one under it), so they stay. Otherwise, or when no bracket within `SPLICE_LEVELS`
+    /// levels holds `key`, it searches from the head.
+    fn find_from_splice<'a>(
+        &'a self,
+        key: &[u8],
+        prev: &mut [NodeRef<'a>; MAX_HEIGHT],
+        near: bool,
+    ) -> (Option<NodeRef<'a>>, bool) {
+        let head = self.head();
+        let follows = |n: NodeRef<'_>| self.cmp.compare(n.key(), key) == KeyOrdering::Less;
+        if near && (prev[0] == head || follows(prev[0])) {
+            // `prev[level] < key` at every level: each is at or before `prev[0]`.
+            for level in 0..SPLICE_LEVELS {
+                if !prev[level].next(level).is_some_and(follows) {
+                    let start = prev[level];
+                    return (self.search_down(key, start, level, Some(prev)), true);
+                }
+            }
+        }
+        let splice = *prev;
+        *prev = [head; MAX_HEIGHT];
+        let found = self.find_greater_or_equal(key, Some(prev));
+        (found, (0..SPLICE_LEVELS).any(|level| prev[level] == splice[level]))
     }
 
     /// Number of entries. Exact when no insert is in flight; otherwise it may lag behind
@@ -175,10 +235,20 @@ impl<C: Comparator> SkipList<C> {
     pub(crate) fn find_greater_or_equal<'a>(
         &'a self,
         key: &[u8],
+        prev: Option<&mut [NodeRef<'a>; MAX_HEIGHT]>,
+    ) -> Option<NodeRef<'a>> {
+        self.search_down(key, self.head(), self.max_height() - 1, prev)
+    }
+
+    /// Like [`SkipList::find_greater_or_equal`], starting at node `x` (before `key`) on
+    /// `level`; fills `prev` at `level` and below.
+    fn search_down<'a>(
+        &'a self,
+        key: &[u8],
+        mut x: NodeRef<'a>,
+        mut level: usize,
         mut prev: Option<&mut [NodeRef<'a>; MAX_HEIGHT]>,
     ) -> Option<NodeRef<'a>> {
-        let mut x = self.head();
-        let mut level = self.max_height() - 1;
         loop {
             let next = x.next(level);
             match next {

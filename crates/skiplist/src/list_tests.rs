@@ -137,3 +137,64 @@ fn debug_shows_len() {
     list.insert(b"a", b"");
     assert!(format!("{list:?}").contains("len: 1"));
 }
+
+/// Checks invariant 4 level by level: every level is strictly increasing, and each level's
+/// nodes are a subsequence of the level below. Returns the keys of level 0.
+fn check_levels<C: Comparator>(list: &SkipList<C>) -> Vec<Vec<u8>> {
+    let mut below: Vec<NodeRef<'_>> = Vec::new();
+    for level in (0..MAX_HEIGHT).rev() {
+        let mut nodes = Vec::new();
+        let mut x = list.head().next(level);
+        while let Some(n) = x {
+            assert!(n.height() > level, "a node of height {} at level {level}", n.height());
+            if let Some(&last) = nodes.last() {
+                let last: NodeRef<'_> = last;
+                assert_eq!(list.cmp.compare(last.key(), n.key()), KeyOrdering::Less);
+            }
+            nodes.push(n);
+            x = n.next(level);
+        }
+        let mut upper = below.iter().peekable();
+        for n in &nodes {
+            if upper.peek() == Some(&n) {
+                upper.next();
+            }
+        }
+        assert!(
+            upper.peek().is_none(),
+            "level {} is not a subsequence of level {level}",
+            level + 1
+        );
+        below = nodes;
+    }
+    below.iter().map(|n| n.key().to_vec()).collect()
+}
+
+#[test]
+fn ascending_runs_between_random_keys_keep_every_level_sorted() {
+    // Runs of ascending keys (the splice path) start at random places, go backwards and
+    // forwards across earlier runs, repeat keys, and alternate with random single keys
+    // (the search from the head), so the splice is used, invalidated and rebuilt.
+    let list = SkipList::with_block_size(BytewiseComparator, 4096);
+    let mut model = std::collections::BTreeSet::new();
+    let mut rng = XorShift64::new(7);
+    for _ in 0..300 {
+        let start = rng.next_u64() % 5_000;
+        let len = rng.next_u64() % 60;
+        let step = 1 + rng.next_u64() % 3;
+        for i in 0..len {
+            let key = format!("{:05}", start + i * step).into_bytes();
+            assert_eq!(list.insert(&key, b"v"), model.insert(key.clone()), "{key:?}");
+        }
+        let key = format!("{:05}", rng.next_u64() % 5_000).into_bytes();
+        assert_eq!(list.insert(&key, b"v"), model.insert(key.clone()), "{key:?}");
+    }
+    assert!(list.max_height() >= 5, "tall enough to test the climb");
+    let keys = check_levels(&list);
+    assert_eq!(keys, model.iter().cloned().collect::<Vec<_>>());
+    assert_eq!(list.len(), model.len());
+    for key in &model {
+        let found = list.find_greater_or_equal(key, None).expect("present");
+        assert_eq!(found.key(), &key[..]);
+    }
+}
